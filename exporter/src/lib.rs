@@ -1,0 +1,1 @@
+//! wardflux exporter library
