@@ -238,19 +238,45 @@ pub fn load(path: &Path, env: &dyn Env) -> Result<Config, ConfigError> {
 /// Parse and validate config text; `path` names it in errors and anchors relative paths.
 pub fn parse(src: &str, path: &Path, env: &dyn Env) -> Result<Config, ConfigError> {
     let file = path.display().to_string();
-    let raw: RawConfig = serde_yaml::from_str(src).map_err(|e| yaml_error(&file, &e))?;
+    let raw: RawConfig = serde_yaml::from_str(src).map_err(|e| yaml_error(&file, src, &e))?;
     validate(raw, src, path, env)
 }
 
-/// A serde_yaml error as file:line: message.
-pub fn yaml_error(file: &str, e: &serde_yaml::Error) -> ConfigError {
-    let line = e.location().map(|l| l.line()).unwrap_or(0);
+/// A serde_yaml error as file:line: message. Errors raised while converting a value (a bad
+/// duration, say) carry no precise location in serde_yaml, so the quoted value is looked up in
+/// the source to find its line and the key it belongs to.
+pub fn yaml_error(file: &str, src: &str, e: &serde_yaml::Error) -> ConfigError {
+    let mut line = e.location().map(|l| l.line()).unwrap_or(0);
     let msg = e.to_string();
     // serde_yaml appends "at line X column Y"; the line is already in front.
-    let message = match msg.find(" at line ") {
+    let mut message = match msg.find(" at line ") {
         Some(i) => msg[..i].to_string(),
         None => msg,
     };
+    // serde_yaml prefixes the field path ("targets[0].port: ...") when it knows it.
+    let has_path = message
+        .split('"')
+        .next()
+        .is_some_and(|head| head.contains(": "));
+    if let Some(value) = message
+        .split('"')
+        .nth(1)
+        .filter(|v| !v.is_empty() && !has_path)
+    {
+        if let Some((i, text)) = src.lines().enumerate().find(|(_, l)| l.contains(value)) {
+            line = i + 1;
+            let before = &text[..text.find(value).unwrap_or(0)];
+            let key = before
+                .trim_end()
+                .trim_end_matches(':')
+                .rsplit(|c: char| c == '{' || c == ',' || c.is_whitespace() || c == '-')
+                .next()
+                .unwrap_or("");
+            if !key.is_empty() && !message.starts_with(key) {
+                message = format!("{key}: {message}");
+            }
+        }
+    }
     ConfigError::Invalid {
         file: file.to_string(),
         line,
@@ -527,9 +553,11 @@ fn build_auth(name: &str, a: &RawAuth, base: &Path, env: &dyn Env) -> Result<Cre
                 "SHA256" => AuthProtocol::Sha256,
                 "SHA384" => AuthProtocol::Sha384,
                 "SHA512" => AuthProtocol::Sha512,
-                other => return Err(format!(
+                other => {
+                    return Err(format!(
                     "auth_protocol: unknown {other:?} (MD5, SHA, SHA224, SHA256, SHA384, SHA512)"
-                )),
+                ))
+                }
             };
             let priv_proto = match a
                 .priv_protocol

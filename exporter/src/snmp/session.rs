@@ -305,7 +305,10 @@ fn map_err(e: snmp2::Error) -> SnmpError {
     match e {
         snmp2::Error::AuthFailure(kind) => SnmpError::Auth(kind.to_string()),
         snmp2::Error::Crypto(s) => SnmpError::Auth(format!("crypto: {s}")),
-        snmp2::Error::Send | snmp2::Error::Receive => SnmpError::Io(e.to_string()),
+        snmp2::Error::Send => SnmpError::Io("send failed (no route or network down)".into()),
+        snmp2::Error::Receive => {
+            SnmpError::Io("receive failed (ICMP port unreachable: no agent on that port?)".into())
+        }
         other => SnmpError::Decode(other.to_string().to_lowercase()),
     }
 }
