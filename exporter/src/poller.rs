@@ -439,6 +439,9 @@ async fn device_loop(ctx: DeviceCtx, mut discover_rx: mpsc::Receiver<()>) {
                     h.up = false;
                     h.poll_failures += 1;
                     h.last_error = Some(format!("{} failed: {}", e.stage, e.error));
+                    // Like a failed scrape: no interface values rather than stale ones that
+                    // would show a dead device's ports as up. The inventory stays for the API.
+                    d.values = None;
                 }
             }
         });
