@@ -80,6 +80,9 @@ pub async fn poll<C: SnmpClient>(
     })
 }
 
+/// The least time a visit that includes discovery may take before it is abandoned.
+pub const DISCOVERY_DEADLINE: Duration = Duration::from_secs(120);
+
 /// Settings shared by every device task.
 #[derive(Debug, Clone)]
 struct Settings {
@@ -355,9 +358,11 @@ async fn device_loop(ctx: DeviceCtx, mut discover_rx: mpsc::Receiver<()>) {
             .and_then(|d| d.inventory);
         let need_discovery =
             forced || current.is_none() || tokio::time::Instant::now() >= next_discovery;
-        // Every visit has a deadline: the poll interval.
+        // Every visit has a deadline: the poll interval, or for a visit that walks the
+        // interface tables (thousands of rows on big switches) at least DISCOVERY_DEADLINE.
+        let deadline = if need_discovery { interval.max(DISCOVERY_DEADLINE) } else { interval };
         let outcome = tokio::time::timeout(
-            interval,
+            deadline,
             visit(&ctx, &mut client, &mut limits, current, need_discovery),
         )
         .await
