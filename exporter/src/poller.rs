@@ -360,7 +360,11 @@ async fn device_loop(ctx: DeviceCtx, mut discover_rx: mpsc::Receiver<()>) {
             forced || current.is_none() || tokio::time::Instant::now() >= next_discovery;
         // Every visit has a deadline: the poll interval, or for a visit that walks the
         // interface tables (thousands of rows on big switches) at least DISCOVERY_DEADLINE.
-        let deadline = if need_discovery { interval.max(DISCOVERY_DEADLINE) } else { interval };
+        let deadline = if need_discovery {
+            interval.max(DISCOVERY_DEADLINE)
+        } else {
+            interval
+        };
         let outcome = tokio::time::timeout(
             deadline,
             visit(&ctx, &mut client, &mut limits, current, need_discovery),
