@@ -84,6 +84,13 @@ pub fn load_all(
     env: &dyn Env,
 ) -> Result<(Config, Classifier), ConfigError> {
     let cfg = config::load(path, env)?;
-    let classifier = Classifier::embedded_default();
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    let classifier = cfg
+        .classification
+        .build(dir)
+        .map_err(|e| ConfigError::Classification {
+            file: path.display().to_string(),
+            message: e.to_string(),
+        })?;
     Ok((cfg, classifier))
 }

@@ -22,6 +22,8 @@ pub enum ConfigError {
         file: String,
         source: std::io::Error,
     },
+    #[error("{file}: classification: {message}")]
+    Classification { file: String, message: String },
     #[error("{file}:{line}: {message}")]
     Invalid {
         file: String,
@@ -63,6 +65,9 @@ pub struct RawConfig {
     /// The devices to poll.
     #[serde(default)]
     pub targets: Vec<RawTarget>,
+    /// Interface classification: rules file, overrides, what not to poll.
+    #[serde(default)]
+    pub classification: crate::classify::ClassificationConfig,
 }
 
 fn d_poll() -> PromDuration {
@@ -210,6 +215,8 @@ pub struct Config {
     pub max_oids_per_request: u32,
     pub max_concurrent_devices: u32,
     pub targets: Vec<Target>,
+    /// The raw classification section; `app::load_all` builds the classifier from it.
+    pub classification: crate::classify::ClassificationConfig,
 }
 
 /// Where to read secrets from; a trait so tests need not touch the process environment.
@@ -409,6 +416,7 @@ fn validate(raw: RawConfig, src: &str, path: &Path, env: &dyn Env) -> Result<Con
         max_oids_per_request: raw.max_oids_per_request,
         max_concurrent_devices: raw.max_concurrent_devices,
         targets,
+        classification: raw.classification,
     })
 }
 

@@ -110,8 +110,21 @@ fn check_config(cli: &Cli) -> Result<()> {
     }
 }
 
-fn classify(_rules: Option<&std::path::Path>, _explain: bool) -> Result<()> {
-    anyhow::bail!("classification rules are not available in this build")
+fn classify(rules: Option<&std::path::Path>, explain: bool) -> Result<()> {
+    use wardflux_exporter::classify;
+    let classifier = match rules {
+        Some(path) => classify::load_rules_file(path).map_err(|e| anyhow::anyhow!("{e}"))?,
+        None => classify::Classifier::embedded_default(),
+    };
+    let stdin = std::io::stdin();
+    let stdout = std::io::stdout();
+    classify::cli::run(
+        stdin.lock(),
+        std::io::BufWriter::new(stdout.lock()),
+        &classifier,
+        explain,
+    )?;
+    Ok(())
 }
 
 async fn serve(cli: Cli) -> Result<()> {
