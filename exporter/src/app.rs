@@ -70,6 +70,31 @@ impl App {
         }
     }
 
+    /// Reload whenever a `targets_files` entry changes (checked every `every`).
+    pub fn spawn_targets_watch(self: &Arc<Self>, every: std::time::Duration) {
+        let app = self.clone();
+        tokio::spawn(async move {
+            let mut seen = None;
+            loop {
+                tokio::time::sleep(every).await;
+                let files = app
+                    .current_config()
+                    .map(|c| c.targets_files.clone())
+                    .unwrap_or_default();
+                let stamp: Vec<Option<std::time::SystemTime>> = files
+                    .iter()
+                    .map(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok())
+                    .collect();
+                if seen.as_ref().is_some_and(|s| s != &stamp) {
+                    info!("a targets file changed; reloading");
+                    let a = app.clone();
+                    let _ = tokio::task::spawn_blocking(move || a.reload()).await;
+                }
+                seen = Some(stamp);
+            }
+        });
+    }
+
     pub fn current_config(&self) -> Option<Arc<Config>> {
         self.config
             .lock()

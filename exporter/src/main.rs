@@ -137,6 +137,7 @@ async fn serve(cli: Cli) -> Result<()> {
         .with_context(|| format!("listening on {addr}"))?;
     info!(address = %listener.local_addr()?, "listening");
     spawn_sighup(app.clone());
+    app.spawn_targets_watch(std::time::Duration::from_secs(5));
     let shutdown_app = app.clone();
     axum::serve(listener, http::router(app))
         .with_graceful_shutdown(async move {
