@@ -94,7 +94,7 @@ struct Settings {
 struct DeviceTask {
     handle: JoinHandle<()>,
     discover: mpsc::Sender<()>,
-    fingerprint: String,
+    fingerprint: u64,
 }
 
 /// Counts a discovery round over all devices, for progress lines in the log.
@@ -154,7 +154,10 @@ impl Progress {
 pub struct Poller {
     inventory: Arc<Inventory>,
     classifier: Arc<Mutex<Arc<Classifier>>>,
-    semaphore: Mutex<Arc<Semaphore>>,
+    /// Bounds visits in flight across all devices; resized in place on reload so running
+    /// tasks and new ones share it.
+    semaphore: Arc<Semaphore>,
+    permits: Mutex<usize>,
     tasks: Mutex<HashMap<Arc<str>, DeviceTask>>,
     progress: Arc<Progress>,
 }
@@ -164,7 +167,8 @@ impl Poller {
         Arc::new(Poller {
             inventory,
             classifier: Arc::new(Mutex::new(Arc::new(Classifier::embedded_default()))),
-            semaphore: Mutex::new(Arc::new(Semaphore::new(1))),
+            semaphore: Arc::new(Semaphore::new(0)),
+            permits: Mutex::new(0),
             tasks: Mutex::new(HashMap::new()),
             progress: Arc::new(Progress::default()),
         })
@@ -179,8 +183,8 @@ impl Poller {
     pub fn apply(&self, config: &Config, classifier: Arc<Classifier>) {
         *self.classifier.lock().unwrap_or_else(|p| p.into_inner()) = classifier.clone();
         self.inventory.reclassify(&classifier);
-        let sem = Arc::new(Semaphore::new(config.max_concurrent_devices as usize));
-        *self.semaphore.lock().unwrap_or_else(|p| p.into_inner()) = sem.clone();
+        self.resize(config.max_concurrent_devices as usize);
+        let sem = self.semaphore.clone();
         let settings = Settings {
             poll_interval: config.poll_interval,
             discovery_interval: config.discovery_interval,
@@ -239,6 +243,29 @@ impl Poller {
         info!(devices = tasks.len(), started, "poller configured");
     }
 
+    fn resize(&self, want: usize) {
+        let mut have = self.permits.lock().unwrap_or_else(|p| p.into_inner());
+        if want > *have {
+            self.semaphore.add_permits(want - *have);
+            *have = want;
+        } else if want < *have {
+            // Permits held by running visits come back later; forget what is free now and
+            // the rest as it is returned.
+            let excess = *have - want;
+            let sem = self.semaphore.clone();
+            let forgotten = sem.forget_permits(excess);
+            if forgotten < excess {
+                let rest = (excess - forgotten) as u32;
+                tokio::spawn(async move {
+                    if let Ok(p) = sem.acquire_many(rest).await {
+                        p.forget();
+                    }
+                });
+            }
+            *have = want;
+        }
+    }
+
     /// Ask one device to rediscover now. False when the device is unknown.
     pub fn discover_now(&self, name: &str) -> bool {
         let tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
@@ -270,38 +297,35 @@ impl Poller {
     }
 }
 
-fn fingerprint(t: &Target, s: &Settings) -> String {
-    // Secrets are part of the session; hash-free comparison through Debug would redact them,
-    // so include the credentials' exposed form only inside this in-memory fingerprint.
-    let creds = match &t.session.credentials {
-        crate::snmp::session::Credentials::V1 { community } => format!("v1:{}", community.expose()),
-        crate::snmp::session::Credentials::V2c { community } => {
-            format!("v2:{}", community.expose())
-        }
-        crate::snmp::session::Credentials::V3(v) => format!(
-            "v3:{}:{:?}:{:?}:{}:{}:{}",
-            v.username,
-            v.auth.as_ref().map(|a| a.0),
-            v.privacy.as_ref().map(|p| p.0),
-            v.auth.as_ref().map(|a| a.1.expose()).unwrap_or(""),
-            v.privacy.as_ref().map(|p| p.1.expose()).unwrap_or(""),
-            v.context_name
-        ),
-    };
-    format!(
-        "{}|{}|{:?}|{}|{}|{:?}|{}|{}",
-        t.address,
+/// A hash of everything that, when changed, restarts a device's task. Secrets go into the
+/// hash only, never into a string that could be printed.
+fn fingerprint(t: &Target, s: &Settings) -> u64 {
+    use crate::snmp::session::Credentials;
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (
+        &t.address,
         t.session.address,
         t.session.timeout,
         t.session.retries,
-        t.max_repetitions,
-        t.labels,
-        creds,
-        format_args!(
-            "{:?}|{:?}|{}",
-            s.poll_interval, s.discovery_interval, s.max_oids
-        )
     )
+        .hash(&mut h);
+    (t.max_repetitions, t.labels.as_ref()).hash(&mut h);
+    (s.poll_interval, s.discovery_interval, s.max_oids).hash(&mut h);
+    match &t.session.credentials {
+        Credentials::V1 { community } => (1u8, community.expose()).hash(&mut h),
+        Credentials::V2c { community } => (2u8, community.expose()).hash(&mut h),
+        Credentials::V3(v) => {
+            (3u8, &v.username, &v.context_name).hash(&mut h);
+            if let Some((proto, pass)) = &v.auth {
+                (format!("{proto:?}"), pass.expose()).hash(&mut h);
+            }
+            if let Some((proto, pass)) = &v.privacy {
+                (format!("{proto:?}"), pass.expose()).hash(&mut h);
+            }
+        }
+    }
+    h.finish()
 }
 
 struct DeviceCtx {
