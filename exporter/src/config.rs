@@ -831,6 +831,14 @@ targets:
     }
 
     #[test]
+    fn the_shipped_example_config_validates() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/examples/exporter.yml");
+        let c = load(&path, &env()).unwrap();
+        assert_eq!(c.targets.len(), 2);
+        assert_eq!(c.poll_interval, Duration::from_secs(60));
+    }
+
+    #[test]
     fn durations_parse_like_prometheus() {
         assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
         assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
