@@ -11,6 +11,7 @@ use crate::config::{self, Config, ConfigError, Env};
 use crate::inventory::Inventory;
 use crate::metrics::selfmetrics::{ResultLabel, SelfMetrics};
 use crate::poller::{unix_now, Poller};
+use crate::shard::Shard;
 
 /// Shared state of a running exporter.
 pub struct App {
@@ -19,11 +20,21 @@ pub struct App {
     pub poller: Arc<Poller>,
     pub metrics: SelfMetrics,
     pub config: Mutex<Option<Arc<Config>>>,
+    /// The part of the targets this exporter polls.
+    pub shard: Shard,
     env: Box<dyn Env + Send + Sync>,
 }
 
 impl App {
     pub fn new(config_file: PathBuf, env: Box<dyn Env + Send + Sync>) -> Arc<App> {
+        App::with_shard(config_file, env, Shard::ALL)
+    }
+
+    pub fn with_shard(
+        config_file: PathBuf,
+        env: Box<dyn Env + Send + Sync>,
+        shard: Shard,
+    ) -> Arc<App> {
         let inventory = Arc::new(Inventory::new());
         Arc::new(App {
             config_file,
@@ -31,6 +42,7 @@ impl App {
             inventory,
             metrics: SelfMetrics::new(),
             config: Mutex::new(None),
+            shard,
             env,
         })
     }
@@ -43,7 +55,18 @@ impl App {
             result: r.to_string(),
         };
         match result {
-            Ok((cfg, classifier)) => {
+            Ok((mut cfg, classifier)) => {
+                let total = cfg.targets.len();
+                cfg.targets.retain(|t| self.shard.owns(&t.name));
+                if self.shard.count > 1 {
+                    info!(
+                        shard = self.shard.index,
+                        shards = self.shard.count,
+                        owned = cfg.targets.len(),
+                        total,
+                        "sharded targets"
+                    );
+                }
                 let cfg = Arc::new(cfg);
                 self.poller.apply(&cfg, Arc::new(classifier));
                 *self.config.lock().unwrap_or_else(|p| p.into_inner()) = Some(cfg.clone());
