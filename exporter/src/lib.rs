@@ -1,1 +1,2 @@
 //! wardflux exporter library
+pub mod classify;
