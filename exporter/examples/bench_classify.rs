@@ -9,6 +9,7 @@ use std::time::Instant;
 use wardflux_exporter::classify::{Classifier, IfFacts, InterfaceType};
 
 const N: usize = 100_000;
+const PASSES: usize = 5;
 
 fn main() {
     let aliases = [
@@ -49,34 +50,42 @@ fn main() {
     let c = Classifier::embedded_default();
     let compile = t0.elapsed();
 
-    let t = Instant::now();
+    // Several passes; the best is the figure (the others show interference from other processes).
+    let mut times = Vec::new();
     let mut isp = 0usize;
-    for (i, (alias, descr, name)) in rows.iter().enumerate() {
-        let f = IfFacts {
-            device: "Isani-1111",
-            device_labels: &labels,
-            if_index: i as u32,
-            alias,
-            descr,
-            name,
-            if_type: if name.starts_with("Lo") { 24 } else { 6 },
-            speed_bps: 1_000_000_000,
-            admin_up: true,
-        };
-        if c.classify(&f).interface_type == InterfaceType::Isp {
-            isp += 1;
+    for _ in 0..PASSES {
+        isp = 0;
+        let t = Instant::now();
+        for (i, (alias, descr, name)) in rows.iter().enumerate() {
+            let f = IfFacts {
+                device: "Isani-1111",
+                device_labels: &labels,
+                if_index: i as u32,
+                alias,
+                descr,
+                name,
+                if_type: if name.starts_with("Lo") { 24 } else { 6 },
+                speed_bps: 1_000_000_000,
+                admin_up: true,
+            };
+            if c.classify(&f).interface_type == InterfaceType::Isp {
+                isp += 1;
+            }
         }
+        times.push(t.elapsed().as_secs_f64());
     }
-    let el = t.elapsed();
+    times.sort_by(f64::total_cmp);
+    let best = times[0];
     println!(
         "rules compiled in {:.1} ms ({} rules)",
         compile.as_secs_f64() * 1e3,
         c.rules().len()
     );
     println!(
-        "classified {N} interfaces in {:.1} ms: {:.0} classifications/sec, {:.2} us each ({isp} isp)",
-        el.as_secs_f64() * 1e3,
-        N as f64 / el.as_secs_f64(),
-        el.as_secs_f64() * 1e6 / N as f64
+        "classified {N} interfaces in {:.1} ms (best of {PASSES}; median {:.1} ms): {:.0} classifications/sec, {:.2} us each ({isp} isp)",
+        best * 1e3,
+        times[PASSES / 2] * 1e3,
+        N as f64 / best,
+        best * 1e6 / N as f64
     );
 }

@@ -72,9 +72,19 @@ pub struct Classifier {
 const DEFAULT_RULE: &str = "default";
 const NO_DESCRIPTION_RULE: &str = "no-description";
 
+/// Per-field texts and their set matches, computed on first use (most rules look at the alias only).
 struct Matched<'a> {
     texts: Vec<&'a str>,
-    sets: Vec<SetMatches>,
+    sets: Vec<Option<SetMatches>>,
+}
+
+impl Matched<'_> {
+    fn matched(&mut self, rs: &RuleSet, field: usize, pattern: usize) -> bool {
+        let text = self.texts[field];
+        self.sets[field]
+            .get_or_insert_with(|| rs.fields[field].set.matches(text))
+            .matched(pattern)
+    }
 }
 
 impl Classifier {
@@ -148,13 +158,8 @@ impl Classifier {
                 FieldKey::Label(k) => f.device_labels.get(k).map_or("", |v| cap(v)),
             })
             .collect();
-        let sets = rs
-            .fields
-            .iter()
-            .zip(&texts)
-            .map(|(fm, t)| fm.set.matches(t))
-            .collect();
-        let m = Matched { texts, sets };
+        let sets = rs.fields.iter().map(|_| None).collect();
+        let mut m = Matched { texts, sets };
 
         let mut ty: Option<(InterfaceType, f32, Arc<str>)> = None;
         let mut provider: Option<(Option<Arc<str>>, Arc<str>)> = None;
@@ -172,7 +177,7 @@ impl Classifier {
                 || (s.provider.is_some() && provider.is_none())
                 || (s.critical.is_some() && critical.is_none())
                 || (s.monitored.is_some() && monitored.is_none());
-            if !wants || !self.fires(rule, f, &m) {
+            if !wants || !self.fires(rule, f, &mut m) {
                 continue;
             }
             let mut decided = Vec::new();
@@ -182,7 +187,7 @@ impl Classifier {
             }
             if let (Some(spec), None) = (&s.provider, &provider) {
                 provider = Some((
-                    self.provider_of(spec, rule, &alias_norm, &m),
+                    self.provider_of(spec, rule, &alias_norm, &mut m),
                     rule.id.clone(),
                 ));
                 decided.push("isp_provider");
@@ -196,7 +201,7 @@ impl Classifier {
                 decided.push("monitored");
             }
             if let Some(ex) = ex.as_deref_mut() {
-                let evidence = self.evidence(&rule.when, f, &m);
+                let evidence = self.evidence(&rule.when, f, &mut m);
                 for output in decided {
                     ex.decisions.push(Decision {
                         output,
@@ -259,7 +264,7 @@ impl Classifier {
             return Some("empty".into());
         }
         for (what, other) in [("descr", descr), ("name", name)] {
-            if !other.is_empty() && normalize(other).eq_ignore_ascii_case(alias_norm) {
+            if same_words(other, alias_norm) {
                 return Some(format!("equal to {what}"));
             }
         }
@@ -269,11 +274,12 @@ impl Classifier {
             .map(|i| format!("junk_aliases pattern `{}`", self.rules.junk_sources[i]))
     }
 
-    fn cond_holds(cond: &Cond, f: &IfFacts, m: &Matched, any: bool) -> bool {
+    fn cond_holds(&self, cond: &Cond, f: &IfFacts, m: &mut Matched, any: bool) -> bool {
+        let rs = &*self.rules;
         let mut results = cond
             .text
             .iter()
-            .map(|tc| tc.patterns.iter().any(|&p| m.sets[tc.field].matched(p)))
+            .map(|tc| tc.patterns.iter().any(|&p| m.matched(rs, tc.field, p)))
             .chain((!cond.if_type.is_empty()).then(|| cond.if_type.contains(&f.if_type)))
             .chain(cond.speed_min.map(|s| f.speed_bps != 0 && f.speed_bps >= s))
             .chain(cond.speed_max.map(|s| f.speed_bps != 0 && f.speed_bps <= s));
@@ -284,12 +290,12 @@ impl Classifier {
         }
     }
 
-    fn fires(&self, rule: &Rule, f: &IfFacts, m: &Matched) -> bool {
-        Self::cond_holds(&rule.when, f, m, false)
+    fn fires(&self, rule: &Rule, f: &IfFacts, m: &mut Matched) -> bool {
+        self.cond_holds(&rule.when, f, m, false)
             && !rule
                 .unless
                 .as_ref()
-                .is_some_and(|u| Self::cond_holds(u, f, m, true))
+                .is_some_and(|u| self.cond_holds(u, f, m, true))
     }
 
     fn provider_of(
@@ -297,7 +303,7 @@ impl Classifier {
         spec: &ProviderSpec,
         rule: &Rule,
         alias_norm: &str,
-        m: &Matched,
+        m: &mut Matched,
     ) -> Option<Arc<str>> {
         let providers = &self.rules.providers;
         match spec {
@@ -308,7 +314,10 @@ impl Classifier {
                 let tc = rule.when.text.first()?;
                 let text = m.texts[tc.field];
                 let fm = &self.rules.fields[tc.field];
-                let p = *tc.patterns.iter().find(|&&p| m.sets[tc.field].matched(p))?;
+                let p = *tc
+                    .patterns
+                    .iter()
+                    .find(|&&p| m.matched(&self.rules, tc.field, p))?;
                 let caps = fm.regexes[p].captures(text)?;
                 let mut out = String::new();
                 caps.expand(t, &mut out);
@@ -317,11 +326,15 @@ impl Classifier {
         }
     }
 
-    fn evidence(&self, cond: &Cond, f: &IfFacts, m: &Matched) -> Vec<Evidence> {
+    fn evidence(&self, cond: &Cond, f: &IfFacts, m: &mut Matched) -> Vec<Evidence> {
         let mut out = Vec::new();
         for tc in &cond.text {
             let fm = &self.rules.fields[tc.field];
-            if let Some(&p) = tc.patterns.iter().find(|&&p| m.sets[tc.field].matched(p)) {
+            if let Some(&p) = tc
+                .patterns
+                .iter()
+                .find(|&&p| m.matched(&self.rules, tc.field, p))
+            {
                 let text = m.texts[tc.field];
                 out.push(Evidence {
                     field: fm.key.display(),
@@ -451,6 +464,26 @@ impl Classifier {
             note(&mut ex, "monitored", pin.id.clone(), field, mo.to_string());
         }
     }
+}
+
+/// True when `raw` has the same letters and digits as the normalised `norm` (ASCII case ignored);
+/// allocates only for non-ASCII text.
+fn same_words(raw: &str, norm: &str) -> bool {
+    if raw.is_empty() {
+        return false;
+    }
+    if !raw.is_ascii() {
+        return normalize(raw).eq_ignore_ascii_case(norm);
+    }
+    let a = raw
+        .bytes()
+        .filter(u8::is_ascii_alphanumeric)
+        .map(|b| b.to_ascii_lowercase());
+    let b = norm
+        .bytes()
+        .filter(|&b| b != b' ')
+        .map(|b| b.to_ascii_lowercase());
+    a.eq(b)
 }
 
 /// The embedded rules, compiled on first use.

@@ -195,20 +195,19 @@ pub(crate) struct Rule {
 #[derive(Debug)]
 pub(crate) struct Providers {
     pub(crate) ids: Vec<Arc<str>>,
-    /// Group `p{i}` matches provider `ids[i]`.
+    /// Group `groups[i]` of `finder` matches provider `ids[i]`.
     finder: Option<Regex>,
+    groups: Vec<usize>,
 }
 
 impl Providers {
     /// Finds the leftmost provider alias in normalised text: (provider id, matched text).
     pub(crate) fn find<'t>(&self, normalised: &'t str) -> Option<(Arc<str>, &'t str)> {
         let caps = self.finder.as_ref()?.captures(normalised)?;
-        for (i, id) in self.ids.iter().enumerate() {
-            if let Some(m) = caps.name(&format!("p{i}")) {
-                return Some((id.clone(), m.as_str()));
-            }
-        }
-        None
+        self.ids
+            .iter()
+            .zip(&self.groups)
+            .find_map(|(id, &g)| caps.get(g).map(|m| (id.clone(), m.as_str())))
     }
 
     /// Resolves free text (an id or any alias) to a provider id.
@@ -646,7 +645,22 @@ impl RuleSet {
             let pat = format!(r"\b(?:{})\b", groups.join("|"));
             Some(Builder::compile_one(&pat).map_err(|e| b.err(0, format!("provider table: {e}")))?)
         };
-        let providers = Providers { ids, finder };
+        let groups = match &finder {
+            Some(f) => (0..ids.len())
+                .map(|i| {
+                    let name = format!("p{i}");
+                    f.capture_names()
+                        .position(|n| n == Some(name.as_str()))
+                        .unwrap_or(0)
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let providers = Providers {
+            ids,
+            finder,
+            groups,
+        };
 
         // Definitions.
         b.defines.insert(
