@@ -203,10 +203,22 @@ impl Classifier {
             if let Some(ex) = ex.as_deref_mut() {
                 let evidence = self.evidence(&rule.when, f, &mut m);
                 for output in decided {
+                    let mut evidence = evidence.clone();
+                    if output == "isp_provider"
+                        && matches!(rule.set.provider, Some(ProviderSpec::Auto))
+                    {
+                        if let Some((id, matched)) = rs.providers.find(&alias_norm) {
+                            evidence.push(Evidence {
+                                field: "alias".into(),
+                                pattern: format!("providers.{id}.aliases"),
+                                matched: matched.to_string(),
+                            });
+                        }
+                    }
                     ex.decisions.push(Decision {
                         output,
                         rule: rule.id.clone(),
-                        evidence: evidence.clone(),
+                        evidence,
                     });
                 }
             }
@@ -681,7 +693,17 @@ mod tests {
                 .any(|e| e.field == "alias" && !e.matched.is_empty()),
             "{ex:?}"
         );
-        assert!(ex.decisions.iter().any(|d| d.output == "isp_provider"));
+        let p = ex
+            .decisions
+            .iter()
+            .find(|d| d.output == "isp_provider")
+            .unwrap();
+        assert!(
+            p.evidence
+                .iter()
+                .any(|e| e.pattern == "providers.magti.aliases" && e.matched == "MAGTI"),
+            "{p:?}"
+        );
     }
 
     #[test]
