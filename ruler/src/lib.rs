@@ -20,6 +20,9 @@
 //! - `cli`: flags and subcommands, wired together
 
 pub mod alert;
+pub mod api;
+pub mod bench;
+pub mod cli;
 pub mod config;
 pub mod datasource;
 pub mod engine;
@@ -27,6 +30,7 @@ pub mod labels;
 pub mod metrics;
 pub mod notifier;
 pub mod queue;
+pub mod replay;
 pub mod rule;
 pub mod secret;
 pub mod store;
