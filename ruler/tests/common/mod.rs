@@ -478,6 +478,12 @@ impl Harness {
         let _ = self.queue.drain(self.store.as_ref()).await;
     }
 
+    /// Evaluates the groups due at `t` and writes what they produced.
+    pub async fn tick_at(&self, t: DateTime<Utc>) {
+        self.engine.evaluate_due(t).await;
+        let _ = self.queue.drain(self.store.as_ref()).await;
+    }
+
     pub async fn run(&self, from: i64, to: i64) {
         for m in from..=to {
             self.tick(m).await;
@@ -564,12 +570,23 @@ pub fn iface(device: &str, index: u32, name: &str, kind: &str, isp: &str, critic
 /// The exporter's series for `iface` from minute `from` to `to`, one sample a minute, with
 /// counters integrating the rates `state` gives per minute.
 pub fn series(iface: &Iface, from: i64, to: i64, state: impl Fn(i64) -> IfState) -> Vec<Point> {
+    series_from(t0(), iface, from, to, state)
+}
+
+/// [`series`] with minute 0 at `base` instead of [`t0`].
+pub fn series_from(
+    base: DateTime<Utc>,
+    iface: &Iface,
+    from: i64,
+    to: i64,
+    state: impl Fn(i64) -> IfState,
+) -> Vec<Point> {
     let mut out = Vec::new();
     let (mut in_oct, mut out_oct, mut in_pk, mut out_pk, mut in_err): (f64, f64, f64, f64, f64) =
         (1e9, 1e9, 1e6, 1e6, 0.0);
     for m in from..=to {
         let s = state(m);
-        let t = at(m);
+        let t = base + chrono::Duration::minutes(m);
         let mut push = |name: &str, v: f64| {
             let mut l = iface.labels.clone();
             l.insert("__name__".into(), name.into());
@@ -611,6 +628,17 @@ pub fn series(iface: &Iface, from: i64, to: i64, state: impl Fn(i64) -> IfState)
 
 /// `wardflux_device_up` for `device` from minute `from` to `to`.
 pub fn device_up(device: &str, from: i64, to: i64, up: impl Fn(i64) -> bool) -> Vec<Point> {
+    device_up_from(t0(), device, from, to, up)
+}
+
+/// [`device_up`] with minute 0 at `base`.
+pub fn device_up_from(
+    base: DateTime<Utc>,
+    device: &str,
+    from: i64,
+    to: i64,
+    up: impl Fn(i64) -> bool,
+) -> Vec<Point> {
     (from..=to)
         .map(|m| {
             let mut l = Labels::new();
@@ -620,7 +648,7 @@ pub fn device_up(device: &str, from: i64, to: i64, up: impl Fn(i64) -> bool) -> 
             Point {
                 labels: l,
                 value: if up(m) { 1.0 } else { 0.0 },
-                at: at(m),
+                at: base + chrono::Duration::minutes(m),
             }
         })
         .collect()
@@ -629,4 +657,61 @@ pub fn device_up(device: &str, from: i64, to: i64, up: impl Fn(i64) -> bool) -> 
 /// Counts transitions of a kind, for assertions on what a harness produced.
 pub fn kinds(ts: &[Transition]) -> Vec<&'static str> {
     ts.iter().map(|t| t.kind()).collect()
+}
+
+/// A Prometheus Alertmanager with a receiver that drops everything.
+pub struct Am {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl Am {
+    pub async fn start() -> Am {
+        let bin = require("prometheus-alertmanager", "prometheus-alertmanager");
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("am.yml");
+        std::fs::write(
+            &cfg,
+            "route:\n  receiver: \"null\"\nreceivers:\n  - name: \"null\"\n",
+        )
+        .unwrap();
+        let port = free_port();
+        let child = Command::new(bin)
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!(
+                "--storage.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--cluster.listen-address=")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting prometheus-alertmanager");
+        wait_http(&format!("http://127.0.0.1:{port}/-/ready"), "alertmanager").await;
+        Am { port, dir, child }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Active alerts as Alertmanager lists them.
+    pub async fn alerts(&self) -> Vec<serde_json::Value> {
+        reqwest::get(format!("{}/api/v2/alerts", self.url()))
+            .await
+            .expect("listing alerts")
+            .bytes()
+            .await
+            .map(|b| serde_json::from_slice(&b).expect("alerts JSON"))
+            .expect("reading alerts")
+    }
+}
+
+impl Drop for Am {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
