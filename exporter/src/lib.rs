@@ -1,1 +1,23 @@
-//! wardflux exporter library
+//! wardflux exporter: SNMP interface discovery, classification and counter polling.
+//!
+//! Layout, in the order data flows:
+//! - [`config`]: YAML config, parsed raw then validated into targets and auths.
+//! - [`secret`]: the redacting type for communities and passwords.
+//! - [`snmp`]: the SNMP client trait, the real UDP client (snmp2) and table walking.
+//! - [`mib`]: MIB tables decoded into plain types (system, IF-MIB, EtherLike).
+//! - [`inventory`]: the in-memory snapshot of every device, its interfaces and counters.
+//! - [`poller`]: discovery and counter polling schedules that fill the inventory.
+//! - [`metrics`]: renders the snapshot as Prometheus text; self-metrics.
+//! - [`http`]: `/metrics`, `/probe`, service discovery, JSON API, reload.
+
+pub mod app;
+pub mod classify;
+pub mod config;
+pub mod http;
+pub mod inventory;
+pub mod metrics;
+pub mod mib;
+pub mod poller;
+pub mod secret;
+pub mod shard;
+pub mod snmp;

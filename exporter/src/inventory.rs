@@ -1,0 +1,313 @@
+//! The in-memory inventory: per device, what discovery found and what the last poll read.
+//!
+//! Invariants: pollers write, readers (scrape, API) only clone `Arc`s under a short read lock
+//! and render outside it; a device's interfaces and its poll values are swapped whole, so a
+//! reader never sees half a poll. Removing a target removes all of its series.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::{Arc, RwLock};
+
+use crate::classify::{Classification, Classifier, IfFacts};
+use crate::mib::display_bytes;
+use crate::mib::if_mib::{self, Counters, InterfaceInfo};
+use crate::mib::system::{ChangeMarkers, SystemInfo};
+use crate::snmp::Oid;
+
+/// What the exporter knows about a target from its config (no secrets).
+#[derive(Debug, Clone)]
+pub struct TargetMeta {
+    pub name: Arc<str>,
+    pub address: String,
+    pub auth_name: String,
+    pub labels: Arc<BTreeMap<String, String>>,
+}
+
+/// One interface with its classification and its pre-rendered label block.
+#[derive(Debug, Clone)]
+pub struct IfEntry {
+    pub info: InterfaceInfo,
+    pub class: Classification,
+    /// `device="..",ifIndex="..",...` ready to put between braces in the exposition.
+    pub labels: String,
+}
+
+impl IfEntry {
+    pub fn name_text(&self) -> String {
+        display_bytes(&self.info.name).into_owned()
+    }
+}
+
+/// The OIDs a counter poll asks for, and where each answer goes.
+#[derive(Debug, Clone, Default)]
+pub struct PollPlan {
+    /// Change markers first, then (interface, slot) pairs in `targets` order.
+    pub oids: Vec<Oid>,
+    pub targets: Vec<(u32, u8)>,
+}
+
+/// The result of discovery for one device. Immutable once built.
+#[derive(Debug, Clone)]
+pub struct DeviceInventory {
+    pub system: SystemInfo,
+    pub interfaces: Vec<IfEntry>,
+    pub plan: PollPlan,
+    /// Unix seconds.
+    pub discovered_at: f64,
+}
+
+impl DeviceInventory {
+    /// Classify and label discovered interfaces and plan their polls.
+    pub fn build(
+        target: &TargetMeta,
+        system: SystemInfo,
+        infos: Vec<InterfaceInfo>,
+        classifier: &Classifier,
+        discovered_at: f64,
+    ) -> DeviceInventory {
+        let interfaces: Vec<IfEntry> = infos
+            .into_iter()
+            .map(|info| {
+                let class = classify_one(target, &info, classifier);
+                let labels = interface_labels(target, &info, &class);
+                IfEntry {
+                    info,
+                    class,
+                    labels,
+                }
+            })
+            .collect();
+        let plan = plan_polls(&interfaces);
+        DeviceInventory {
+            system,
+            interfaces,
+            plan,
+            discovered_at,
+        }
+    }
+
+    /// The same inventory classified again (after a rules reload). No SNMP.
+    pub fn reclassified(&self, target: &TargetMeta, classifier: &Classifier) -> DeviceInventory {
+        let infos = self.interfaces.iter().map(|e| e.info.clone()).collect();
+        DeviceInventory::build(
+            target,
+            self.system.clone(),
+            infos,
+            classifier,
+            self.discovered_at,
+        )
+    }
+}
+
+fn classify_one(
+    target: &TargetMeta,
+    info: &InterfaceInfo,
+    classifier: &Classifier,
+) -> Classification {
+    let alias = display_bytes(&info.alias);
+    let descr = display_bytes(&info.descr);
+    let name = display_bytes(&info.name);
+    classifier.classify(&IfFacts {
+        device: &target.name,
+        device_labels: &target.labels,
+        if_index: info.if_index,
+        alias: &alias,
+        descr: &descr,
+        name: &name,
+        if_type: info.if_type,
+        speed_bps: info.speed_bps(),
+        admin_up: info.admin_status == 1,
+    })
+}
+
+/// Plan a poll: markers, then every monitored interface's slots.
+pub fn plan_polls(interfaces: &[IfEntry]) -> PollPlan {
+    let mut plan = PollPlan::default();
+    plan.oids.extend(crate::mib::system::marker_oids());
+    for (pos, e) in interfaces.iter().enumerate() {
+        if !e.class.monitored {
+            continue;
+        }
+        for &slot in if_mib::slots_for(e.info.has_hc) {
+            plan.oids.push(if_mib::POLLED[slot].oid(e.info.if_index));
+            plan.targets.push((pos as u32, slot as u8));
+        }
+    }
+    plan
+}
+
+/// Escape a label value for the text exposition format.
+pub fn escape_label(out: &mut String, v: &str) {
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+fn push_label(out: &mut String, name: &str, value: &str) {
+    if !out.is_empty() {
+        out.push(',');
+    }
+    out.push_str(name);
+    out.push_str("=\"");
+    escape_label(out, value);
+    out.push('"');
+}
+
+/// The label block every series of a device carries: `device` and the target's labels.
+pub fn device_labels(target: &TargetMeta) -> String {
+    let mut out = String::new();
+    push_label(&mut out, "device", &target.name);
+    for (k, v) in target.labels.iter() {
+        push_label(&mut out, k, v);
+    }
+    out
+}
+
+fn interface_labels(target: &TargetMeta, info: &InterfaceInfo, class: &Classification) -> String {
+    let mut out = device_labels(target);
+    let _ = write!(out, ",ifIndex=\"{}\"", info.if_index);
+    push_label(&mut out, "ifName", &display_bytes(&info.name));
+    push_label(&mut out, "ifDescr", &display_bytes(&info.descr));
+    push_label(&mut out, "ifAlias", &display_bytes(&info.alias));
+    push_label(&mut out, "interface_type", class.interface_type.as_str());
+    push_label(
+        &mut out,
+        "isp_provider",
+        class.isp_provider.as_deref().unwrap_or(""),
+    );
+    push_label(
+        &mut out,
+        "is_critical",
+        if class.is_critical { "true" } else { "false" },
+    );
+    out
+}
+
+/// What the last successful poll read, parallel to `DeviceInventory::interfaces`.
+#[derive(Debug, Clone)]
+pub struct PollValues {
+    pub counters: Vec<Counters>,
+    pub markers: ChangeMarkers,
+    /// Unix seconds.
+    pub at: f64,
+}
+
+/// How polling a device is going. Counters only grow while the target exists.
+#[derive(Debug, Clone, Default)]
+pub struct Health {
+    pub up: bool,
+    pub last_error: Option<String>,
+    pub last_poll_seconds: f64,
+    pub last_discovery_seconds: f64,
+    pub last_success_at: f64,
+    pub requests: u64,
+    pub retries: u64,
+    pub timeouts: u64,
+    pub varbinds: u64,
+    pub polls: u64,
+    pub poll_failures: u64,
+    pub polls_missed: u64,
+    pub discoveries: u64,
+    /// Current GETBULK max-repetitions (shrinks on tooBig or timeouts).
+    pub max_repetitions: u32,
+}
+
+/// One device in the inventory.
+#[derive(Debug, Clone)]
+pub struct DeviceEntry {
+    pub target: Arc<TargetMeta>,
+    pub inventory: Option<Arc<DeviceInventory>>,
+    pub values: Option<Arc<PollValues>>,
+    pub health: Health,
+    /// `device="..",site=".."` for per-device self-metrics.
+    pub device_labels: Arc<str>,
+}
+
+/// Every device, by name.
+#[derive(Debug, Default)]
+pub struct Inventory {
+    devices: RwLock<BTreeMap<Arc<str>, DeviceEntry>>,
+}
+
+impl Inventory {
+    pub fn new() -> Inventory {
+        Inventory::default()
+    }
+
+    /// A copy of the entries (cheap: `Arc`s and small health structs), sorted by name.
+    pub fn snapshot(&self) -> Vec<DeviceEntry> {
+        self.read().values().cloned().collect()
+    }
+
+    /// One device's entry.
+    pub fn device(&self, name: &str) -> Option<DeviceEntry> {
+        self.read().get(name).cloned()
+    }
+
+    pub fn names(&self) -> Vec<Arc<str>> {
+        self.read().keys().cloned().collect()
+    }
+
+    /// Add a target, or update its meta while keeping what was discovered if only labels
+    /// are unchanged; a changed target starts over.
+    pub fn upsert_target(&self, target: Arc<TargetMeta>) {
+        let mut map = self.write();
+        let labels: Arc<str> = Arc::from(device_labels(&target));
+        match map.get_mut(&target.name) {
+            Some(e) if e.target.labels == target.labels && e.target.address == target.address => {
+                e.target = target;
+            }
+            _ => {
+                map.insert(
+                    target.name.clone(),
+                    DeviceEntry {
+                        target,
+                        inventory: None,
+                        values: None,
+                        health: Health::default(),
+                        device_labels: labels,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Drop targets not in `keep`; their series leave `/metrics`.
+    pub fn retain(&self, keep: &std::collections::HashSet<Arc<str>>) {
+        self.write().retain(|k, _| keep.contains(k));
+    }
+
+    /// Apply `f` to a device's entry, if it still exists.
+    pub fn update(&self, name: &str, f: impl FnOnce(&mut DeviceEntry)) {
+        if let Some(e) = self.write().get_mut(name) {
+            f(e);
+        }
+    }
+
+    /// Classify every inventory again with new rules.
+    pub fn reclassify(&self, classifier: &Classifier) {
+        let current = self.snapshot();
+        for e in current {
+            if let Some(inv) = &e.inventory {
+                let new = Arc::new(inv.reclassified(&e.target, classifier));
+                self.update(&e.target.name, |d| {
+                    // Poll values are parallel to interfaces, which did not change.
+                    d.inventory = Some(new);
+                });
+            }
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<Arc<str>, DeviceEntry>> {
+        self.devices.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<Arc<str>, DeviceEntry>> {
+        self.devices.write().unwrap_or_else(|p| p.into_inner())
+    }
+}

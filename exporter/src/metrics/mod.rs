@@ -1,0 +1,427 @@
+//! Renders the inventory as Prometheus text exposition (format 0.0.4), plus self-metrics.
+//!
+//! Invariant: rendering reads prepared data only (pre-rendered label blocks, numbers); it never
+//! does SNMP and never holds the inventory lock while it writes.
+//!
+//! Why our own writer for interface families: the series names must be exactly snmp_exporter's
+//! if_mib names (`ifHCInOctets`, not `ifHCInOctets_total`), which prometheus-client's
+//! OpenMetrics encoder cannot produce for counters, and 500,000 series must render in well
+//! under a second from pre-rendered label blocks. Process-level self-metrics live in a
+//! prometheus-client registry (see `selfmetrics`), converted to the same text format.
+
+pub mod selfmetrics;
+
+use std::fmt::Write as _;
+
+use crate::inventory::{escape_label, DeviceEntry};
+use crate::mib::display_bytes;
+use crate::mib::if_mib::{Duplex, POLLED};
+
+/// Append one metric family: HELP and TYPE, then the samples `body` writes. A family with no
+/// samples is left out entirely.
+fn family(out: &mut String, name: &str, kind: &str, help: &str, body: impl FnOnce(&mut String)) {
+    let mark = out.len();
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+    let header = out.len();
+    body(out);
+    if out.len() == header {
+        out.truncate(mark);
+    }
+}
+
+fn sample(out: &mut String, name: &str, labels: &str, value: impl std::fmt::Display) {
+    out.push_str(name);
+    out.push('{');
+    out.push_str(labels);
+    out.push_str("} ");
+    let _ = write!(out, "{value}");
+    out.push('\n');
+}
+
+/// Interface series (if_mib names) and interface info for these devices.
+pub fn render_interfaces(out: &mut String, devices: &[DeviceEntry]) {
+    for (slot, col) in POLLED.iter().enumerate() {
+        let kind = if col.counter { "counter" } else { "gauge" };
+        family(out, col.metric, kind, col.help, |out| {
+            for d in devices {
+                let (Some(inv), Some(vals)) = (&d.inventory, &d.values) else {
+                    continue;
+                };
+                for (e, c) in inv.interfaces.iter().zip(vals.counters.iter()) {
+                    if let Some(v) = c[slot] {
+                        sample(out, col.metric, &e.labels, v);
+                    }
+                }
+            }
+        });
+    }
+    type Get = fn(&crate::mib::if_mib::InterfaceInfo) -> Option<u64>;
+    let gauges: [(&str, &str, Get); 5] = [
+        ("ifHighSpeed", "An estimate of the interface's current bandwidth in units of 1,000,000 bits per second - 1.3.6.1.2.1.31.1.1.1.15", |i| i.high_speed),
+        ("ifSpeed", "An estimate of the interface's current bandwidth in bits per second - 1.3.6.1.2.1.2.2.1.5", |i| Some(i.speed)),
+        ("ifMtu", "The size of the largest packet which can be sent/received on the interface, in octets - 1.3.6.1.2.1.2.2.1.4", |i| u64::try_from(i.mtu).ok()),
+        ("ifType", "The type of interface (IANAifType) - 1.3.6.1.2.1.2.2.1.3", |i| Some(u64::from(i.if_type))),
+        ("dot3StatsDuplexStatus", "The current mode of operation of the MAC entity (1 unknown, 2 halfDuplex, 3 fullDuplex) - 1.3.6.1.2.1.10.7.2.1.19", |i| i.duplex.map(|d| d as u64)),
+    ];
+    for (name, help, get) in gauges {
+        family(out, name, "gauge", help, |out| {
+            for d in devices {
+                let Some(inv) = &d.inventory else { continue };
+                for e in &inv.interfaces {
+                    if let Some(v) = get(&e.info) {
+                        sample(out, name, &e.labels, v);
+                    }
+                }
+            }
+        });
+    }
+    family(
+        out,
+        "wardflux_interface_info",
+        "gauge",
+        "Discovered interface with its classification; value is always 1.",
+        |out| {
+            let mut labels = String::new();
+            for d in devices {
+                let Some(inv) = &d.inventory else { continue };
+                for e in &inv.interfaces {
+                    labels.clear();
+                    labels.push_str(&d.device_labels);
+                    let _ = write!(labels, ",if_index=\"{}\",if_name=\"", e.info.if_index);
+                    escape_label(&mut labels, &display_bytes(&e.info.name));
+                    labels.push_str("\",if_descr=\"");
+                    escape_label(&mut labels, &display_bytes(&e.info.descr));
+                    labels.push_str("\",if_alias=\"");
+                    escape_label(&mut labels, &display_bytes(&e.info.alias));
+                    let _ = write!(
+                        labels,
+                        "\",if_type=\"{}\",interface_type=\"{}\",isp_provider=\"{}\",is_critical=\"{}\",monitored=\"{}\",confidence=\"{:.2}\",rule=\"",
+                        e.info.if_type,
+                        e.class.interface_type.as_str(),
+                        e.class.isp_provider.as_deref().unwrap_or(""),
+                        e.class.is_critical,
+                        e.class.monitored,
+                        e.class.confidence
+                    );
+                    escape_label(&mut labels, &e.class.rule);
+                    labels.push_str("\",mac=\"");
+                    labels.push_str(&mac(&e.info.phys_address));
+                    labels.push('"');
+                    if let Some(dx) = e.info.duplex {
+                        labels.push_str(match dx {
+                            Duplex::Full => ",duplex=\"full\"",
+                            Duplex::Half => ",duplex=\"half\"",
+                            Duplex::Unknown => ",duplex=\"unknown\"",
+                        });
+                    }
+                    sample(out, "wardflux_interface_info", &labels, 1);
+                }
+            }
+        },
+    );
+}
+
+/// `aa:bb:cc:dd:ee:ff` for a 6-byte address, hex bytes joined by `:` otherwise.
+pub fn mac(b: &[u8]) -> String {
+    let mut s = String::with_capacity(b.len() * 3);
+    for (i, x) in b.iter().enumerate() {
+        if i > 0 {
+            s.push(':');
+        }
+        let _ = write!(s, "{x:02x}");
+    }
+    s
+}
+
+/// Per-device health series.
+pub fn render_device_health(out: &mut String, devices: &[DeviceEntry]) {
+    type Get = fn(&DeviceEntry) -> Option<f64>;
+    let fams: [(&str, &str, &str, Get); 14] = [
+        (
+            "wardflux_device_up",
+            "gauge",
+            "1 when the last visit of the device (discovery or poll) succeeded, else 0.",
+            |d| Some(if d.health.up { 1.0 } else { 0.0 }),
+        ),
+        (
+            "wardflux_device_poll_duration_seconds",
+            "gauge",
+            "Duration of the last visit of the device, discovery included when it ran.",
+            |d| (d.health.polls > 0).then_some(d.health.last_poll_seconds),
+        ),
+        (
+            "wardflux_device_discovery_duration_seconds",
+            "gauge",
+            "Duration of the last interface discovery of the device.",
+            |d| (d.health.discoveries > 0).then_some(d.health.last_discovery_seconds),
+        ),
+        (
+            "wardflux_device_last_success_timestamp_seconds",
+            "gauge",
+            "Unix time of the last successful visit of the device.",
+            |d| (d.health.last_success_at > 0.0).then_some(d.health.last_success_at),
+        ),
+        (
+            "wardflux_device_last_discovery_timestamp_seconds",
+            "gauge",
+            "Unix time of the last successful interface discovery of the device.",
+            |d| d.inventory.as_ref().map(|i| i.discovered_at),
+        ),
+        (
+            "wardflux_device_snmp_requests_total",
+            "counter",
+            "SNMP request packets sent to the device, retries included.",
+            |d| Some(d.health.requests as f64),
+        ),
+        (
+            "wardflux_device_snmp_retries_total",
+            "counter",
+            "SNMP requests sent again after a timeout or a stale answer.",
+            |d| Some(d.health.retries as f64),
+        ),
+        (
+            "wardflux_device_snmp_timeouts_total",
+            "counter",
+            "SNMP requests that got no answer in time.",
+            |d| Some(d.health.timeouts as f64),
+        ),
+        (
+            "wardflux_device_snmp_varbinds_total",
+            "counter",
+            "Varbinds received from the device.",
+            |d| Some(d.health.varbinds as f64),
+        ),
+        (
+            "wardflux_device_polls_total",
+            "counter",
+            "Visits (polls, with discovery when due) of the device.",
+            |d| Some(d.health.polls as f64),
+        ),
+        (
+            "wardflux_device_poll_failures_total",
+            "counter",
+            "Visits of the device that failed.",
+            |d| Some(d.health.poll_failures as f64),
+        ),
+        (
+            "wardflux_device_polls_missed_total",
+            "counter",
+            "Poll intervals skipped entirely because the previous visit ran late.",
+            |d| Some(d.health.polls_missed as f64),
+        ),
+        (
+            "wardflux_device_interfaces",
+            "gauge",
+            "Interfaces discovered on the device.",
+            |d| d.inventory.as_ref().map(|i| i.interfaces.len() as f64),
+        ),
+        (
+            "wardflux_device_uptime_seconds",
+            "gauge",
+            "sysUpTime of the device at the last poll.",
+            |d| {
+                d.values
+                    .as_ref()
+                    .and_then(|v| v.markers.sys_uptime)
+                    .map(|t| f64::from(t) / 100.0)
+            },
+        ),
+    ];
+    for (name, kind, help, get) in fams {
+        family(out, name, kind, help, |out| {
+            for d in devices {
+                if let Some(v) = get(d) {
+                    sample(out, name, &d.device_labels, v);
+                }
+            }
+        });
+    }
+    family(
+        out,
+        "wardflux_device_info",
+        "gauge",
+        "What the device says about itself (system group); value is always 1.",
+        |out| {
+            let mut labels = String::new();
+            for d in devices {
+                let Some(inv) = &d.inventory else { continue };
+                labels.clear();
+                labels.push_str(&d.device_labels);
+                labels.push_str(",address=\"");
+                escape_label(&mut labels, &d.target.address);
+                labels.push_str("\",sys_name=\"");
+                escape_label(&mut labels, &display_bytes(&inv.system.sys_name));
+                labels.push_str("\",sys_object_id=\"");
+                escape_label(&mut labels, &inv.system.sys_object_id);
+                labels.push_str("\",sys_descr=\"");
+                let descr = display_bytes(&inv.system.sys_descr);
+                let first_line = descr.lines().next().unwrap_or("");
+                escape_label(&mut labels, first_line);
+                labels.push('"');
+                sample(out, "wardflux_device_info", &labels, 1);
+            }
+        },
+    );
+}
+
+/// Fleet totals.
+pub fn render_totals(out: &mut String, devices: &[DeviceEntry]) {
+    let up = devices.iter().filter(|d| d.health.up).count();
+    let (mut ifs, mut monitored) = (0usize, 0usize);
+    for d in devices {
+        if let Some(inv) = &d.inventory {
+            ifs += inv.interfaces.len();
+            monitored += inv.interfaces.iter().filter(|e| e.class.monitored).count();
+        }
+    }
+    family(
+        out,
+        "wardflux_devices",
+        "gauge",
+        "Configured devices, by whether their last visit succeeded.",
+        |out| {
+            sample(out, "wardflux_devices", "state=\"up\"", up);
+            sample(
+                out,
+                "wardflux_devices",
+                "state=\"down\"",
+                devices.len() - up,
+            );
+        },
+    );
+    family(
+        out,
+        "wardflux_interfaces",
+        "gauge",
+        "Discovered interfaces, by whether their counters are polled.",
+        |out| {
+            sample(out, "wardflux_interfaces", "monitored=\"true\"", monitored);
+            sample(
+                out,
+                "wardflux_interfaces",
+                "monitored=\"false\"",
+                ifs - monitored,
+            );
+        },
+    );
+}
+
+/// Everything for these devices: interface series and their health.
+pub fn render_devices(devices: &[DeviceEntry]) -> String {
+    let per_device: usize = devices
+        .iter()
+        .map(|d| {
+            d.inventory
+                .as_ref()
+                .map(|i| i.interfaces.len())
+                .unwrap_or(0)
+        })
+        .sum();
+    let mut out = String::with_capacity(4096 + per_device * 20 * 220);
+    render_interfaces(&mut out, devices);
+    render_device_health(&mut out, devices);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::Classifier;
+    use crate::inventory::{DeviceInventory, Health, PollValues, TargetMeta};
+    use crate::mib::if_mib::InterfaceInfo;
+    use crate::mib::system::{ChangeMarkers, SystemInfo};
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    fn entry() -> DeviceEntry {
+        let target = TargetMeta {
+            name: Arc::from("Isani-1111"),
+            address: "127.0.0.1:161".into(),
+            auth_name: "v2".into(),
+            labels: Arc::new(BTreeMap::from([(
+                "site".to_string(),
+                "tbilisi".to_string(),
+            )])),
+        };
+        let info = InterfaceInfo {
+            if_index: 2,
+            descr: b"GigabitEthernet0/1".to_vec(),
+            name: b"Gi0/1".to_vec(),
+            alias: b"Say \"hi\"\\ \xE1\x83\n".to_vec(),
+            if_type: 6,
+            mtu: 1500,
+            speed: 1_000_000_000,
+            high_speed: Some(1000),
+            admin_status: 1,
+            oper_status: 1,
+            has_hc: true,
+            ..InterfaceInfo::default()
+        };
+        let inv = DeviceInventory::build(
+            &target,
+            SystemInfo::default(),
+            vec![info],
+            &Classifier::embedded_default(),
+            1.0,
+        );
+        let mut c = [None; POLLED.len()];
+        c[0] = Some(2);
+        c[2] = Some(18_446_744_073_709_551_615);
+        let labels = crate::inventory::device_labels(&target);
+        DeviceEntry {
+            target: Arc::new(target),
+            inventory: Some(Arc::new(inv)),
+            values: Some(Arc::new(PollValues {
+                counters: vec![c],
+                markers: ChangeMarkers::default(),
+                at: 2.0,
+            })),
+            health: Health {
+                up: true,
+                polls: 3,
+                ..Health::default()
+            },
+            device_labels: Arc::from(labels),
+        }
+    }
+
+    #[test]
+    fn interface_series_use_if_mib_names_escaped_labels_and_exact_values() {
+        let mut out = String::new();
+        render_interfaces(&mut out, &[entry()]);
+        let labels = r#"device="Isani-1111",site="tbilisi",ifIndex="2",ifName="Gi0/1",ifDescr="GigabitEthernet0/1",ifAlias="Say \"hi\"\\\\ \\xE1\\x83\n",interface_type="unknown",isp_provider="",is_critical="false""#;
+        assert!(
+            out.contains(&format!(
+                "# TYPE ifOperStatus gauge\nifOperStatus{{{labels}}} 2\n"
+            )),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!(
+                "# TYPE ifHCInOctets counter\nifHCInOctets{{{labels}}} 18446744073709551615\n"
+            )),
+            "{out}"
+        );
+        assert!(out.contains(&format!("ifHighSpeed{{{labels}}} 1000\n")));
+        // Families without samples are left out; no _total names for if_mib counters.
+        assert!(!out.contains("ifHCOutOctets"));
+        assert!(!out.contains("_total"));
+        assert!(out.contains("wardflux_interface_info{device=\"Isani-1111\",site=\"tbilisi\",if_index=\"2\",if_name=\"Gi0/1\""));
+    }
+
+    #[test]
+    fn device_health_series_carry_device_labels() {
+        let mut out = String::new();
+        render_device_health(&mut out, &[entry()]);
+        assert!(
+            out.contains("wardflux_device_up{device=\"Isani-1111\",site=\"tbilisi\"} 1\n"),
+            "{out}"
+        );
+        assert!(out.contains("# TYPE wardflux_device_polls_total counter\nwardflux_device_polls_total{device=\"Isani-1111\",site=\"tbilisi\"} 3\n"));
+        assert!(
+            !out.contains("wardflux_device_discovery_duration_seconds{"),
+            "no discovery yet"
+        );
+    }
+}

@@ -1,0 +1,131 @@
+//! SNMPv2-MIB system group and the IF-MIB change markers read on every poll.
+
+use crate::snmp::{Oid, Value, VarBind};
+
+pub const SYS_DESCR: [u32; 9] = [1, 3, 6, 1, 2, 1, 1, 1, 0];
+pub const SYS_OBJECT_ID: [u32; 9] = [1, 3, 6, 1, 2, 1, 1, 2, 0];
+pub const SYS_UPTIME: [u32; 9] = [1, 3, 6, 1, 2, 1, 1, 3, 0];
+pub const SYS_NAME: [u32; 9] = [1, 3, 6, 1, 2, 1, 1, 5, 0];
+pub const IF_NUMBER: [u32; 9] = [1, 3, 6, 1, 2, 1, 2, 1, 0];
+pub const IF_TABLE_LAST_CHANGE: [u32; 10] = [1, 3, 6, 1, 2, 1, 31, 1, 5, 0];
+
+/// What the system group says about a device.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SystemInfo {
+    pub sys_name: Vec<u8>,
+    pub sys_descr: Vec<u8>,
+    pub sys_object_id: String,
+    /// Hundredths of a second since the agent (re)started.
+    pub sys_uptime: u32,
+}
+
+/// The OIDs of a system-group GET.
+pub fn system_oids() -> Vec<Oid> {
+    vec![
+        Oid(SYS_DESCR.to_vec()),
+        Oid(SYS_OBJECT_ID.to_vec()),
+        Oid(SYS_UPTIME.to_vec()),
+        Oid(SYS_NAME.to_vec()),
+    ]
+}
+
+/// Decode a system-group GET answer. Missing or mistyped values stay empty.
+pub fn decode_system(vbs: &[VarBind]) -> SystemInfo {
+    let mut s = SystemInfo::default();
+    for (oid, v) in vbs {
+        match oid.0.as_slice() {
+            o if o == SYS_DESCR => s.sys_descr = v.as_bytes().unwrap_or_default().to_vec(),
+            o if o == SYS_NAME => s.sys_name = v.as_bytes().unwrap_or_default().to_vec(),
+            o if o == SYS_UPTIME => s.sys_uptime = v.as_u64().unwrap_or(0) as u32,
+            o if o == SYS_OBJECT_ID => {
+                if let Value::ObjectIdentifier(id) = v {
+                    s.sys_object_id = id.to_string();
+                }
+            }
+            _ => {}
+        }
+    }
+    s
+}
+
+/// The markers a counter poll reads to notice a reboot or a changed interface table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChangeMarkers {
+    pub sys_uptime: Option<u32>,
+    pub if_number: Option<i64>,
+    pub if_table_last_change: Option<u32>,
+}
+
+/// OIDs of the change markers, asked in the same GET as the counters.
+pub fn marker_oids() -> [Oid; 3] {
+    [
+        Oid(SYS_UPTIME.to_vec()),
+        Oid(IF_NUMBER.to_vec()),
+        Oid(IF_TABLE_LAST_CHANGE.to_vec()),
+    ]
+}
+
+/// Decode the marker values (positions 0..3 of `vbs`, answered in request order).
+pub fn decode_markers(vbs: &[VarBind]) -> ChangeMarkers {
+    let mut m = ChangeMarkers::default();
+    for (oid, v) in vbs {
+        if v.is_exception() {
+            continue;
+        }
+        match oid.0.as_slice() {
+            o if o == SYS_UPTIME => m.sys_uptime = v.as_u64().map(|x| x as u32),
+            o if o == IF_NUMBER => m.if_number = v.as_i64(),
+            o if o == IF_TABLE_LAST_CHANGE => m.if_table_last_change = v.as_u64().map(|x| x as u32),
+            _ => {}
+        }
+    }
+    m
+}
+
+/// Why a device needs its interface tables walked again, if it does.
+pub fn rediscovery_reason(prev: &ChangeMarkers, now: &ChangeMarkers) -> Option<&'static str> {
+    match (prev.sys_uptime, now.sys_uptime) {
+        (Some(a), Some(b)) if b < a => return Some("sysUpTime went backwards (reboot)"),
+        _ => {}
+    }
+    if prev.if_number.is_some() && now.if_number.is_some() && prev.if_number != now.if_number {
+        return Some("ifNumber changed");
+    }
+    if prev.if_table_last_change.is_some()
+        && now.if_table_last_change.is_some()
+        && prev.if_table_last_change != now.if_table_last_change
+    {
+        return Some("ifTableLastChange changed");
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reboot_and_table_changes_trigger_rediscovery() {
+        let a = ChangeMarkers {
+            sys_uptime: Some(1000),
+            if_number: Some(10),
+            if_table_last_change: Some(5),
+        };
+        let mut b = a;
+        b.sys_uptime = Some(2000);
+        assert_eq!(rediscovery_reason(&a, &b), None);
+        b.sys_uptime = Some(10);
+        assert!(rediscovery_reason(&a, &b).unwrap().contains("reboot"));
+        let mut c = a;
+        c.if_number = Some(11);
+        assert_eq!(rediscovery_reason(&a, &c), Some("ifNumber changed"));
+        let mut d = a;
+        d.if_table_last_change = Some(6);
+        assert_eq!(
+            rediscovery_reason(&a, &d),
+            Some("ifTableLastChange changed")
+        );
+        let missing = ChangeMarkers::default();
+        assert_eq!(rediscovery_reason(&a, &missing), None);
+    }
+}

@@ -1,0 +1,727 @@
+//! Discovery and counter polling: one task per device, bounded globally, filling the inventory.
+//!
+//! Invariants: a device has at most one request in flight; at most `max_concurrent_devices`
+//! devices are polled at once; every visit has a deadline, so one dead device never delays
+//! another; a scrape never waits for any of this.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinHandle;
+use tracing::{debug, info, warn};
+
+use crate::classify::Classifier;
+use crate::config::{Config, Target};
+use crate::inventory::{DeviceInventory, Inventory, PollValues, TargetMeta};
+use crate::mib::{if_mib, system};
+use crate::snmp::session::UdpClient;
+use crate::snmp::walk::{get_packed, walk_columns, WalkLimits};
+use crate::snmp::{AtOid, ClientStats, SnmpClient, SnmpError};
+
+/// Unix time in seconds.
+pub fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Walk the system group and the interface tables of one device.
+pub async fn discover<C: SnmpClient>(
+    client: &mut C,
+    target: &TargetMeta,
+    limits: &mut WalkLimits,
+    classifier: &Classifier,
+) -> Result<DeviceInventory, AtOid> {
+    let sys = get_packed(client, &system::system_oids(), limits).await?;
+    let system = system::decode_system(&sys);
+    let columns = walk_columns(client, &if_mib::discovery_columns(), limits).await?;
+    // EtherLike-MIB is optional: an agent without it (or failing on it) still has interfaces.
+    let duplex = match walk_columns(client, &[if_mib::duplex_column()], limits).await {
+        Ok(mut c) => c.pop().unwrap_or_default(),
+        Err(e) => {
+            debug!(device = %target.name, error = %e, "duplex walk failed");
+            Vec::new()
+        }
+    };
+    let infos = if_mib::decode_interfaces(&columns, &duplex);
+    Ok(DeviceInventory::build(
+        target,
+        system,
+        infos,
+        classifier,
+        unix_now(),
+    ))
+}
+
+/// GET the change markers and every monitored interface's counters and statuses.
+pub async fn poll<C: SnmpClient>(
+    client: &mut C,
+    inv: &DeviceInventory,
+    limits: &mut WalkLimits,
+) -> Result<PollValues, AtOid> {
+    let answers = get_packed(client, &inv.plan.oids, limits).await?;
+    let n_markers = system::marker_oids().len();
+    let markers = system::decode_markers(&answers[..n_markers.min(answers.len())]);
+    let mut counters = vec![[None; if_mib::POLLED.len()]; inv.interfaces.len()];
+    for (i, (pos, slot)) in inv.plan.targets.iter().enumerate() {
+        let k = n_markers + i;
+        if let (Some(asked), Some(got)) = (inv.plan.oids.get(k), answers.get(k)) {
+            if_mib::store_value(&mut counters[*pos as usize], *slot as usize, asked, got);
+        }
+    }
+    Ok(PollValues {
+        counters,
+        markers,
+        at: unix_now(),
+    })
+}
+
+/// The least time a visit that includes discovery may take before it is abandoned.
+pub const DISCOVERY_DEADLINE: Duration = Duration::from_secs(120);
+
+/// Settings shared by every device task.
+#[derive(Debug, Clone)]
+struct Settings {
+    poll_interval: Duration,
+    discovery_interval: Duration,
+    max_oids: u32,
+}
+
+struct DeviceTask {
+    handle: JoinHandle<()>,
+    discover: mpsc::Sender<()>,
+    fingerprint: u64,
+}
+
+/// Counts a discovery round over all devices, for progress lines in the log.
+#[derive(Debug, Default)]
+struct Progress {
+    total: AtomicU64,
+    done: AtomicU64,
+    failed: AtomicU64,
+    interfaces: AtomicU64,
+    started: Mutex<Option<Instant>>,
+}
+
+impl Progress {
+    fn start(&self, total: usize) {
+        self.total.store(total as u64, Ordering::Relaxed);
+        self.done.store(0, Ordering::Relaxed);
+        self.failed.store(0, Ordering::Relaxed);
+        self.interfaces.store(0, Ordering::Relaxed);
+        *self.started.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+    }
+
+    fn record(&self, ok: bool, interfaces: usize) {
+        let total = self.total.load(Ordering::Relaxed);
+        if total == 0 {
+            return;
+        }
+        if !ok {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+        }
+        self.interfaces
+            .fetch_add(interfaces as u64, Ordering::Relaxed);
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        let step = (total / 10).max(1);
+        if done % step == 0 || done == total {
+            let elapsed = self
+                .started
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .map(|s| s.elapsed().as_secs_f64())
+                .unwrap_or(0.0);
+            info!(
+                done,
+                total,
+                failed = self.failed.load(Ordering::Relaxed),
+                interfaces = self.interfaces.load(Ordering::Relaxed),
+                elapsed_seconds = format!("{elapsed:.1}"),
+                "discovery progress"
+            );
+        }
+        if done >= total {
+            self.total.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Runs one task per target and reconciles them with each new config.
+pub struct Poller {
+    inventory: Arc<Inventory>,
+    classifier: Arc<Mutex<Arc<Classifier>>>,
+    /// Bounds visits in flight across all devices; resized in place on reload so running
+    /// tasks and new ones share it.
+    semaphore: Arc<Semaphore>,
+    permits: Mutex<usize>,
+    tasks: Mutex<HashMap<Arc<str>, DeviceTask>>,
+    progress: Arc<Progress>,
+}
+
+impl Poller {
+    pub fn new(inventory: Arc<Inventory>) -> Arc<Poller> {
+        Arc::new(Poller {
+            inventory,
+            classifier: Arc::new(Mutex::new(Arc::new(Classifier::embedded_default()))),
+            semaphore: Arc::new(Semaphore::new(0)),
+            permits: Mutex::new(0),
+            tasks: Mutex::new(HashMap::new()),
+            progress: Arc::new(Progress::default()),
+        })
+    }
+
+    pub fn inventory(&self) -> &Arc<Inventory> {
+        &self.inventory
+    }
+
+    /// Start, restart or stop device tasks so they match `config`. Unchanged devices keep
+    /// their state and schedule. A new classifier re-labels every inventory without SNMP.
+    pub fn apply(&self, config: &Config, classifier: Arc<Classifier>) {
+        *self.classifier.lock().unwrap_or_else(|p| p.into_inner()) = classifier.clone();
+        self.inventory.reclassify(&classifier);
+        self.resize(config.max_concurrent_devices as usize);
+        let sem = self.semaphore.clone();
+        let settings = Settings {
+            poll_interval: config.poll_interval,
+            discovery_interval: config.discovery_interval,
+            max_oids: config.max_oids_per_request,
+        };
+        let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        let keep: HashSet<Arc<str>> = config.targets.iter().map(|t| t.name.clone()).collect();
+        tasks.retain(|name, t| {
+            let stay = keep.contains(name);
+            if !stay {
+                t.handle.abort();
+            }
+            stay
+        });
+        self.inventory.retain(&keep);
+        let mut started = 0usize;
+        for target in &config.targets {
+            let fp = fingerprint(target, &settings);
+            if tasks.get(&target.name).is_some_and(|t| t.fingerprint == fp) {
+                continue;
+            }
+            if let Some(old) = tasks.remove(&target.name) {
+                old.handle.abort();
+            }
+            let meta = Arc::new(TargetMeta {
+                name: target.name.clone(),
+                address: target.address.clone(),
+                auth_name: target.auth_name.clone(),
+                labels: target.labels.clone(),
+            });
+            self.inventory.upsert_target(meta.clone());
+            let (tx, rx) = mpsc::channel(1);
+            let ctx = DeviceCtx {
+                target: target.clone(),
+                meta,
+                settings: settings.clone(),
+                inventory: self.inventory.clone(),
+                semaphore: sem.clone(),
+                classifier: self.classifier.clone(),
+                progress: self.progress.clone(),
+            };
+            let handle = tokio::spawn(device_loop(ctx, rx));
+            tasks.insert(
+                target.name.clone(),
+                DeviceTask {
+                    handle,
+                    discover: tx,
+                    fingerprint: fp,
+                },
+            );
+            started += 1;
+        }
+        if started > 0 {
+            self.progress.start(started);
+        }
+        info!(devices = tasks.len(), started, "poller configured");
+    }
+
+    fn resize(&self, want: usize) {
+        let mut have = self.permits.lock().unwrap_or_else(|p| p.into_inner());
+        if want > *have {
+            self.semaphore.add_permits(want - *have);
+            *have = want;
+        } else if want < *have {
+            // Permits held by running visits come back later; forget what is free now and
+            // the rest as it is returned.
+            let excess = *have - want;
+            let sem = self.semaphore.clone();
+            let forgotten = sem.forget_permits(excess);
+            if forgotten < excess {
+                let rest = (excess - forgotten) as u32;
+                tokio::spawn(async move {
+                    if let Ok(p) = sem.acquire_many(rest).await {
+                        p.forget();
+                    }
+                });
+            }
+            *have = want;
+        }
+    }
+
+    /// Ask one device to rediscover now. False when the device is unknown.
+    pub fn discover_now(&self, name: &str) -> bool {
+        let tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        match tasks.get(name) {
+            Some(t) => {
+                let _ = t.discover.try_send(());
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Ask every device to rediscover now; returns how many were asked.
+    pub fn discover_all(&self) -> usize {
+        let tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        self.progress.start(tasks.len());
+        for t in tasks.values() {
+            let _ = t.discover.try_send(());
+        }
+        tasks.len()
+    }
+
+    /// Stop every device task.
+    pub fn shutdown(&self) {
+        let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        for (_, t) in tasks.drain() {
+            t.handle.abort();
+        }
+    }
+}
+
+/// A hash of everything that, when changed, restarts a device's task. Secrets go into the
+/// hash only, never into a string that could be printed.
+fn fingerprint(t: &Target, s: &Settings) -> u64 {
+    use crate::snmp::session::Credentials;
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (
+        &t.address,
+        t.session.address,
+        t.session.timeout,
+        t.session.retries,
+    )
+        .hash(&mut h);
+    (t.max_repetitions, t.labels.as_ref()).hash(&mut h);
+    (s.poll_interval, s.discovery_interval, s.max_oids).hash(&mut h);
+    match &t.session.credentials {
+        Credentials::V1 { community } => (1u8, community.expose()).hash(&mut h),
+        Credentials::V2c { community } => (2u8, community.expose()).hash(&mut h),
+        Credentials::V3(v) => {
+            (3u8, &v.username, &v.context_name).hash(&mut h);
+            if let Some((proto, pass)) = &v.auth {
+                (format!("{proto:?}"), pass.expose()).hash(&mut h);
+            }
+            if let Some((proto, pass)) = &v.privacy {
+                (format!("{proto:?}"), pass.expose()).hash(&mut h);
+            }
+        }
+    }
+    h.finish()
+}
+
+struct DeviceCtx {
+    target: Target,
+    meta: Arc<TargetMeta>,
+    settings: Settings,
+    inventory: Arc<Inventory>,
+    semaphore: Arc<Semaphore>,
+    classifier: Arc<Mutex<Arc<Classifier>>>,
+    progress: Arc<Progress>,
+}
+
+/// Spread devices over the interval by name, so polls do not come in bursts.
+fn start_offset(name: &str, interval: Duration) -> Duration {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    let ms = interval.as_millis().max(1) as u64;
+    Duration::from_millis(h % ms)
+}
+
+async fn device_loop(ctx: DeviceCtx, mut discover_rx: mpsc::Receiver<()>) {
+    let interval = ctx.settings.poll_interval;
+    let phase = start_offset(&ctx.target.name, interval);
+    let start = tokio::time::Instant::now();
+    // The first visit comes within a second so a fresh start fills /metrics quickly; later
+    // visits keep a per-device phase so the fleet's polls spread over the interval.
+    let mut next = start + Duration::from_millis(phase.as_millis() as u64 % 1000);
+    let mut aligned = start + phase;
+    let mut limits = WalkLimits {
+        max_repetitions: ctx.target.max_repetitions,
+        max_varbinds: ctx.settings.max_oids,
+    };
+    let mut next_discovery = start;
+    let mut totals = ClientStats::default();
+    let mut first_discovery = true;
+    let mut last_logged: Option<String> = None;
+    loop {
+        let mut forced = false;
+        tokio::select! {
+            _ = tokio::time::sleep_until(next) => {}
+            Some(()) = discover_rx.recv() => { forced = true; }
+        }
+        let Ok(permit) = ctx.semaphore.clone().acquire_owned().await else {
+            return;
+        };
+        let started = Instant::now();
+        let mut client = UdpClient::new(ctx.target.session.clone());
+        let current = ctx
+            .inventory
+            .device(&ctx.target.name)
+            .and_then(|d| d.inventory);
+        let need_discovery =
+            forced || current.is_none() || tokio::time::Instant::now() >= next_discovery;
+        // Every visit has a deadline: the poll interval, or for a visit that walks the
+        // interface tables (thousands of rows on big switches) at least DISCOVERY_DEADLINE.
+        let deadline = if need_discovery {
+            interval.max(DISCOVERY_DEADLINE)
+        } else {
+            interval
+        };
+        let outcome = tokio::time::timeout(
+            deadline,
+            visit(&ctx, &mut client, &mut limits, current, need_discovery),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(VisitError {
+                stage: if need_discovery { "discovery" } else { "poll" },
+                error: AtOid::new(&crate::snmp::Oid::default(), SnmpError::Deadline),
+            })
+        });
+        drop(permit);
+        let elapsed = started.elapsed().as_secs_f64();
+        let stats = client.stats();
+        totals.requests += stats.requests;
+        totals.retries += stats.retries;
+        totals.timeouts += stats.timeouts;
+        totals.varbinds += stats.varbinds;
+        let discovered = outcome.as_ref().is_ok_and(|v| v.inventory.is_some());
+        if discovered {
+            next_discovery = tokio::time::Instant::now() + ctx.settings.discovery_interval;
+        }
+        if need_discovery && first_discovery {
+            first_discovery = false;
+            let n = outcome
+                .as_ref()
+                .ok()
+                .and_then(|v| v.inventory.as_ref())
+                .map(|i| i.interfaces.len())
+                .unwrap_or(0);
+            ctx.progress.record(discovered, n);
+        }
+        // One warning per failure episode (and when the reason changes); repeats go to debug.
+        match &outcome {
+            Err(e) => {
+                let msg = format!("{}:{}", e.stage, e.error);
+                if last_logged.as_deref() != Some(msg.as_str()) {
+                    warn!(
+                        device = %ctx.target.name,
+                        address = %ctx.target.address,
+                        stage = e.stage,
+                        oid = %e.error.oid,
+                        reason = e.error.error.reason(),
+                        error = %e.error.error,
+                        "device poll failed"
+                    );
+                    last_logged = Some(msg);
+                } else {
+                    debug!(device = %ctx.target.name, stage = e.stage, error = %e.error, "device poll failed again");
+                }
+            }
+            Ok(_) => {
+                if last_logged.take().is_some() {
+                    info!(device = %ctx.target.name, address = %ctx.target.address, "device answering again");
+                }
+            }
+        }
+        let now = unix_now();
+        ctx.inventory.update(&ctx.target.name, |d| {
+            let h = &mut d.health;
+            h.requests = totals.requests;
+            h.retries = totals.retries;
+            h.timeouts = totals.timeouts;
+            h.varbinds = totals.varbinds;
+            h.max_repetitions = limits.max_repetitions;
+            h.polls += 1;
+            h.last_poll_seconds = elapsed;
+            match outcome {
+                Ok(v) => {
+                    h.up = true;
+                    h.last_error = None;
+                    h.last_success_at = now;
+                    if let Some(inv) = v.inventory {
+                        h.discoveries += 1;
+                        h.last_discovery_seconds = v.discovery_seconds;
+                        d.inventory = Some(inv);
+                    }
+                    d.values = Some(v.values);
+                }
+                Err(e) => {
+                    h.up = false;
+                    h.poll_failures += 1;
+                    h.last_error = Some(format!("{} failed: {}", e.stage, e.error));
+                    // Like a failed scrape: no interface values rather than stale ones that
+                    // would show a dead device's ports as up. The inventory stays for the API.
+                    d.values = None;
+                }
+            }
+        });
+        if forced {
+            continue;
+        }
+        // Next visit on this device's phase; intervals skipped entirely count as missed.
+        let now_i = tokio::time::Instant::now();
+        let mut missed = 0u64;
+        while aligned <= now_i {
+            aligned += interval;
+            missed += 1;
+        }
+        // The first pass over `aligned` is the normal advance, not a miss.
+        let missed = missed.saturating_sub(1);
+        next = aligned;
+        if missed > 0 {
+            ctx.inventory
+                .update(&ctx.target.name, |d| d.health.polls_missed += missed);
+        }
+    }
+}
+
+struct Visit {
+    /// Set when this visit walked the interface tables.
+    inventory: Option<Arc<DeviceInventory>>,
+    discovery_seconds: f64,
+    values: Arc<PollValues>,
+}
+
+struct VisitError {
+    stage: &'static str,
+    error: AtOid,
+}
+
+async fn visit(
+    ctx: &DeviceCtx,
+    client: &mut UdpClient,
+    limits: &mut WalkLimits,
+    current: Option<Arc<DeviceInventory>>,
+    need_discovery: bool,
+) -> Result<Visit, VisitError> {
+    let classifier = ctx
+        .classifier
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let (mut inv, mut fresh, mut discovery_seconds) = match current {
+        Some(inv) if !need_discovery => (inv, false, 0.0),
+        _ => {
+            let (inv, secs) = rediscover(&ctx.meta, &classifier, client, limits).await?;
+            (inv, true, secs)
+        }
+    };
+    let prev = ctx
+        .inventory
+        .device(&ctx.target.name)
+        .and_then(|d| d.values.map(|v| v.markers));
+    let mut values = poll(client, &inv, limits)
+        .await
+        .map_err(|error| VisitError {
+            stage: "poll",
+            error,
+        })?;
+    if !fresh {
+        if let Some(reason) = prev.and_then(|p| system::rediscovery_reason(&p, &values.markers)) {
+            info!(device = %ctx.target.name, reason, "interface table changed, rediscovering");
+            let (new_inv, secs) = rediscover(&ctx.meta, &classifier, client, limits).await?;
+            inv = new_inv;
+            fresh = true;
+            discovery_seconds = secs;
+            values = poll(client, &inv, limits)
+                .await
+                .map_err(|error| VisitError {
+                    stage: "poll",
+                    error,
+                })?;
+        }
+    }
+    debug!(device = %ctx.target.name, interfaces = inv.interfaces.len(), fresh, "visited");
+    Ok(Visit {
+        inventory: fresh.then_some(inv),
+        discovery_seconds,
+        values: Arc::new(values),
+    })
+}
+
+async fn rediscover(
+    meta: &TargetMeta,
+    classifier: &Classifier,
+    client: &mut UdpClient,
+    limits: &mut WalkLimits,
+) -> Result<(Arc<DeviceInventory>, f64), VisitError> {
+    let t = Instant::now();
+    let inv = discover(client, meta, limits, classifier)
+        .await
+        .map_err(|error| VisitError {
+            stage: "discovery",
+            error,
+        })?;
+    Ok((Arc::new(inv), t.elapsed().as_secs_f64()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snmp::fake::FakeAgent;
+    use crate::snmp::{Oid, Value};
+    use std::collections::BTreeMap;
+
+    fn o(s: &str) -> Oid {
+        Oid::parse(s).unwrap()
+    }
+
+    /// A two-interface router: Gi0/0 with 64-bit counters, Se0/1 without ifXTable rows.
+    fn router() -> BTreeMap<Oid, Value> {
+        let s = |b: &str| Value::OctetString(b.as_bytes().to_vec());
+        let mut m = BTreeMap::new();
+        m.insert(o("1.3.6.1.2.1.1.1.0"), s("Cisco IOS Software"));
+        m.insert(o("1.3.6.1.2.1.1.3.0"), Value::TimeTicks(5000));
+        m.insert(o("1.3.6.1.2.1.1.5.0"), s("BRANCH-RTR-01"));
+        m.insert(o("1.3.6.1.2.1.2.1.0"), Value::Integer(2));
+        for (idx, descr, kind) in [(1u32, "GigabitEthernet0/0", 6), (3, "Serial0/1", 22)] {
+            let c = |col: u32| o(&format!("1.3.6.1.2.1.2.2.1.{col}.{idx}"));
+            m.insert(c(1), Value::Integer(idx.into()));
+            m.insert(c(2), s(descr));
+            m.insert(c(3), Value::Integer(kind));
+            m.insert(c(5), Value::Unsigned32(1_000_000));
+            m.insert(c(7), Value::Integer(1));
+            m.insert(c(8), Value::Integer(if idx == 1 { 1 } else { 2 }));
+            m.insert(c(10), Value::Counter32(100 + idx));
+            m.insert(c(14), Value::Counter32(7));
+            m.insert(c(16), Value::Counter32(200 + idx));
+        }
+        m.insert(o("1.3.6.1.2.1.31.1.1.1.1.1"), s("Gi0/0"));
+        m.insert(o("1.3.6.1.2.1.31.1.1.1.6.1"), Value::Counter64(1 << 40));
+        m.insert(o("1.3.6.1.2.1.31.1.1.1.10.1"), Value::Counter64(99));
+        m.insert(o("1.3.6.1.2.1.31.1.1.1.15.1"), Value::Unsigned32(1000));
+        m.insert(o("1.3.6.1.2.1.31.1.1.1.18.1"), s("Magti_Internet"));
+        m
+    }
+
+    fn meta() -> TargetMeta {
+        TargetMeta {
+            name: Arc::from("BRANCH-RTR-01"),
+            address: "127.0.0.1".into(),
+            auth_name: "v2".into(),
+            labels: Arc::new(BTreeMap::new()),
+        }
+    }
+
+    #[tokio::test]
+    async fn discovery_then_poll_reads_hc_and_legacy_counters() {
+        let mut agent = FakeAgent::new(router());
+        let mut limits = WalkLimits {
+            max_repetitions: 25,
+            max_varbinds: 50,
+        };
+        let inv = discover(
+            &mut agent,
+            &meta(),
+            &mut limits,
+            &Classifier::embedded_default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(inv.interfaces.len(), 2);
+        assert_eq!(inv.system.sys_name, b"BRANCH-RTR-01");
+        let gi = &inv.interfaces[0];
+        assert!(gi.info.has_hc && gi.info.alias == b"Magti_Internet");
+        assert!(!inv.interfaces[1].info.has_hc);
+        let vals = poll(&mut agent, &inv, &mut limits).await.unwrap();
+        let slot = |m: &str| if_mib::POLLED.iter().position(|p| p.metric == m).unwrap();
+        assert_eq!(vals.counters[0][slot("ifHCInOctets")], Some(1 << 40));
+        assert_eq!(
+            vals.counters[0][slot("ifInOctets")],
+            None,
+            "32-bit not polled when HC exists"
+        );
+        assert_eq!(vals.counters[1][slot("ifInOctets")], Some(103));
+        assert_eq!(vals.counters[1][slot("ifOperStatus")], Some(2));
+        assert_eq!(vals.markers.sys_uptime, Some(5000));
+        assert_eq!(vals.markers.if_number, Some(2));
+    }
+
+    #[tokio::test]
+    async fn too_big_answers_shrink_the_request_and_are_remembered() {
+        let mut agent = FakeAgent::new(router());
+        agent.max_varbinds = Some(8);
+        let mut limits = WalkLimits {
+            max_repetitions: 25,
+            max_varbinds: 50,
+        };
+        let inv = discover(
+            &mut agent,
+            &meta(),
+            &mut limits,
+            &Classifier::embedded_default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(inv.interfaces.len(), 2);
+        let vals = poll(&mut agent, &inv, &mut limits).await.unwrap();
+        assert_eq!(vals.counters[0][0], Some(1));
+        assert!(limits.max_varbinds <= 8, "limit kept: {limits:?}");
+    }
+
+    #[tokio::test]
+    async fn snmpv1_style_agents_walk_with_getnext() {
+        let mut agent = FakeAgent::new(router());
+        agent.bulk = false;
+        let mut limits = WalkLimits {
+            max_repetitions: 25,
+            max_varbinds: 50,
+        };
+        let inv = discover(
+            &mut agent,
+            &meta(),
+            &mut limits,
+            &Classifier::embedded_default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(inv.interfaces.len(), 2);
+        assert_eq!(inv.interfaces[1].info.descr, b"Serial0/1");
+    }
+
+    #[tokio::test]
+    async fn a_failing_agent_reports_the_oid_and_reason() {
+        let mut agent = FakeAgent::new(router());
+        agent.fail = Some(SnmpError::Timeout {
+            attempts: 3,
+            timeout: Duration::from_secs(1),
+        });
+        let mut limits = WalkLimits {
+            max_repetitions: 25,
+            max_varbinds: 50,
+        };
+        let err = discover(
+            &mut agent,
+            &meta(),
+            &mut limits,
+            &Classifier::embedded_default(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.oid.to_string(), "1.3.6.1.2.1.1.1.0");
+        assert_eq!(err.error.reason(), "timeout");
+    }
+}

@@ -1,0 +1,241 @@
+//! SNMP client boundary: owned OID/value types, the `SnmpClient` trait and its errors.
+//!
+//! Invariant: this module knows nothing of interfaces, HTTP or Prometheus. It moves varbinds.
+
+pub mod fake;
+pub mod session;
+pub mod walk;
+
+use std::fmt;
+use std::time::Duration;
+
+/// An object identifier as a list of arcs.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Oid(pub Vec<u32>);
+
+impl Oid {
+    /// Parse dotted notation (`1.3.6.1.2.1.1.3.0`, a leading dot is allowed).
+    pub fn parse(s: &str) -> Option<Oid> {
+        let s = s.strip_prefix('.').unwrap_or(s);
+        if s.is_empty() {
+            return None;
+        }
+        s.split('.')
+            .map(|p| p.parse::<u32>().ok())
+            .collect::<Option<Vec<_>>>()
+            .map(Oid)
+    }
+
+    /// `self` with extra arcs appended.
+    pub fn child(&self, arcs: &[u32]) -> Oid {
+        let mut v = Vec::with_capacity(self.0.len() + arcs.len());
+        v.extend_from_slice(&self.0);
+        v.extend_from_slice(arcs);
+        Oid(v)
+    }
+
+    /// True when `other` lies strictly under `self`.
+    pub fn is_prefix_of(&self, other: &Oid) -> bool {
+        other.0.len() > self.0.len() && other.0.starts_with(&self.0)
+    }
+
+    /// The arcs of `other` after `self`, when `other` lies under `self`.
+    pub fn suffix_of<'a>(&self, other: &'a Oid) -> Option<&'a [u32]> {
+        self.is_prefix_of(other).then(|| &other.0[self.0.len()..])
+    }
+}
+
+impl fmt::Display for Oid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, a) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(".")?;
+            }
+            write!(f, "{a}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Oid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Build an `Oid` from a literal: `oid!(1, 3, 6, 1)`.
+#[macro_export]
+macro_rules! oid {
+    ($($a:expr),+ $(,)?) => { $crate::snmp::Oid(vec![$($a),+]) };
+}
+
+/// An SNMP value, owned. OCTET STRINGs stay bytes: real agents send non-UTF-8 text.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Value {
+    Integer(i64),
+    OctetString(Vec<u8>),
+    ObjectIdentifier(Oid),
+    IpAddress([u8; 4]),
+    Counter32(u32),
+    Unsigned32(u32),
+    TimeTicks(u32),
+    Counter64(u64),
+    Opaque(Vec<u8>),
+    Null,
+    NoSuchObject,
+    NoSuchInstance,
+    EndOfMibView,
+    /// A type this client does not decode (kept so a walk can step over it).
+    Other,
+}
+
+impl Value {
+    /// True for the three SNMPv2 exception values.
+    pub fn is_exception(&self) -> bool {
+        matches!(
+            self,
+            Value::NoSuchObject | Value::NoSuchInstance | Value::EndOfMibView
+        )
+    }
+
+    /// Any numeric value as u64 (negative integers are rejected).
+    pub fn as_u64(&self) -> Option<u64> {
+        match *self {
+            Value::Integer(i) => u64::try_from(i).ok(),
+            Value::Counter32(v) | Value::Unsigned32(v) | Value::TimeTicks(v) => Some(v.into()),
+            Value::Counter64(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// INTEGER values (enumerations such as ifOperStatus).
+    pub fn as_i64(&self) -> Option<i64> {
+        match *self {
+            Value::Integer(i) => Some(i),
+            Value::Counter32(v) | Value::Unsigned32(v) | Value::TimeTicks(v) => Some(v.into()),
+            Value::Counter64(v) => i64::try_from(v).ok(),
+            _ => None,
+        }
+    }
+
+    /// OCTET STRING bytes.
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Value::OctetString(b) | Value::Opaque(b) => Some(b),
+            _ => None,
+        }
+    }
+}
+
+/// One varbind of a response.
+pub type VarBind = (Oid, Value);
+
+/// Why an SNMP exchange failed.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum SnmpError {
+    #[error("no response after {attempts} attempts of {timeout:?}")]
+    Timeout { attempts: u32, timeout: Duration },
+    #[error("agent returned error status {status} ({}) at varbind {index}", error_status_name(*status))]
+    ErrorStatus { status: u32, index: u32 },
+    #[error("malformed response: {0}")]
+    Decode(String),
+    #[error("authentication failed: {0}")]
+    Auth(String),
+    #[error("oid not increasing: {previous} followed by {next}")]
+    NotIncreasing { previous: Oid, next: Oid },
+    #[error("network error: {0}")]
+    Io(String),
+    #[error("deadline exceeded")]
+    Deadline,
+}
+
+impl SnmpError {
+    /// The agent said the response would be too big: shrink the request and retry.
+    pub fn is_too_big(&self) -> bool {
+        matches!(self, SnmpError::ErrorStatus { status: 1, .. })
+    }
+    /// Short machine-friendly reason, for the `reason` label of failure counters.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            SnmpError::Timeout { .. } => "timeout",
+            SnmpError::ErrorStatus { .. } => "error_status",
+            SnmpError::Decode(_) => "decode",
+            SnmpError::Auth(_) => "auth",
+            SnmpError::NotIncreasing { .. } => "oid_not_increasing",
+            SnmpError::Io(_) => "io",
+            SnmpError::Deadline => "deadline",
+        }
+    }
+}
+
+/// RFC 3416 error-status names.
+pub fn error_status_name(status: u32) -> &'static str {
+    match status {
+        0 => "noError",
+        1 => "tooBig",
+        2 => "noSuchName",
+        3 => "badValue",
+        4 => "readOnly",
+        5 => "genErr",
+        6 => "noAccess",
+        7 => "wrongType",
+        8 => "wrongLength",
+        9 => "wrongEncoding",
+        10 => "wrongValue",
+        11 => "noCreation",
+        12 => "inconsistentValue",
+        13 => "resourceUnavailable",
+        14 => "commitFailed",
+        15 => "undoFailed",
+        16 => "authorizationError",
+        17 => "notWritable",
+        18 => "inconsistentName",
+        _ => "unknown",
+    }
+}
+
+/// An SNMP failure and the OID being asked for when it happened.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[error("{error} (oid {oid})")]
+pub struct AtOid {
+    pub oid: Oid,
+    pub error: SnmpError,
+}
+
+impl AtOid {
+    pub fn new(oid: &Oid, error: SnmpError) -> AtOid {
+        AtOid {
+            oid: oid.clone(),
+            error,
+        }
+    }
+}
+
+/// Counters an SNMP client keeps about its own traffic, read by the poller for self-metrics.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ClientStats {
+    pub requests: u64,
+    pub retries: u64,
+    pub timeouts: u64,
+    pub varbinds: u64,
+}
+
+/// The three SNMP operations the exporter needs. One implementation speaks UDP through
+/// `snmp2`; tests may use a fake. Implementations own their retry and timeout policy.
+#[allow(async_fn_in_trait)]
+pub trait SnmpClient {
+    /// GET of exactly these OIDs.
+    async fn get(&mut self, oids: &[Oid]) -> Result<Vec<VarBind>, SnmpError>;
+    /// GETNEXT of these OIDs (one step each).
+    async fn get_next(&mut self, oids: &[Oid]) -> Result<Vec<VarBind>, SnmpError>;
+    /// GETBULK with no non-repeaters. SNMPv1 clients emulate it with GETNEXT.
+    async fn get_bulk(
+        &mut self,
+        oids: &[Oid],
+        max_repetitions: u32,
+    ) -> Result<Vec<VarBind>, SnmpError>;
+    /// Traffic counters so far.
+    fn stats(&self) -> ClientStats;
+    /// Whether GETBULK is available (SNMPv2c and v3).
+    fn supports_bulk(&self) -> bool;
+}
