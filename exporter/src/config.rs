@@ -63,6 +63,10 @@ pub struct RawConfig {
     /// The devices to poll.
     #[serde(default)]
     pub targets: Vec<RawTarget>,
+    // -- topology (branch topology): roots for impact analysis and manual links.
+    /// Optional topology settings: `roots` and manual `links` (see `topology::config`).
+    #[serde(default)]
+    pub topology: Option<crate::topology::config::RawTopology>,
 }
 
 fn d_poll() -> PromDuration {
@@ -210,6 +214,8 @@ pub struct Config {
     pub max_oids_per_request: u32,
     pub max_concurrent_devices: u32,
     pub targets: Vec<Target>,
+    /// Topology roots and manual links (branch topology).
+    pub topology: crate::topology::config::TopologyConfig,
 }
 
 /// Where to read secrets from; a trait so tests need not touch the process environment.
@@ -376,6 +382,10 @@ fn validate(raw: RawConfig, src: &str, path: &Path, env: &dyn Env) -> Result<Con
             auth_name: t.auth,
         });
     }
+    // -- topology (branch topology)
+    let names: HashSet<&str> = targets.iter().map(|t| &*t.name).collect();
+    let topology = crate::topology::config::validate(raw.topology, src, &file, &names)?;
+    // -- end topology
     Ok(Config {
         file: path.to_path_buf(),
         poll_interval: raw.poll_interval.0,
@@ -383,6 +393,7 @@ fn validate(raw: RawConfig, src: &str, path: &Path, env: &dyn Env) -> Result<Con
         max_oids_per_request: raw.max_oids_per_request,
         max_concurrent_devices: raw.max_concurrent_devices,
         targets,
+        topology,
     })
 }
 
@@ -527,9 +538,11 @@ fn build_auth(name: &str, a: &RawAuth, base: &Path, env: &dyn Env) -> Result<Cre
                 "SHA256" => AuthProtocol::Sha256,
                 "SHA384" => AuthProtocol::Sha384,
                 "SHA512" => AuthProtocol::Sha512,
-                other => return Err(format!(
+                other => {
+                    return Err(format!(
                     "auth_protocol: unknown {other:?} (MD5, SHA, SHA224, SHA256, SHA384, SHA512)"
-                )),
+                ))
+                }
             };
             let priv_proto = match a
                 .priv_protocol

@@ -4,11 +4,12 @@
 //! - [`config`]: YAML config, parsed raw then validated into targets and auths.
 //! - [`secret`]: the redacting type for communities and passwords.
 //! - [`snmp`]: the SNMP client trait, the real UDP client (snmp2) and table walking.
-//! - [`mib`]: MIB tables decoded into plain types (system, IF-MIB, EtherLike).
+//! - [`mib`]: MIB tables decoded into plain types (system, IF-MIB, EtherLike, LLDP, CDP).
 //! - [`inventory`]: the in-memory snapshot of every device, its interfaces and counters.
 //! - [`poller`]: discovery and counter polling schedules that fill the inventory.
 //! - [`metrics`]: renders the snapshot as Prometheus text; self-metrics.
 //! - [`http`]: `/metrics`, `/probe`, service discovery, JSON API, reload.
+//! - [`topology`]: LLDP/CDP neighbours, the network graph, impact analysis, `/topology`.
 
 pub mod app;
 pub mod classify;
@@ -20,3 +21,4 @@ pub mod mib;
 pub mod poller;
 pub mod secret;
 pub mod snmp;
+pub mod topology;
