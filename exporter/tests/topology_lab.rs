@@ -72,8 +72,25 @@ fn walk(addr: &str, oid: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-#[test]
-fn lab_finds_cabled_edges_sees_a_cut_link_and_core_failure_impact() {
+/// The cables: (device, interface) <-> (device, interface).
+const CABLES: [(&str, &str, &str, &str); 4] = [
+    ("BRANCH-RTR-01", "br1-core", "CORE-SW-01", "core-br1"),
+    ("BRANCH-RTR-02", "br2-core", "CORE-SW-01", "core-br2"),
+    ("CORE-SW-01", "core-dist", "DIST-SW-01", "dist-core"),
+    ("DIST-SW-01", "dist-acc", "ACCESS-SW-01", "acc-dist"),
+];
+
+/// A running lab with an exporter watching it.
+struct Running {
+    exp: Exporter,
+    dir: std::path::PathBuf,
+    devs: Vec<Dev>,
+    lab: Lab,
+}
+
+/// Build the lab (namespaces tagged `tag`, so two labs can run at once), wait for LLDP, start
+/// the exporter and wait until it shows every cabled edge confirmed and every device up.
+fn start_lab(tag: char) -> Running {
     for t in [
         "ip",
         "snmpd",
@@ -84,9 +101,9 @@ fn lab_finds_cabled_edges_sees_a_cut_link_and_core_failure_impact() {
     ] {
         require_tool(t);
     }
-    let dir = scratch("topology-lab");
-    let id = std::process::id() % 10_000;
-    let octet = 150 + std::process::id() % 100;
+    let dir = scratch(&format!("topology-lab-{tag}"));
+    let id = format!("{}{tag}", std::process::id() % 10_000);
+    let octet = 150 + (std::process::id() % 40) * 2 + u32::from(tag == 'p');
     let devs = [
         Dev {
             name: "CORE-SW-01",
@@ -133,12 +150,7 @@ fn lab_finds_cabled_edges_sees_a_cut_link_and_core_failure_impact() {
     }
     let ns_of = |name: &str| &devs.iter().find(|d| d.name == name).unwrap().ns;
     // The cables: (device, interface) <-> (device, interface).
-    let cables = [
-        ("BRANCH-RTR-01", "br1-core", "CORE-SW-01", "core-br1"),
-        ("BRANCH-RTR-02", "br2-core", "CORE-SW-01", "core-br2"),
-        ("CORE-SW-01", "core-dist", "DIST-SW-01", "dist-core"),
-        ("DIST-SW-01", "dist-acc", "ACCESS-SW-01", "acc-dist"),
-    ];
+    let cables = CABLES;
     for (a, ai, b, bi) in cables {
         ip(&[
             "link",
@@ -315,6 +327,37 @@ fn lab_finds_cabled_edges_sees_a_cut_link_and_core_failure_impact() {
     let cfg_path = dir.join("exporter.yml");
     std::fs::write(&cfg_path, cfg).unwrap();
     let exp = Exporter::start(&cfg_path, &dir.join("exporter.log"));
+    // Ready: every device up and at least as many links as cables (the tests check which).
+    wait_for(
+        Duration::from_secs(60),
+        "every device up with its links",
+        || {
+            let t = exp.json("/api/v1/topology");
+            let all_up = t["nodes"]
+                .as_array()
+                .is_some_and(|n| n.len() == 5 && n.iter().all(|n| n["status"] == "up"));
+            let links = t["edges"].as_array().map_or(0, |e| e.len());
+            (all_up && links >= CABLES.len()).then_some(())
+        },
+    );
+    Running {
+        exp,
+        dir,
+        devs: devs.into_iter().collect(),
+        lab,
+    }
+}
+
+#[test]
+fn lab_finds_cabled_edges_sees_a_cut_link_and_core_failure_impact() {
+    let Running {
+        exp,
+        dir,
+        devs,
+        lab,
+    } = start_lab('l');
+    let ns_of = |name: &str| devs.iter().find(|d| d.name == name).unwrap().ns.clone();
+    let cables = CABLES;
 
     // 1. Exactly the cabled edges, confirmed, with the right ports on both ends.
     let mut want: Vec<String> = cables
@@ -404,7 +447,7 @@ fn lab_finds_cabled_edges_sees_a_cut_link_and_core_failure_impact() {
 
     // 4. Cutting a link makes its edge go down (both ends report ifOperStatus down).
     in_ns(
-        ns_of("DIST-SW-01"),
+        &ns_of("DIST-SW-01"),
         &["ip", "link", "set", "dist-acc", "down"],
     );
     let t = wait_for(Duration::from_secs(30), "the cut link to go down", || {
@@ -469,4 +512,84 @@ fn promtool_clean(text: &str, file: &Path) {
         out.status.success() && said.trim().is_empty(),
         "promtool: {said}\n{text}"
     );
+}
+
+#[test]
+fn page_renders_the_graph_shows_interfaces_on_click_and_highlights_impact() {
+    let node = require_tool("node");
+    require_tool("chromium");
+    let script_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/topology_page");
+    assert!(
+        script_dir.join("node_modules/playwright-core").is_dir(),
+        "npm package playwright-core is missing: run `npm ci` in {} (./wardflux test does)",
+        script_dir.display()
+    );
+    let Running { exp, dir, lab, .. } = start_lab('p');
+    let topo = exp.json("/api/v1/topology");
+    let impact = exp.json("/api/v1/topology/impact?device=CORE-SW-01");
+    let core_ifs = exp.json("/api/v1/interfaces?device=CORE-SW-01");
+    // The screenshot is kept as a test artifact under the target dir.
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("topology-page.png");
+    let _ = std::fs::remove_file(&shot);
+    let out = Command::new(node)
+        .current_dir(&script_dir)
+        .arg("page_test.mjs")
+        .arg(format!("http://{}", exp.addr))
+        .arg(&shot)
+        .arg("CORE-SW-01")
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "page test failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(dir.join("page-result.json"), stdout.as_bytes()).unwrap();
+    let r: serde_json::Value = serde_json::from_str(stdout.trim()).expect("page result JSON");
+    let names = |v: &serde_json::Value, key: &str| -> Vec<String> {
+        let mut n: Vec<String> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x[key].as_str().unwrap_or("").to_string())
+            .collect();
+        n.sort();
+        n
+    };
+    // Right number of nodes and edges, coloured by status.
+    assert_eq!(r["nodes"], topo["nodes"].as_array().unwrap().len());
+    assert_eq!(r["edges"], topo["edges"].as_array().unwrap().len());
+    assert_eq!(r["nodes_up"], r["nodes"]);
+    assert_eq!(r["edges_up"], r["edges"]);
+    assert_eq!(
+        serde_json::from_value::<Vec<String>>(r["node_names"].clone()).unwrap(),
+        names(&topo["nodes"], "name")
+    );
+    // A click shows the device's interface table, neighbours, and traffic rates.
+    assert_eq!(
+        serde_json::from_value::<Vec<String>>(r["interface_rows"].clone()).unwrap(),
+        names(&core_ifs["interfaces"], "if_name")
+    );
+    assert_eq!(
+        r["interface_columns"],
+        serde_json::json!(["Interface", "Type", "ISP", "Status", "Speed", "In", "Out"])
+    );
+    assert_eq!(r["neighbor_rows"], 3);
+    assert_eq!(r["traffic_shown"], true);
+    // The impact view highlights what the core's failure cuts off.
+    assert_eq!(r["lost_highlighted"], impact["lost"]);
+    assert_eq!(r["failed_highlighted"], serde_json::json!(["CORE-SW-01"]));
+    assert_eq!(
+        r["cut_edges"],
+        impact["cut_edges"].as_array().unwrap().len()
+    );
+    // Self-contained: nothing but the exporter was asked for anything, and no script errors.
+    assert_eq!(r["external_requests"], serde_json::json!([]));
+    assert_eq!(r["page_errors"], serde_json::json!([]));
+    assert!(std::fs::metadata(&shot)
+        .map(|m| m.len() > 10_000)
+        .unwrap_or(false));
+    drop(exp);
+    drop(lab);
 }
