@@ -145,3 +145,85 @@ pub fn validate(
     }
     Ok(TopologyConfig { roots, links })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    struct NoEnv;
+    impl crate::config::Env for NoEnv {
+        fn var(&self, _: &str) -> Option<String> {
+            None
+        }
+    }
+
+    const BASE: &str = "auths:
+  lab: {version: 2, community: public}
+targets:
+  - {name: CORE-SW-01, address: 127.0.0.1, auth: lab, labels: {role: core}}
+  - {name: BRANCH-RTR-01, address: 127.0.0.2, auth: lab}
+";
+
+    fn parse(extra: &str) -> Result<TopologyConfig, String> {
+        crate::config::parse(&format!("{BASE}{extra}"), Path::new("wf.yml"), &NoEnv)
+            .map(|c| c.topology)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn roots_and_links_validate_into_selectors_and_manual_links() {
+        let t = parse(
+            "topology:
+  roots:
+    - CORE-SW-01
+    - {role: core}
+  links:
+    - {a: BRANCH-RTR-01, a_interface: Gi0/0, b: CORE-SW-01}
+",
+        )
+        .unwrap();
+        assert_eq!(t.roots[0], RootSelector::Device("CORE-SW-01".into()));
+        let labels = BTreeMap::from([("role".to_string(), "core".to_string())]);
+        assert!(t.roots[1].matches("X", &labels));
+        assert!(!t.roots[1].matches("X", &BTreeMap::new()));
+        assert_eq!(t.links[0].a_interface.as_deref(), Some("Gi0/0"));
+        assert_eq!(t.links[0].b_interface, None);
+        assert_eq!(parse("").unwrap(), TopologyConfig::default());
+    }
+
+    #[test]
+    fn bad_sections_name_file_line_and_field() {
+        let cases = [
+            (
+                "topology:\n  rots: []\n",
+                "wf.yml:7:",
+                "unknown field `rots`",
+            ),
+            (
+                "topology:\n  roots:\n    - CORE-SW-09\n",
+                "wf.yml:8:",
+                "topology.roots: no target named \"CORE-SW-09\"",
+            ),
+            (
+                "topology:\n  links:\n    - {a: CORE-SW-01, b: NOPE}\n",
+                "wf.yml:8:",
+                "topology.links.b: no target named \"NOPE\"",
+            ),
+            (
+                "topology:\n  links:\n    - {a: CORE-SW-01, b: CORE-SW-01}\n",
+                "wf.yml:8:",
+                "to itself",
+            ),
+            (
+                "topology:\n  links:\n    - {a: CORE-SW-01, b: BRANCH-RTR-01, speed: 1}\n",
+                "wf.yml:8:",
+                "unknown field `speed`",
+            ),
+        ];
+        for (extra, at, msg) in cases {
+            let e = parse(extra).unwrap_err();
+            assert!(e.starts_with(at) && e.contains(msg), "{extra}: {e}");
+        }
+    }
+}
