@@ -19,4 +19,5 @@ pub mod metrics;
 pub mod mib;
 pub mod poller;
 pub mod secret;
+pub mod shard;
 pub mod snmp;

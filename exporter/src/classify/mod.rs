@@ -74,3 +74,34 @@ impl Classifier {
         }
     }
 }
+
+/// Why classification rules were rejected.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ClassifyError(pub String);
+
+/// The `classification:` section of the exporter config.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassificationConfig {}
+
+impl ClassificationConfig {
+    pub fn build(&self, _config_dir: &std::path::Path) -> Result<Classifier, ClassifyError> {
+        Ok(Classifier)
+    }
+}
+
+pub fn load_rules_file(_path: &std::path::Path) -> Result<Classifier, ClassifyError> {
+    Ok(Classifier)
+}
+
+pub mod cli {
+    pub fn run(
+        _input: impl std::io::BufRead,
+        _out: impl std::io::Write,
+        _c: &super::Classifier,
+        _explain: bool,
+    ) -> std::io::Result<()> {
+        Ok(())
+    }
+}
