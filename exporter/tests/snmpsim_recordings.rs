@@ -60,7 +60,11 @@ fn compare_device(samples: &[Sample], agent: &str, device: &str, community: &str
             continue;
         };
         let idx = s.label("ifIndex");
-        assert!(!idx.is_empty(), "{device}: {} sample without ifIndex", s.name);
+        assert!(
+            !idx.is_empty(),
+            "{device}: {} sample without ifIndex",
+            s.name
+        );
         match col.get(idx) {
             Some(v) if same_number(v, &s.value) => {}
             Some(v) => mismatches.push(format!(
@@ -82,7 +86,12 @@ fn compare_device(samples: &[Sample], agent: &str, device: &str, community: &str
         mismatches.is_empty(),
         "{device}: {} values differ from snmpbulkwalk, first ones:\n{}",
         mismatches.len(),
-        mismatches.iter().take(20).cloned().collect::<Vec<_>>().join("\n")
+        mismatches
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     // Every interface row of the agent (ifIndex > 0, with a type) is on /metrics.
     let agent_ifs: BTreeSet<&str> = walked["ifType"]
@@ -150,9 +159,20 @@ fn recorded_cisco_juniper_and_legacy_devices_match_snmpbulkwalk() {
         assert!(n("ifOperStatus") > 0, "{c}: no ifOperStatus compared");
         assert!(n("ifInErrors") > 0, "{c}: no error counters compared");
         if *r == legacy {
-            assert!(n("ifInOctets") > 0, "{c}: no 32-bit ifInOctets without ifXTable");
-            assert_eq!(n("ifHCInOctets"), 0, "{c}: 64-bit counters on an agent without ifXTable");
-            assert_eq!(n("ifHighSpeed"), 0, "{c}: ifHighSpeed on an agent without ifXTable");
+            assert!(
+                n("ifInOctets") > 0,
+                "{c}: no 32-bit ifInOctets without ifXTable"
+            );
+            assert_eq!(
+                n("ifHCInOctets"),
+                0,
+                "{c}: 64-bit counters on an agent without ifXTable"
+            );
+            assert_eq!(
+                n("ifHighSpeed"),
+                0,
+                "{c}: ifHighSpeed on an agent without ifXTable"
+            );
         } else {
             assert!(n("ifHCInOctets") > 0, "{c}: no ifHCInOctets compared");
             assert!(n("ifHighSpeed") > 0, "{c}: no ifHighSpeed compared");

@@ -298,7 +298,11 @@ fn parse_sample(line: &str) -> Option<Sample> {
 }
 
 /// The value of the only sample named `name` whose labels include every pair of `want`.
-pub fn find_sample<'a>(samples: &'a [Sample], name: &str, want: &[(&str, &str)]) -> Option<&'a Sample> {
+pub fn find_sample<'a>(
+    samples: &'a [Sample],
+    name: &str,
+    want: &[(&str, &str)],
+) -> Option<&'a Sample> {
     samples
         .iter()
         .find(|s| s.name == name && want.iter().all(|(k, v)| s.label(k) == *v))
@@ -425,7 +429,9 @@ fn is_root() -> bool {
 /// `snmpget -v2c` one OID; Ok(value text) or Err(stderr).
 pub fn snmp_get_v2c(addr: &str, community: &str, oid: &str) -> Result<String, String> {
     let out = Command::new(require_tool("snmpget"))
-        .args(["-v2c", "-c", community, "-On", "-Oqv", "-Oe", "-Ot", "-t", "1", "-r", "1"])
+        .args([
+            "-v2c", "-c", community, "-On", "-Oqv", "-Oe", "-Ot", "-t", "1", "-r", "1",
+        ])
         .arg(addr)
         .arg(oid)
         .output()
@@ -562,11 +568,9 @@ impl Exporter {
     /// Wait until a full visit of `device` has started and ended after this call.
     pub fn wait_next_full_poll(&self, device: &str, limit: Duration) {
         let start = self.polls(device);
-        wait_for(
-            &format!("two more visits of {device}"),
-            limit,
-            || (self.polls(device) >= start + 2).then_some(()),
-        );
+        wait_for(&format!("two more visits of {device}"), limit, || {
+            (self.polls(device) >= start + 2).then_some(())
+        });
     }
 
     pub fn log(&self) -> String {
@@ -603,13 +607,17 @@ impl Netns {
 
     /// `ip -n NS args...`
     pub fn ip(&self, args: &[&str]) -> String {
-        run(Command::new(require_tool("ip")).arg("-n").arg(&self.name).args(args))
+        run(Command::new(require_tool("ip"))
+            .arg("-n")
+            .arg(&self.name)
+            .args(args))
     }
 
     /// A command run inside the namespace.
     pub fn cmd(&self, program: &str) -> Command {
         let mut c = Command::new(require_tool("ip"));
-        c.args(["netns", "exec", &self.name]).arg(require_tool(program));
+        c.args(["netns", "exec", &self.name])
+            .arg(require_tool(program));
         c
     }
 
@@ -650,7 +658,9 @@ pub fn veth(ns_a: &Netns, a: &str, ns_b: &Netns, b: &str) {
 /// A /30 of 169.254.0.0/16 not configured on this host yet: (host address, namespace address).
 fn free_link_local() -> (Ipv4Addr, Ipv4Addr) {
     let used = run(Command::new(require_tool("ip")).args(["-o", "-4", "addr", "show"]));
-    let seed = std::process::id().wrapping_mul(2654435761).wrapping_add(next_seq() * 7919);
+    let seed = std::process::id()
+        .wrapping_mul(2654435761)
+        .wrapping_add(next_seq() * 7919);
     for i in 0..4000u32 {
         let n = (seed.wrapping_add(i * 4)) % (250 * 64);
         let (third, fourth) = (10 + n / 64, (n % 64) * 4);
@@ -766,10 +776,14 @@ impl VictoriaMetrics {
                 .stderr(log),
         );
         let a = addr.clone();
-        wait_for("victoria-metrics to answer", Duration::from_secs(30), || {
-            proc.assert_running();
-            matches!(http("GET", &a, "/health", ""), Ok((200, _))).then_some(())
-        });
+        wait_for(
+            "victoria-metrics to answer",
+            Duration::from_secs(30),
+            || {
+                proc.assert_running();
+                matches!(http("GET", &a, "/health", ""), Ok((200, _))).then_some(())
+            },
+        );
         VictoriaMetrics {
             addr,
             _dir: dir,
@@ -814,7 +828,10 @@ impl Vmagent {
         let proc = Proc::spawn(
             "vmagent",
             Command::new(bin)
-                .arg(format!("-promscrape.config={}", dir.join("scrape.yml").display()))
+                .arg(format!(
+                    "-promscrape.config={}",
+                    dir.join("scrape.yml").display()
+                ))
                 .arg(format!("-remoteWrite.url=http://{}/api/v1/write", vm.addr))
                 .arg(format!(
                     "-remoteWrite.tmpDataPath={}",
