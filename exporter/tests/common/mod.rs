@@ -803,9 +803,11 @@ impl VictoriaMetrics {
 }
 
 /// vmagent scraping whatever the HTTP service-discovery URL lists, writing to `vm`.
+/// `honor_labels: true`: the exporter's series already carry `device` and the target's labels,
+/// which the service discovery also attaches; without it they would come out as `exported_*`.
 pub struct Vmagent {
-    _dir: TempDir,
-    _proc: Proc,
+    dir: TempDir,
+    proc: Proc,
 }
 
 impl Vmagent {
@@ -818,9 +820,9 @@ impl Vmagent {
                 "scrape_configs:\n\
                  - job_name: wardflux\n\
                  \x20 scrape_interval: {scrape_interval}\n\
+                 \x20 honor_labels: true\n\
                  \x20 http_sd_configs:\n\
-                 \x20 - url: {sd_url}\n\
-                 \x20   refresh_interval: 5s\n"
+                 \x20 - url: {sd_url}\n"
             ),
         )
         .expect("write scrape.yml");
@@ -832,6 +834,7 @@ impl Vmagent {
                     "-promscrape.config={}",
                     dir.join("scrape.yml").display()
                 ))
+                .arg("-promscrape.httpSDCheckInterval=2s")
                 .arg(format!("-remoteWrite.url=http://{}/api/v1/write", vm.addr))
                 .arg(format!(
                     "-remoteWrite.tmpDataPath={}",
@@ -843,9 +846,16 @@ impl Vmagent {
                 .stdout(Stdio::null())
                 .stderr(log),
         );
-        Vmagent {
-            _dir: dir,
-            _proc: proc,
+        Vmagent { dir, proc }
+    }
+
+    /// Panic (with its log) if vmagent has exited.
+    pub fn assert_running(&mut self) {
+        if let Ok(Some(status)) = self.proc.child.try_wait() {
+            panic!(
+                "vmagent exited with {status}:\n{}",
+                std::fs::read_to_string(self.dir.join("vmagent.log")).unwrap_or_default()
+            );
         }
     }
 }
