@@ -178,14 +178,15 @@ fn snmpv3_authpriv_user_works_and_a_wrong_password_is_reported() {
         ],
     );
     ex.wait_devices_up(&["CORE-SW-01"], Duration::from_secs(60));
+    // The v3 agent's interfaces were walked: its loopback is there with its real type.
     let samples = ex.metrics();
     let lo = find_sample(
         &samples,
-        "ifOperStatus",
+        "ifType",
         &[("device", "CORE-SW-01"), ("ifName", "lo")],
     )
     .expect("loopback of the v3 agent on /metrics");
-    assert_eq!(lo.value, "1");
+    assert_eq!(lo.value, "24", "softwareLoopback");
 
     let bad = wait_for(
         "CORE-SW-02 to report its error",
