@@ -527,9 +527,11 @@ fn build_auth(name: &str, a: &RawAuth, base: &Path, env: &dyn Env) -> Result<Cre
                 "SHA256" => AuthProtocol::Sha256,
                 "SHA384" => AuthProtocol::Sha384,
                 "SHA512" => AuthProtocol::Sha512,
-                other => return Err(format!(
+                other => {
+                    return Err(format!(
                     "auth_protocol: unknown {other:?} (MD5, SHA, SHA224, SHA256, SHA384, SHA512)"
-                )),
+                ))
+                }
             };
             let priv_proto = match a
                 .priv_protocol
