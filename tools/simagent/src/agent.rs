@@ -136,24 +136,18 @@ impl Agent {
                 if !reps.is_empty() && m > 0 {
                     let cap = self.varbind_cap();
                     let mut last: Vec<&[u32]> = reps.iter().map(|o| o.as_slice()).collect();
+                    // Repetitions continue past the end with endOfMibView, as RFC 3416 and
+                    // snmpsim do; only the size caps cut a response short.
                     'outer: for _ in 0..m {
-                        let mut all_end = true;
                         for slot in last.iter_mut() {
                             if answers.len() >= cap {
                                 break 'outer;
                             }
                             let f = next_of(t, slot, non_increasing);
-                            match &f {
-                                Found::Entry(oid, _) => {
-                                    *slot = oid;
-                                    all_end = false;
-                                }
-                                Found::Exception(oid, _) => *slot = oid,
-                            }
+                            *slot = match &f {
+                                Found::Entry(oid, _) | Found::Exception(oid, _) => oid,
+                            };
                             answers.push(f);
-                        }
-                        if all_end {
-                            break;
                         }
                     }
                 }
