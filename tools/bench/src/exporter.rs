@@ -51,9 +51,9 @@ pub struct Figures {
 }
 
 /// The exporter process, killed when dropped.
-struct Exporter {
-    child: Child,
-    addr: SocketAddr,
+pub struct Exporter {
+    pub child: Child,
+    pub addr: SocketAddr,
 }
 
 impl Drop for Exporter {
@@ -63,27 +63,36 @@ impl Drop for Exporter {
     }
 }
 
-fn free_port() -> anyhow::Result<SocketAddr> {
+pub fn free_port() -> anyhow::Result<SocketAddr> {
     let l = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(l.local_addr()?)
 }
 
 /// The exporter config for `n` synthetic devices on the agent at `agent`.
 pub fn config(n: usize, agent: SocketAddr, sc: &Scenario) -> String {
+    let names: Vec<String> = (1..=n).map(synth::device_name).collect();
+    config_for(&names, agent, sc.poll_interval, sc.concurrency)
+}
+
+/// The exporter config for devices `names` (community = name) on the agent at `agent`.
+pub fn config_for(
+    names: &[String],
+    agent: SocketAddr,
+    poll_interval: Duration,
+    concurrency: u32,
+) -> String {
     let mut y = String::new();
     let _ = writeln!(
         y,
         "poll_interval: {}ms\ndiscovery_interval: 1h\ntimeout: 2s\nretries: 1\nmax_concurrent_devices: {}\nauths:",
-        sc.poll_interval.as_millis(),
-        sc.concurrency
+        poll_interval.as_millis(),
+        concurrency
     );
-    for i in 1..=n {
-        let d = synth::device_name(i);
+    for d in names {
         let _ = writeln!(y, "  {d}: {{version: 2, community: {d}}}");
     }
     y.push_str("targets:\n");
-    for i in 1..=n {
-        let d = synth::device_name(i);
+    for d in names {
         let _ = writeln!(
             y,
             "  - {{name: {d}, address: \"{agent}\", auth: {d}, labels: {{site: bench}}}}"
@@ -92,7 +101,7 @@ pub fn config(n: usize, agent: SocketAddr, sc: &Scenario) -> String {
     y
 }
 
-fn start(exporter: &Path, config: &Path, log: &Path) -> anyhow::Result<Exporter> {
+pub fn start(exporter: &Path, config: &Path, log: &Path) -> anyhow::Result<Exporter> {
     let addr = free_port()?;
     let log = std::fs::File::create(log)?;
     let child = Command::new(exporter)
@@ -114,7 +123,7 @@ fn start(exporter: &Path, config: &Path, log: &Path) -> anyhow::Result<Exporter>
 }
 
 /// Polls /api/v1/devices until every device has succeeded once.
-fn wait_all_up(addr: SocketAddr, n: usize, limit: Duration) -> anyhow::Result<()> {
+pub fn wait_all_up(addr: SocketAddr, n: usize, limit: Duration) -> anyhow::Result<()> {
     let t = Instant::now();
     loop {
         let (_, body) = http::get(addr, "/api/v1/devices")?;

@@ -1,5 +1,6 @@
 //! wardflux-bench: runs the exporter against simulated agents and prints figures (issue 2, 8).
 
+mod compare;
 mod exporter;
 mod http;
 mod procfs;
@@ -38,6 +39,25 @@ enum Cmd {
         concurrency: u32,
         /// Where configs and logs go.
         #[arg(long = "work-dir", default_value = "/tmp/wardflux-bench")]
+        work_dir: PathBuf,
+    },
+    /// wardflux-exporter against Debian's snmp_exporter on snmpsim-data recordings.
+    Compare {
+        /// Path of the wardflux-exporter binary (release build).
+        #[arg(long)]
+        exporter: PathBuf,
+        /// snmpsim-data recording names.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "cisco-c3750,cisco-n5000-uk9,juniper-mx960-12-3r6-6,cisco-c3560,cisco-unknown-01"
+        )]
+        recordings: Vec<String>,
+        /// Steady-state polls of every device measured.
+        #[arg(long, default_value_t = 20)]
+        polls: u32,
+        /// Where configs, recordings and logs go.
+        #[arg(long = "work-dir", default_value = "/tmp/wardflux-bench/compare")]
         work_dir: PathBuf,
     },
 }
@@ -79,6 +99,17 @@ fn main() -> anyhow::Result<()> {
                 rows.push(f);
             }
             print!("{}", exporter::table(&rows));
+        }
+        Cmd::Compare {
+            exporter,
+            recordings,
+            polls,
+            work_dir,
+        } => {
+            print!(
+                "{}",
+                compare::run(&exporter, &recordings, polls, &work_dir)?
+            );
         }
     }
     Ok(())

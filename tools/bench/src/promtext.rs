@@ -26,7 +26,6 @@ pub fn series(text: &str) -> usize {
         .count()
 }
 
-#[allow(dead_code)] // used by the snmp_exporter comparison, next
 /// Values of `name` keyed by the value of label `key` and the label `index`, for matching
 /// two programs' outputs: ((key value, index value), sample value).
 pub fn samples_by(text: &str, name: &str, key: &str, index: &str) -> Vec<((String, String), f64)> {
@@ -51,7 +50,6 @@ pub fn samples_by(text: &str, name: &str, key: &str, index: &str) -> Vec<((Strin
     out
 }
 
-#[allow(dead_code)]
 fn label(labels: &str, key: &str) -> Option<String> {
     let pat = format!("{key}=\"");
     let mut start = 0;
