@@ -362,7 +362,7 @@ fn wardflux_side(
         cpu_per_round: cpu / per_round,
         cpu_per_1000_interface_polls: cpu / (interface_polls / 1000.0),
         round_wall_seconds: max_dur,
-        interfaces: interfaces_in(&m1),
+        interfaces: promtext::sum(&m1, "ifOperStatus").1,
         peak_rss_bytes: procfs::status_bytes(pid, "VmHWM")?,
     })
 }
