@@ -11,6 +11,7 @@ use crate::config::{self, Config, ConfigError, Env};
 use crate::inventory::Inventory;
 use crate::metrics::selfmetrics::{ResultLabel, SelfMetrics};
 use crate::poller::{unix_now, Poller};
+use crate::shard::Shard;
 
 /// Shared state of a running exporter.
 pub struct App {
@@ -19,11 +20,21 @@ pub struct App {
     pub poller: Arc<Poller>,
     pub metrics: SelfMetrics,
     pub config: Mutex<Option<Arc<Config>>>,
+    /// The part of the targets this exporter polls.
+    pub shard: Shard,
     env: Box<dyn Env + Send + Sync>,
 }
 
 impl App {
     pub fn new(config_file: PathBuf, env: Box<dyn Env + Send + Sync>) -> Arc<App> {
+        App::with_shard(config_file, env, Shard::ALL)
+    }
+
+    pub fn with_shard(
+        config_file: PathBuf,
+        env: Box<dyn Env + Send + Sync>,
+        shard: Shard,
+    ) -> Arc<App> {
         let inventory = Arc::new(Inventory::new());
         Arc::new(App {
             config_file,
@@ -31,6 +42,7 @@ impl App {
             inventory,
             metrics: SelfMetrics::new(),
             config: Mutex::new(None),
+            shard,
             env,
         })
     }
@@ -43,7 +55,18 @@ impl App {
             result: r.to_string(),
         };
         match result {
-            Ok((cfg, classifier)) => {
+            Ok((mut cfg, classifier)) => {
+                let total = cfg.targets.len();
+                cfg.targets.retain(|t| self.shard.owns(&t.name));
+                if self.shard.count > 1 {
+                    info!(
+                        shard = self.shard.index,
+                        shards = self.shard.count,
+                        owned = cfg.targets.len(),
+                        total,
+                        "sharded targets"
+                    );
+                }
                 let cfg = Arc::new(cfg);
                 self.poller.apply(&cfg, Arc::new(classifier));
                 *self.config.lock().unwrap_or_else(|p| p.into_inner()) = Some(cfg.clone());
@@ -70,6 +93,31 @@ impl App {
         }
     }
 
+    /// Reload whenever a `targets_files` entry changes (checked every `every`).
+    pub fn spawn_targets_watch(self: &Arc<Self>, every: std::time::Duration) {
+        let app = self.clone();
+        tokio::spawn(async move {
+            let mut seen = None;
+            loop {
+                tokio::time::sleep(every).await;
+                let files = app
+                    .current_config()
+                    .map(|c| c.targets_files.clone())
+                    .unwrap_or_default();
+                let stamp: Vec<Option<std::time::SystemTime>> = files
+                    .iter()
+                    .map(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok())
+                    .collect();
+                if seen.as_ref().is_some_and(|s| s != &stamp) {
+                    info!("a targets file changed; reloading");
+                    let a = app.clone();
+                    let _ = tokio::task::spawn_blocking(move || a.reload()).await;
+                }
+                seen = Some(stamp);
+            }
+        });
+    }
+
     pub fn current_config(&self) -> Option<Arc<Config>> {
         self.config
             .lock()
@@ -84,6 +132,13 @@ pub fn load_all(
     env: &dyn Env,
 ) -> Result<(Config, Classifier), ConfigError> {
     let cfg = config::load(path, env)?;
-    let classifier = Classifier::embedded_default();
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    let classifier = cfg
+        .classification
+        .build(dir)
+        .map_err(|e| ConfigError::Classification {
+            file: path.display().to_string(),
+            message: e.to_string(),
+        })?;
     Ok((cfg, classifier))
 }

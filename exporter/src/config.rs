@@ -22,6 +22,8 @@ pub enum ConfigError {
         file: String,
         source: std::io::Error,
     },
+    #[error("{file}: classification: {message}")]
+    Classification { file: String, message: String },
     #[error("{file}:{line}: {message}")]
     Invalid {
         file: String,
@@ -63,6 +65,13 @@ pub struct RawConfig {
     /// The devices to poll.
     #[serde(default)]
     pub targets: Vec<RawTarget>,
+    /// More targets, each file a YAML list in the same form as `targets` (relative paths are
+    /// relative to this file). Files are watched and reloaded when they change.
+    #[serde(default)]
+    pub targets_files: Vec<PathBuf>,
+    /// Interface classification: rules file, overrides, what not to poll.
+    #[serde(default)]
+    pub classification: crate::classify::ClassificationConfig,
 }
 
 fn d_poll() -> PromDuration {
@@ -210,6 +219,10 @@ pub struct Config {
     pub max_oids_per_request: u32,
     pub max_concurrent_devices: u32,
     pub targets: Vec<Target>,
+    /// Resolved paths of `targets_files`, watched for changes.
+    pub targets_files: Vec<PathBuf>,
+    /// The raw classification section; `app::load_all` builds the classifier from it.
+    pub classification: crate::classify::ClassificationConfig,
 }
 
 /// Where to read secrets from; a trait so tests need not touch the process environment.
@@ -238,19 +251,45 @@ pub fn load(path: &Path, env: &dyn Env) -> Result<Config, ConfigError> {
 /// Parse and validate config text; `path` names it in errors and anchors relative paths.
 pub fn parse(src: &str, path: &Path, env: &dyn Env) -> Result<Config, ConfigError> {
     let file = path.display().to_string();
-    let raw: RawConfig = serde_yaml::from_str(src).map_err(|e| yaml_error(&file, &e))?;
+    let raw: RawConfig = serde_yaml::from_str(src).map_err(|e| yaml_error(&file, src, &e))?;
     validate(raw, src, path, env)
 }
 
-/// A serde_yaml error as file:line: message.
-pub fn yaml_error(file: &str, e: &serde_yaml::Error) -> ConfigError {
-    let line = e.location().map(|l| l.line()).unwrap_or(0);
+/// A serde_yaml error as file:line: message. Errors raised while converting a value (a bad
+/// duration, say) carry no precise location in serde_yaml, so the quoted value is looked up in
+/// the source to find its line and the key it belongs to.
+pub fn yaml_error(file: &str, src: &str, e: &serde_yaml::Error) -> ConfigError {
+    let mut line = e.location().map(|l| l.line()).unwrap_or(0);
     let msg = e.to_string();
     // serde_yaml appends "at line X column Y"; the line is already in front.
-    let message = match msg.find(" at line ") {
+    let mut message = match msg.find(" at line ") {
         Some(i) => msg[..i].to_string(),
         None => msg,
     };
+    // serde_yaml prefixes the field path ("targets[0].port: ...") when it knows it.
+    let has_path = message
+        .split('"')
+        .next()
+        .is_some_and(|head| head.contains(": "));
+    if let Some(value) = message
+        .split('"')
+        .nth(1)
+        .filter(|v| !v.is_empty() && !has_path)
+    {
+        if let Some((i, text)) = src.lines().enumerate().find(|(_, l)| l.contains(value)) {
+            line = i + 1;
+            let before = &text[..text.find(value).unwrap_or(0)];
+            let key = before
+                .trim_end()
+                .trim_end_matches(':')
+                .rsplit(|c: char| c == '{' || c == ',' || c.is_whitespace() || c == '-')
+                .next()
+                .unwrap_or("");
+            if !key.is_empty() && !message.starts_with(key) {
+                message = format!("{key}: {message}");
+            }
+        }
+    }
     ConfigError::Invalid {
         file: file.to_string(),
         line,
@@ -308,9 +347,86 @@ fn validate(raw: RawConfig, src: &str, path: &Path, env: &dyn Env) -> Result<Con
         auths.insert(name, creds);
     }
 
+    let defaults = TargetDefaults {
+        max_repetitions: raw.max_repetitions,
+        timeout: raw.timeout.0,
+        retries: raw.retries,
+    };
     let mut seen = HashSet::new();
     let mut targets = Vec::with_capacity(raw.targets.len());
-    for t in raw.targets {
+    build_targets(
+        raw.targets,
+        src,
+        &file,
+        &auths,
+        &defaults,
+        &mut seen,
+        &mut targets,
+    )?;
+    let mut targets_files = Vec::new();
+    for f in &raw.targets_files {
+        let p = if f.is_absolute() {
+            f.clone()
+        } else {
+            base.join(f)
+        };
+        let fname = p.display().to_string();
+        let text = std::fs::read_to_string(&p).map_err(|source| ConfigError::Read {
+            file: fname.clone(),
+            source,
+        })?;
+        let list: Vec<RawTarget> = if text.trim().is_empty() {
+            Vec::new()
+        } else {
+            serde_yaml::from_str(&text).map_err(|e| yaml_error(&fname, &text, &e))?
+        };
+        build_targets(
+            list,
+            &text,
+            &fname,
+            &auths,
+            &defaults,
+            &mut seen,
+            &mut targets,
+        )?;
+        targets_files.push(p);
+    }
+    Ok(Config {
+        file: path.to_path_buf(),
+        poll_interval: raw.poll_interval.0,
+        discovery_interval: raw.discovery_interval.0,
+        max_oids_per_request: raw.max_oids_per_request,
+        max_concurrent_devices: raw.max_concurrent_devices,
+        targets,
+        targets_files,
+        classification: raw.classification,
+    })
+}
+
+/// Defaults a target inherits from the top of the config.
+struct TargetDefaults {
+    max_repetitions: u32,
+    timeout: Duration,
+    retries: u32,
+}
+
+/// Validate targets written in `file` (whose text is `src`), appending them to `targets`.
+/// `seen` spans every file, so a name may appear once across the config and target files.
+fn build_targets(
+    raw_targets: Vec<RawTarget>,
+    src: &str,
+    file: &str,
+    auths: &BTreeMap<&str, Credentials>,
+    defaults: &TargetDefaults,
+    seen: &mut HashSet<String>,
+    targets: &mut Vec<Target>,
+) -> Result<(), ConfigError> {
+    let err = |line: usize, message: String| ConfigError::Invalid {
+        file: file.to_string(),
+        line,
+        message,
+    };
+    for t in raw_targets {
         let line = locate(src, &["name:", &t.name]);
         if t.name.trim().is_empty() {
             return Err(err(line, "targets: name must not be empty".into()));
@@ -355,7 +471,7 @@ fn validate(raw: RawConfig, src: &str, path: &Path, env: &dyn Env) -> Result<Con
                 format!("targets[{}].address: {m}", t.name),
             )
         })?;
-        let max_rep = t.max_repetitions.unwrap_or(raw.max_repetitions);
+        let max_rep = t.max_repetitions.unwrap_or(defaults.max_repetitions);
         if max_rep == 0 {
             return Err(err(
                 line,
@@ -368,22 +484,15 @@ fn validate(raw: RawConfig, src: &str, path: &Path, env: &dyn Env) -> Result<Con
             session: SessionParams {
                 address,
                 credentials: creds.clone(),
-                timeout: t.timeout.map(|d| d.0).unwrap_or(raw.timeout.0),
-                retries: t.retries.unwrap_or(raw.retries),
+                timeout: t.timeout.map(|d| d.0).unwrap_or(defaults.timeout),
+                retries: t.retries.unwrap_or(defaults.retries),
             },
             max_repetitions: max_rep,
             labels: Arc::new(t.labels),
             auth_name: t.auth,
         });
     }
-    Ok(Config {
-        file: path.to_path_buf(),
-        poll_interval: raw.poll_interval.0,
-        discovery_interval: raw.discovery_interval.0,
-        max_oids_per_request: raw.max_oids_per_request,
-        max_concurrent_devices: raw.max_concurrent_devices,
-        targets,
-    })
+    Ok(())
 }
 
 /// Labels the exporter sets itself; a target may not override them.
@@ -690,6 +799,43 @@ targets:
             13,
             "reserved",
         );
+    }
+
+    #[test]
+    fn targets_files_add_targets_and_their_errors_name_that_file() {
+        let dir = std::env::temp_dir().join(format!("wf-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let extra = dir.join("branches.yml");
+        std::fs::write(
+            &extra,
+            "- {name: Batumi-0201, address: 127.0.0.2, auth: branch_v2}\n",
+        )
+        .unwrap();
+        let src = format!("{GOOD}targets_files: [branches.yml]\n");
+        let cfg_path = dir.join("wf.yml");
+        let c = parse(&src, &cfg_path, &env()).unwrap();
+        assert_eq!(c.targets.len(), 3);
+        assert_eq!(&*c.targets[2].name, "Batumi-0201");
+        assert_eq!(c.targets_files, vec![extra.clone()]);
+        std::fs::write(&extra, "- {name: Batumi-0201, address: 127.0.0.2, auth: branch_v2}\n- {name: Isani-1111, address: 127.0.0.3, auth: branch_v2}\n").unwrap();
+        let e = parse(&src, &cfg_path, &env()).unwrap_err().to_string();
+        assert!(e.starts_with(&format!("{}:2: ", extra.display())), "{e}");
+        assert!(e.contains("duplicate target name"), "{e}");
+        std::fs::write(&extra, "- {name: X, address: 127.0.0.2, auht: branch_v2}\n").unwrap();
+        let e = parse(&src, &cfg_path, &env()).unwrap_err().to_string();
+        assert!(
+            e.contains("branches.yml:1") && e.contains("unknown field `auht`"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_shipped_example_config_validates() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/examples/exporter.yml");
+        let c = load(&path, &env()).unwrap();
+        assert_eq!(c.targets.len(), 2);
+        assert_eq!(c.poll_interval, Duration::from_secs(60));
     }
 
     #[test]

@@ -437,3 +437,125 @@ async fn reload(State(app): State<Arc<App>>) -> Result<Json<serde_json::Value>, 
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::Classifier;
+    use crate::inventory::{DeviceInventory, PollValues, TargetMeta};
+    use crate::mib::if_mib::InterfaceInfo;
+    use crate::mib::system::{ChangeMarkers, SystemInfo};
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    struct NoEnv;
+    impl crate::config::Env for NoEnv {
+        fn var(&self, _: &str) -> Option<String> {
+            None
+        }
+    }
+
+    fn app() -> Arc<App> {
+        let app = App::new("missing.yml".into(), Box::new(NoEnv));
+        let meta = Arc::new(TargetMeta {
+            name: Arc::from("Gori-0101"),
+            address: "127.0.0.1:161".into(),
+            auth_name: "branch".into(),
+            labels: Arc::new(BTreeMap::from([("site".into(), "gori".into())])),
+        });
+        app.inventory.upsert_target(meta.clone());
+        let infos = (1..=3)
+            .map(|i| InterfaceInfo {
+                if_index: i,
+                name: format!("Gi0/{i}").into_bytes(),
+                if_type: 6,
+                admin_status: 1,
+                oper_status: 1,
+                has_hc: true,
+                ..InterfaceInfo::default()
+            })
+            .collect();
+        let inv = DeviceInventory::build(
+            &meta,
+            SystemInfo::default(),
+            infos,
+            &Classifier::embedded_default(),
+            10.0,
+        );
+        let mut counters = vec![[None; POLLED.len()]; 3];
+        counters[0][0] = Some(1);
+        counters[1][0] = Some(2);
+        counters[2][0] = Some(1);
+        app.inventory.update("Gori-0101", |d| {
+            d.inventory = Some(Arc::new(inv));
+            d.values = Some(Arc::new(PollValues {
+                counters,
+                markers: ChangeMarkers::default(),
+                at: 11.0,
+            }));
+            d.health.up = true;
+        });
+        app
+    }
+
+    async fn get(app: Arc<App>, uri: &str) -> (StatusCode, String) {
+        let resp = router(app)
+            .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status();
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 24)
+            .await
+            .unwrap();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn interfaces_filter_by_status_and_device() {
+        let (s, body) = get(app(), "/api/v1/interfaces?status=down").await;
+        assert_eq!(s, StatusCode::OK);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["count"], 1);
+        assert_eq!(v["interfaces"][0]["if_name"], "Gi0/2");
+        assert_eq!(v["interfaces"][0]["oper_status"], "down");
+        let (_, body) = get(app(), "/api/v1/interfaces?device=Other").await;
+        assert!(body.contains("\"count\":0"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn bad_query_parameters_get_400_with_a_message() {
+        for uri in [
+            "/api/v1/interfaces?critical=maybe",
+            "/api/v1/interfaces?status=sideways",
+            "/api/v1/interfaces?colour=red",
+            "/probe",
+        ] {
+            let (s, body) = get(app(), uri).await;
+            assert_eq!(s, StatusCode::BAD_REQUEST, "{uri}: {body}");
+            assert!(body.contains("\"error\""), "{uri}: {body}");
+        }
+        let (s, _) = get(app(), "/probe?target=nope").await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn summary_counts_and_service_discovery_point_at_probe() {
+        let (_, body) = get(app(), "/api/v1/interfaces/summary").await;
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["total"], 3);
+        assert_eq!(v["by_status"]["down"], 1);
+        assert_eq!(v["devices_up"], 1);
+        let (_, body) = get(app(), "/api/v1/targets").await;
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v[0]["labels"]["__param_target"], "Gori-0101");
+        assert_eq!(v[0]["labels"]["__metrics_path__"], "/probe");
+        assert_eq!(v[0]["labels"]["site"], "gori");
+        let (s, body) = get(app(), "/probe?target=Gori-0101").await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(
+            body.contains("ifOperStatus{device=\"Gori-0101\",site=\"gori\",ifIndex=\"2\""),
+            "{body}"
+        );
+    }
+}

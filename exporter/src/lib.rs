@@ -5,6 +5,7 @@
 //! - [`secret`]: the redacting type for communities and passwords.
 //! - [`snmp`]: the SNMP client trait, the real UDP client (snmp2) and table walking.
 //! - [`mib`]: MIB tables decoded into plain types (system, IF-MIB, EtherLike).
+//! - [`classify`]: YAML rules naming each interface's role, ISP and criticality.
 //! - [`inventory`]: the in-memory snapshot of every device, its interfaces and counters.
 //! - [`poller`]: discovery and counter polling schedules that fill the inventory.
 //! - [`metrics`]: renders the snapshot as Prometheus text; self-metrics.
@@ -19,4 +20,5 @@ pub mod metrics;
 pub mod mib;
 pub mod poller;
 pub mod secret;
+pub mod shard;
 pub mod snmp;

@@ -11,6 +11,7 @@ use tracing::{info, warn};
 use wardflux_exporter::app::{self, App};
 use wardflux_exporter::config::ProcessEnv;
 use wardflux_exporter::http;
+use wardflux_exporter::shard::Shard;
 
 /// SNMP interface exporter for VictoriaMetrics/Prometheus: discovers interfaces over SNMP
 /// (v1, v2c, v3), classifies them from their descriptions, polls 64-bit counters in the
@@ -25,6 +26,13 @@ struct Cli {
     /// Address to listen on for HTTP (`:9117` means every interface).
     #[arg(long = "web.listen-address", default_value = ":9117")]
     listen: String,
+    /// This exporter's shard (0-based); with --shard.count N, N exporters split the targets
+    /// by a stable hash of their names, and each serves service discovery for its own.
+    #[arg(long = "shard.index", default_value_t = 0)]
+    shard_index: u32,
+    /// Number of exporters sharing the targets.
+    #[arg(long = "shard.count", default_value_t = 1)]
+    shard_count: u32,
     /// Only log messages at or above this level: debug, info, warn, error.
     #[arg(long = "log.level", default_value = "info", global = true)]
     log_level: String,
@@ -110,13 +118,27 @@ fn check_config(cli: &Cli) -> Result<()> {
     }
 }
 
-fn classify(_rules: Option<&std::path::Path>, _explain: bool) -> Result<()> {
-    anyhow::bail!("classification rules are not available in this build")
+fn classify(rules: Option<&std::path::Path>, explain: bool) -> Result<()> {
+    use wardflux_exporter::classify;
+    let classifier = match rules {
+        Some(path) => classify::load_rules_file(path).map_err(|e| anyhow::anyhow!("{e}"))?,
+        None => classify::Classifier::embedded_default(),
+    };
+    let stdin = std::io::stdin();
+    let stdout = std::io::stdout();
+    classify::cli::run(
+        stdin.lock(),
+        std::io::BufWriter::new(stdout.lock()),
+        &classifier,
+        explain,
+    )?;
+    Ok(())
 }
 
 async fn serve(cli: Cli) -> Result<()> {
     let addr = listen_addr(&cli.listen)?;
-    let app = App::new(cli.config_file.clone(), Box::new(ProcessEnv));
+    let shard = Shard::new(cli.shard_index, cli.shard_count).map_err(anyhow::Error::msg)?;
+    let app = App::with_shard(cli.config_file.clone(), Box::new(ProcessEnv), shard);
     app.reload()
         .with_context(|| format!("loading {}", cli.config_file.display()))?;
     let listener = tokio::net::TcpListener::bind(addr)
@@ -124,6 +146,7 @@ async fn serve(cli: Cli) -> Result<()> {
         .with_context(|| format!("listening on {addr}"))?;
     info!(address = %listener.local_addr()?, "listening");
     spawn_sighup(app.clone());
+    app.spawn_targets_watch(std::time::Duration::from_secs(5));
     let shutdown_app = app.clone();
     axum::serve(listener, http::router(app))
         .with_graceful_shutdown(async move {

@@ -80,6 +80,9 @@ pub async fn poll<C: SnmpClient>(
     })
 }
 
+/// The least time a visit that includes discovery may take before it is abandoned.
+pub const DISCOVERY_DEADLINE: Duration = Duration::from_secs(120);
+
 /// Settings shared by every device task.
 #[derive(Debug, Clone)]
 struct Settings {
@@ -91,7 +94,7 @@ struct Settings {
 struct DeviceTask {
     handle: JoinHandle<()>,
     discover: mpsc::Sender<()>,
-    fingerprint: String,
+    fingerprint: u64,
 }
 
 /// Counts a discovery round over all devices, for progress lines in the log.
@@ -151,7 +154,10 @@ impl Progress {
 pub struct Poller {
     inventory: Arc<Inventory>,
     classifier: Arc<Mutex<Arc<Classifier>>>,
-    semaphore: Mutex<Arc<Semaphore>>,
+    /// Bounds visits in flight across all devices; resized in place on reload so running
+    /// tasks and new ones share it.
+    semaphore: Arc<Semaphore>,
+    permits: Mutex<usize>,
     tasks: Mutex<HashMap<Arc<str>, DeviceTask>>,
     progress: Arc<Progress>,
 }
@@ -161,7 +167,8 @@ impl Poller {
         Arc::new(Poller {
             inventory,
             classifier: Arc::new(Mutex::new(Arc::new(Classifier::embedded_default()))),
-            semaphore: Mutex::new(Arc::new(Semaphore::new(1))),
+            semaphore: Arc::new(Semaphore::new(0)),
+            permits: Mutex::new(0),
             tasks: Mutex::new(HashMap::new()),
             progress: Arc::new(Progress::default()),
         })
@@ -176,8 +183,8 @@ impl Poller {
     pub fn apply(&self, config: &Config, classifier: Arc<Classifier>) {
         *self.classifier.lock().unwrap_or_else(|p| p.into_inner()) = classifier.clone();
         self.inventory.reclassify(&classifier);
-        let sem = Arc::new(Semaphore::new(config.max_concurrent_devices as usize));
-        *self.semaphore.lock().unwrap_or_else(|p| p.into_inner()) = sem.clone();
+        self.resize(config.max_concurrent_devices as usize);
+        let sem = self.semaphore.clone();
         let settings = Settings {
             poll_interval: config.poll_interval,
             discovery_interval: config.discovery_interval,
@@ -236,6 +243,29 @@ impl Poller {
         info!(devices = tasks.len(), started, "poller configured");
     }
 
+    fn resize(&self, want: usize) {
+        let mut have = self.permits.lock().unwrap_or_else(|p| p.into_inner());
+        if want > *have {
+            self.semaphore.add_permits(want - *have);
+            *have = want;
+        } else if want < *have {
+            // Permits held by running visits come back later; forget what is free now and
+            // the rest as it is returned.
+            let excess = *have - want;
+            let sem = self.semaphore.clone();
+            let forgotten = sem.forget_permits(excess);
+            if forgotten < excess {
+                let rest = (excess - forgotten) as u32;
+                tokio::spawn(async move {
+                    if let Ok(p) = sem.acquire_many(rest).await {
+                        p.forget();
+                    }
+                });
+            }
+            *have = want;
+        }
+    }
+
     /// Ask one device to rediscover now. False when the device is unknown.
     pub fn discover_now(&self, name: &str) -> bool {
         let tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
@@ -267,38 +297,35 @@ impl Poller {
     }
 }
 
-fn fingerprint(t: &Target, s: &Settings) -> String {
-    // Secrets are part of the session; hash-free comparison through Debug would redact them,
-    // so include the credentials' exposed form only inside this in-memory fingerprint.
-    let creds = match &t.session.credentials {
-        crate::snmp::session::Credentials::V1 { community } => format!("v1:{}", community.expose()),
-        crate::snmp::session::Credentials::V2c { community } => {
-            format!("v2:{}", community.expose())
-        }
-        crate::snmp::session::Credentials::V3(v) => format!(
-            "v3:{}:{:?}:{:?}:{}:{}:{}",
-            v.username,
-            v.auth.as_ref().map(|a| a.0),
-            v.privacy.as_ref().map(|p| p.0),
-            v.auth.as_ref().map(|a| a.1.expose()).unwrap_or(""),
-            v.privacy.as_ref().map(|p| p.1.expose()).unwrap_or(""),
-            v.context_name
-        ),
-    };
-    format!(
-        "{}|{}|{:?}|{}|{}|{:?}|{}|{}",
-        t.address,
+/// A hash of everything that, when changed, restarts a device's task. Secrets go into the
+/// hash only, never into a string that could be printed.
+fn fingerprint(t: &Target, s: &Settings) -> u64 {
+    use crate::snmp::session::Credentials;
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (
+        &t.address,
         t.session.address,
         t.session.timeout,
         t.session.retries,
-        t.max_repetitions,
-        t.labels,
-        creds,
-        format_args!(
-            "{:?}|{:?}|{}",
-            s.poll_interval, s.discovery_interval, s.max_oids
-        )
     )
+        .hash(&mut h);
+    (t.max_repetitions, t.labels.as_ref()).hash(&mut h);
+    (s.poll_interval, s.discovery_interval, s.max_oids).hash(&mut h);
+    match &t.session.credentials {
+        Credentials::V1 { community } => (1u8, community.expose()).hash(&mut h),
+        Credentials::V2c { community } => (2u8, community.expose()).hash(&mut h),
+        Credentials::V3(v) => {
+            (3u8, &v.username, &v.context_name).hash(&mut h);
+            if let Some((proto, pass)) = &v.auth {
+                (format!("{proto:?}"), pass.expose()).hash(&mut h);
+            }
+            if let Some((proto, pass)) = &v.privacy {
+                (format!("{proto:?}"), pass.expose()).hash(&mut h);
+            }
+        }
+    }
+    h.finish()
 }
 
 struct DeviceCtx {
@@ -337,6 +364,7 @@ async fn device_loop(ctx: DeviceCtx, mut discover_rx: mpsc::Receiver<()>) {
     let mut next_discovery = start;
     let mut totals = ClientStats::default();
     let mut first_discovery = true;
+    let mut last_logged: Option<String> = None;
     loop {
         let mut forced = false;
         tokio::select! {
@@ -354,9 +382,15 @@ async fn device_loop(ctx: DeviceCtx, mut discover_rx: mpsc::Receiver<()>) {
             .and_then(|d| d.inventory);
         let need_discovery =
             forced || current.is_none() || tokio::time::Instant::now() >= next_discovery;
-        // Every visit has a deadline: the poll interval.
+        // Every visit has a deadline: the poll interval, or for a visit that walks the
+        // interface tables (thousands of rows on big switches) at least DISCOVERY_DEADLINE.
+        let deadline = if need_discovery {
+            interval.max(DISCOVERY_DEADLINE)
+        } else {
+            interval
+        };
         let outcome = tokio::time::timeout(
-            interval,
+            deadline,
             visit(&ctx, &mut client, &mut limits, current, need_discovery),
         )
         .await
@@ -387,16 +421,30 @@ async fn device_loop(ctx: DeviceCtx, mut discover_rx: mpsc::Receiver<()>) {
                 .unwrap_or(0);
             ctx.progress.record(discovered, n);
         }
-        if let Err(e) = &outcome {
-            warn!(
-                device = %ctx.target.name,
-                address = %ctx.target.address,
-                stage = e.stage,
-                oid = %e.error.oid,
-                reason = e.error.error.reason(),
-                error = %e.error.error,
-                "device poll failed"
-            );
+        // One warning per failure episode (and when the reason changes); repeats go to debug.
+        match &outcome {
+            Err(e) => {
+                let msg = format!("{}:{}", e.stage, e.error);
+                if last_logged.as_deref() != Some(msg.as_str()) {
+                    warn!(
+                        device = %ctx.target.name,
+                        address = %ctx.target.address,
+                        stage = e.stage,
+                        oid = %e.error.oid,
+                        reason = e.error.error.reason(),
+                        error = %e.error.error,
+                        "device poll failed"
+                    );
+                    last_logged = Some(msg);
+                } else {
+                    debug!(device = %ctx.target.name, stage = e.stage, error = %e.error, "device poll failed again");
+                }
+            }
+            Ok(_) => {
+                if last_logged.take().is_some() {
+                    info!(device = %ctx.target.name, address = %ctx.target.address, "device answering again");
+                }
+            }
         }
         let now = unix_now();
         ctx.inventory.update(&ctx.target.name, |d| {
@@ -424,6 +472,9 @@ async fn device_loop(ctx: DeviceCtx, mut discover_rx: mpsc::Receiver<()>) {
                     h.up = false;
                     h.poll_failures += 1;
                     h.last_error = Some(format!("{} failed: {}", e.stage, e.error));
+                    // Like a failed scrape: no interface values rather than stale ones that
+                    // would show a dead device's ports as up. The inventory stays for the API.
+                    d.values = None;
                 }
             }
         });
@@ -525,4 +576,152 @@ async fn rediscover(
             error,
         })?;
     Ok((Arc::new(inv), t.elapsed().as_secs_f64()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snmp::fake::FakeAgent;
+    use crate::snmp::{Oid, Value};
+    use std::collections::BTreeMap;
+
+    fn o(s: &str) -> Oid {
+        Oid::parse(s).unwrap()
+    }
+
+    /// A two-interface router: Gi0/0 with 64-bit counters, Se0/1 without ifXTable rows.
+    fn router() -> BTreeMap<Oid, Value> {
+        let s = |b: &str| Value::OctetString(b.as_bytes().to_vec());
+        let mut m = BTreeMap::new();
+        m.insert(o("1.3.6.1.2.1.1.1.0"), s("Cisco IOS Software"));
+        m.insert(o("1.3.6.1.2.1.1.3.0"), Value::TimeTicks(5000));
+        m.insert(o("1.3.6.1.2.1.1.5.0"), s("BRANCH-RTR-01"));
+        m.insert(o("1.3.6.1.2.1.2.1.0"), Value::Integer(2));
+        for (idx, descr, kind) in [(1u32, "GigabitEthernet0/0", 6), (3, "Serial0/1", 22)] {
+            let c = |col: u32| o(&format!("1.3.6.1.2.1.2.2.1.{col}.{idx}"));
+            m.insert(c(1), Value::Integer(idx.into()));
+            m.insert(c(2), s(descr));
+            m.insert(c(3), Value::Integer(kind));
+            m.insert(c(5), Value::Unsigned32(1_000_000));
+            m.insert(c(7), Value::Integer(1));
+            m.insert(c(8), Value::Integer(if idx == 1 { 1 } else { 2 }));
+            m.insert(c(10), Value::Counter32(100 + idx));
+            m.insert(c(14), Value::Counter32(7));
+            m.insert(c(16), Value::Counter32(200 + idx));
+        }
+        m.insert(o("1.3.6.1.2.1.31.1.1.1.1.1"), s("Gi0/0"));
+        m.insert(o("1.3.6.1.2.1.31.1.1.1.6.1"), Value::Counter64(1 << 40));
+        m.insert(o("1.3.6.1.2.1.31.1.1.1.10.1"), Value::Counter64(99));
+        m.insert(o("1.3.6.1.2.1.31.1.1.1.15.1"), Value::Unsigned32(1000));
+        m.insert(o("1.3.6.1.2.1.31.1.1.1.18.1"), s("Magti_Internet"));
+        m
+    }
+
+    fn meta() -> TargetMeta {
+        TargetMeta {
+            name: Arc::from("BRANCH-RTR-01"),
+            address: "127.0.0.1".into(),
+            auth_name: "v2".into(),
+            labels: Arc::new(BTreeMap::new()),
+        }
+    }
+
+    #[tokio::test]
+    async fn discovery_then_poll_reads_hc_and_legacy_counters() {
+        let mut agent = FakeAgent::new(router());
+        let mut limits = WalkLimits {
+            max_repetitions: 25,
+            max_varbinds: 50,
+        };
+        let inv = discover(
+            &mut agent,
+            &meta(),
+            &mut limits,
+            &Classifier::embedded_default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(inv.interfaces.len(), 2);
+        assert_eq!(inv.system.sys_name, b"BRANCH-RTR-01");
+        let gi = &inv.interfaces[0];
+        assert!(gi.info.has_hc && gi.info.alias == b"Magti_Internet");
+        assert!(!inv.interfaces[1].info.has_hc);
+        let vals = poll(&mut agent, &inv, &mut limits).await.unwrap();
+        let slot = |m: &str| if_mib::POLLED.iter().position(|p| p.metric == m).unwrap();
+        assert_eq!(vals.counters[0][slot("ifHCInOctets")], Some(1 << 40));
+        assert_eq!(
+            vals.counters[0][slot("ifInOctets")],
+            None,
+            "32-bit not polled when HC exists"
+        );
+        assert_eq!(vals.counters[1][slot("ifInOctets")], Some(103));
+        assert_eq!(vals.counters[1][slot("ifOperStatus")], Some(2));
+        assert_eq!(vals.markers.sys_uptime, Some(5000));
+        assert_eq!(vals.markers.if_number, Some(2));
+    }
+
+    #[tokio::test]
+    async fn too_big_answers_shrink_the_request_and_are_remembered() {
+        let mut agent = FakeAgent::new(router());
+        agent.max_varbinds = Some(8);
+        let mut limits = WalkLimits {
+            max_repetitions: 25,
+            max_varbinds: 50,
+        };
+        let inv = discover(
+            &mut agent,
+            &meta(),
+            &mut limits,
+            &Classifier::embedded_default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(inv.interfaces.len(), 2);
+        let vals = poll(&mut agent, &inv, &mut limits).await.unwrap();
+        assert_eq!(vals.counters[0][0], Some(1));
+        assert!(limits.max_varbinds <= 8, "limit kept: {limits:?}");
+    }
+
+    #[tokio::test]
+    async fn snmpv1_style_agents_walk_with_getnext() {
+        let mut agent = FakeAgent::new(router());
+        agent.bulk = false;
+        let mut limits = WalkLimits {
+            max_repetitions: 25,
+            max_varbinds: 50,
+        };
+        let inv = discover(
+            &mut agent,
+            &meta(),
+            &mut limits,
+            &Classifier::embedded_default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(inv.interfaces.len(), 2);
+        assert_eq!(inv.interfaces[1].info.descr, b"Serial0/1");
+    }
+
+    #[tokio::test]
+    async fn a_failing_agent_reports_the_oid_and_reason() {
+        let mut agent = FakeAgent::new(router());
+        agent.fail = Some(SnmpError::Timeout {
+            attempts: 3,
+            timeout: Duration::from_secs(1),
+        });
+        let mut limits = WalkLimits {
+            max_repetitions: 25,
+            max_varbinds: 50,
+        };
+        let err = discover(
+            &mut agent,
+            &meta(),
+            &mut limits,
+            &Classifier::embedded_default(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.oid.to_string(), "1.3.6.1.2.1.1.1.0");
+        assert_eq!(err.error.reason(), "timeout");
+    }
 }

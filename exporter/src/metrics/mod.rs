@@ -56,7 +56,8 @@ pub fn render_interfaces(out: &mut String, devices: &[DeviceEntry]) {
             }
         });
     }
-    let gauges: [(&str, &str, fn(&crate::mib::if_mib::InterfaceInfo) -> Option<u64>); 5] = [
+    type Get = fn(&crate::mib::if_mib::InterfaceInfo) -> Option<u64>;
+    let gauges: [(&str, &str, Get); 5] = [
         ("ifHighSpeed", "An estimate of the interface's current bandwidth in units of 1,000,000 bits per second - 1.3.6.1.2.1.31.1.1.1.15", |i| i.high_speed),
         ("ifSpeed", "An estimate of the interface's current bandwidth in bits per second - 1.3.6.1.2.1.2.2.1.5", |i| Some(i.speed)),
         ("ifMtu", "The size of the largest packet which can be sent/received on the interface, in octets - 1.3.6.1.2.1.2.2.1.4", |i| u64::try_from(i.mtu).ok()),
@@ -86,14 +87,25 @@ pub fn render_interfaces(out: &mut String, devices: &[DeviceEntry]) {
                 let Some(inv) = &d.inventory else { continue };
                 for e in &inv.interfaces {
                     labels.clear();
-                    labels.push_str(&e.labels);
+                    labels.push_str(&d.device_labels);
+                    let _ = write!(labels, ",if_index=\"{}\",if_name=\"", e.info.if_index);
+                    escape_label(&mut labels, &display_bytes(&e.info.name));
+                    labels.push_str("\",if_descr=\"");
+                    escape_label(&mut labels, &display_bytes(&e.info.descr));
+                    labels.push_str("\",if_alias=\"");
+                    escape_label(&mut labels, &display_bytes(&e.info.alias));
                     let _ = write!(
                         labels,
-                        ",ifType=\"{}\",monitored=\"{}\",confidence=\"{:.2}\",rule=\"",
-                        e.info.if_type, e.class.monitored, e.class.confidence
+                        "\",if_type=\"{}\",interface_type=\"{}\",isp_provider=\"{}\",is_critical=\"{}\",monitored=\"{}\",confidence=\"{:.2}\",rule=\"",
+                        e.info.if_type,
+                        e.class.interface_type.as_str(),
+                        e.class.isp_provider.as_deref().unwrap_or(""),
+                        e.class.is_critical,
+                        e.class.monitored,
+                        e.class.confidence
                     );
                     escape_label(&mut labels, &e.class.rule);
-                    labels.push_str("\",ifPhysAddress=\"");
+                    labels.push_str("\",mac=\"");
                     labels.push_str(&mac(&e.info.phys_address));
                     labels.push('"');
                     if let Some(dx) = e.info.duplex {
@@ -238,11 +250,11 @@ pub fn render_device_health(out: &mut String, devices: &[DeviceEntry]) {
                 labels.push_str(&d.device_labels);
                 labels.push_str(",address=\"");
                 escape_label(&mut labels, &d.target.address);
-                labels.push_str("\",sysName=\"");
+                labels.push_str("\",sys_name=\"");
                 escape_label(&mut labels, &display_bytes(&inv.system.sys_name));
-                labels.push_str("\",sysObjectID=\"");
+                labels.push_str("\",sys_object_id=\"");
                 escape_label(&mut labels, &inv.system.sys_object_id);
-                labels.push_str("\",sysDescr=\"");
+                labels.push_str("\",sys_descr=\"");
                 let descr = display_bytes(&inv.system.sys_descr);
                 let first_line = descr.lines().next().unwrap_or("");
                 escape_label(&mut labels, first_line);
@@ -310,4 +322,106 @@ pub fn render_devices(devices: &[DeviceEntry]) -> String {
     render_interfaces(&mut out, devices);
     render_device_health(&mut out, devices);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::Classifier;
+    use crate::inventory::{DeviceInventory, Health, PollValues, TargetMeta};
+    use crate::mib::if_mib::InterfaceInfo;
+    use crate::mib::system::{ChangeMarkers, SystemInfo};
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    fn entry() -> DeviceEntry {
+        let target = TargetMeta {
+            name: Arc::from("Isani-1111"),
+            address: "127.0.0.1:161".into(),
+            auth_name: "v2".into(),
+            labels: Arc::new(BTreeMap::from([(
+                "site".to_string(),
+                "tbilisi".to_string(),
+            )])),
+        };
+        let info = InterfaceInfo {
+            if_index: 2,
+            descr: b"GigabitEthernet0/1".to_vec(),
+            name: b"Gi0/1".to_vec(),
+            alias: b"Say \"hi\"\\ \xE1\x83\n".to_vec(),
+            if_type: 6,
+            mtu: 1500,
+            speed: 1_000_000_000,
+            high_speed: Some(1000),
+            admin_status: 1,
+            oper_status: 1,
+            has_hc: true,
+            ..InterfaceInfo::default()
+        };
+        let inv = DeviceInventory::build(
+            &target,
+            SystemInfo::default(),
+            vec![info],
+            &Classifier::embedded_default(),
+            1.0,
+        );
+        let mut c = [None; POLLED.len()];
+        c[0] = Some(2);
+        c[2] = Some(18_446_744_073_709_551_615);
+        let labels = crate::inventory::device_labels(&target);
+        DeviceEntry {
+            target: Arc::new(target),
+            inventory: Some(Arc::new(inv)),
+            values: Some(Arc::new(PollValues {
+                counters: vec![c],
+                markers: ChangeMarkers::default(),
+                at: 2.0,
+            })),
+            health: Health {
+                up: true,
+                polls: 3,
+                ..Health::default()
+            },
+            device_labels: Arc::from(labels),
+        }
+    }
+
+    #[test]
+    fn interface_series_use_if_mib_names_escaped_labels_and_exact_values() {
+        let mut out = String::new();
+        render_interfaces(&mut out, &[entry()]);
+        let labels = r#"device="Isani-1111",site="tbilisi",ifIndex="2",ifName="Gi0/1",ifDescr="GigabitEthernet0/1",ifAlias="Say \"hi\"\\\\ \\xE1\\x83\n",interface_type="unknown",isp_provider="",is_critical="false""#;
+        assert!(
+            out.contains(&format!(
+                "# TYPE ifOperStatus gauge\nifOperStatus{{{labels}}} 2\n"
+            )),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!(
+                "# TYPE ifHCInOctets counter\nifHCInOctets{{{labels}}} 18446744073709551615\n"
+            )),
+            "{out}"
+        );
+        assert!(out.contains(&format!("ifHighSpeed{{{labels}}} 1000\n")));
+        // Families without samples are left out; no _total names for if_mib counters.
+        assert!(!out.contains("ifHCOutOctets"));
+        assert!(!out.contains("_total"));
+        assert!(out.contains("wardflux_interface_info{device=\"Isani-1111\",site=\"tbilisi\",if_index=\"2\",if_name=\"Gi0/1\""));
+    }
+
+    #[test]
+    fn device_health_series_carry_device_labels() {
+        let mut out = String::new();
+        render_device_health(&mut out, &[entry()]);
+        assert!(
+            out.contains("wardflux_device_up{device=\"Isani-1111\",site=\"tbilisi\"} 1\n"),
+            "{out}"
+        );
+        assert!(out.contains("# TYPE wardflux_device_polls_total counter\nwardflux_device_polls_total{device=\"Isani-1111\",site=\"tbilisi\"} 3\n"));
+        assert!(
+            !out.contains("wardflux_device_discovery_duration_seconds{"),
+            "no discovery yet"
+        );
+    }
 }

@@ -2,6 +2,7 @@
 //!
 //! Invariant: this module knows nothing of interfaces, HTTP or Prometheus. It moves varbinds.
 
+pub mod fake;
 pub mod session;
 pub mod walk;
 

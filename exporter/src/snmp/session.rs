@@ -62,6 +62,8 @@ pub struct UdpClient {
     session: Option<Box<AsyncSession>>,
     stats: ClientStats,
     req_id: i32,
+    /// An SNMPv3 engine discovery succeeded on this client.
+    v3_engine_seen: bool,
 }
 
 impl UdpClient {
@@ -76,6 +78,7 @@ impl UdpClient {
             session: None,
             stats: ClientStats::default(),
             req_id: (seed & 0x3fff_ffff) as i32,
+            v3_engine_seen: false,
         }
     }
 
@@ -85,7 +88,7 @@ impl UdpClient {
         }
         let addr = self.params.address;
         let io = |e: std::io::Error| SnmpError::Io(e.to_string());
-        let mut session = match &self.params.credentials {
+        let session = match &self.params.credentials {
             Credentials::V1 { community } => {
                 AsyncSession::new_v1(addr, community.expose().as_bytes(), self.req_id)
                     .await
@@ -111,12 +114,11 @@ impl UdpClient {
                         });
                     }
                     Ok(Err(e)) => return Err(map_err(e)),
-                    Ok(Ok(())) => {}
+                    Ok(Ok(())) => self.v3_engine_seen = true,
                 }
                 s
             }
         };
-        let _ = &mut session;
         self.req_id = self.req_id.wrapping_add(1_000);
         self.session = Some(Box::new(session));
         Ok(())
@@ -181,6 +183,19 @@ impl UdpClient {
                     };
                 }
             }
+        }
+        // SNMPv3: the agent answered engine discovery (unauthenticated) but never an encrypted
+        // request. net-snmp drops what it cannot decrypt, so this is what a wrong privacy
+        // password or protocol looks like.
+        if matches!(last, SnmpError::Timeout { .. })
+            && self.v3_engine_seen
+            && matches!(&self.params.credentials, Credentials::V3(v) if v.privacy.is_some())
+        {
+            return Err(SnmpError::Auth(
+                "agent answered engine discovery but not encrypted requests \
+                 (check the privacy password and protocol)"
+                    .into(),
+            ));
         }
         Err(last)
     }
@@ -303,9 +318,15 @@ fn v3_security(c: &V3Credentials) -> v3::Security {
 
 fn map_err(e: snmp2::Error) -> SnmpError {
     match e {
-        snmp2::Error::AuthFailure(kind) => SnmpError::Auth(kind.to_string()),
+        snmp2::Error::AuthFailure(kind) => SnmpError::Auth(format!(
+            "{} (check the username, auth protocol and auth password)",
+            kind.to_string().to_lowercase()
+        )),
         snmp2::Error::Crypto(s) => SnmpError::Auth(format!("crypto: {s}")),
-        snmp2::Error::Send | snmp2::Error::Receive => SnmpError::Io(e.to_string()),
+        snmp2::Error::Send => SnmpError::Io("send failed (no route or network down)".into()),
+        snmp2::Error::Receive => {
+            SnmpError::Io("receive failed (ICMP port unreachable: no agent on that port?)".into())
+        }
         other => SnmpError::Decode(other.to_string().to_lowercase()),
     }
 }

@@ -49,9 +49,11 @@ impl WalkState {
     }
 
     /// The OIDs of the next request (cursor of each unfinished column), remembered for `absorb`.
-    pub fn next_request(&mut self) -> Vec<Oid> {
+    /// At most `max_cols` columns are asked at once.
+    pub fn next_request(&mut self, max_cols: usize) -> Vec<Oid> {
         self.asked = (0..self.cols.len())
             .filter(|&i| !self.cols[i].done)
+            .take(max_cols.max(1))
             .collect();
         self.asked
             .iter()
@@ -139,7 +141,7 @@ pub async fn walk_columns<C: SnmpClient>(
     let mut state = WalkState::new(roots);
     let mut answered = false;
     while !state.finished() {
-        let req = state.next_request();
+        let req = state.next_request(limits.max_varbinds as usize);
         let result = if client.supports_bulk() {
             let per_col = (limits.max_varbinds / req.len() as u32).max(1);
             let reps = limits.max_repetitions.min(per_col).max(1);
@@ -221,7 +223,7 @@ mod tests {
     #[test]
     fn two_columns_walk_row_major_and_stop_at_subtree_end() {
         let mut w = WalkState::new(&[o("1.1"), o("1.2")]);
-        assert_eq!(w.next_request(), vec![o("1.1"), o("1.2")]);
+        assert_eq!(w.next_request(usize::MAX), vec![o("1.1"), o("1.2")]);
         w.absorb(vec![
             (o("1.1.1"), Value::Integer(10)),
             (o("1.2.1"), Value::Integer(20)),
@@ -230,7 +232,7 @@ mod tests {
         ])
         .unwrap();
         assert!(!w.finished());
-        assert_eq!(w.next_request(), vec![o("1.1.2"), o("1.2.2")]);
+        assert_eq!(w.next_request(usize::MAX), vec![o("1.1.2"), o("1.2.2")]);
         w.absorb(vec![
             (o("1.2.1"), Value::Integer(99)), // column 1 ran into column 2: end of column 1
             (o("1.3.1"), Value::Integer(30)), // column 2 left its subtree
@@ -251,13 +253,13 @@ mod tests {
     #[test]
     fn non_increasing_oid_is_an_error_not_a_loop() {
         let mut w = WalkState::new(&[o("1.1")]);
-        w.next_request();
+        w.next_request(usize::MAX);
         w.absorb(vec![(o("1.1.5"), Value::Integer(1))]).unwrap();
-        w.next_request();
+        w.next_request(usize::MAX);
         let err = w.absorb(vec![(o("1.1.5"), Value::Integer(1))]).unwrap_err();
         assert!(matches!(err, SnmpError::NotIncreasing { .. }), "{err}");
         let mut w = WalkState::new(&[o("1.1")]);
-        w.next_request();
+        w.next_request(usize::MAX);
         let err = w
             .absorb(vec![
                 (o("1.1.5"), Value::Integer(1)),
@@ -270,13 +272,13 @@ mod tests {
     #[test]
     fn end_of_mib_view_and_empty_answers_end_the_walk() {
         let mut w = WalkState::new(&[o("1.1"), o("1.2")]);
-        w.next_request();
+        w.next_request(usize::MAX);
         w.absorb(vec![
             (o("1.1.1"), Value::Integer(1)),
             (o("1.2"), Value::EndOfMibView),
         ])
         .unwrap();
-        assert_eq!(w.next_request(), vec![o("1.1.1")]);
+        assert_eq!(w.next_request(usize::MAX), vec![o("1.1.1")]);
         w.absorb(vec![]).unwrap();
         assert!(w.finished());
     }
@@ -296,7 +298,7 @@ mod tests {
             let mut rounds = 0;
             while !w.finished() && rounds < 50 {
                 rounds += 1;
-                let req = w.next_request();
+                let req = w.next_request(usize::MAX);
                 let n = (next() % 5) as usize;
                 let vbs = (0..n)
                     .map(|_| {

@@ -1,0 +1,165 @@
+//! The HTTP API: `/metrics`, `/api/v1/alerts`, `/api/v1/rules`, `/api/v1/history`,
+//! `/-/healthy`, `/-/ready` and `POST /-/reload`. One error type logs the detail and shows
+//! callers only what they can act on.
+
+use crate::engine::Engine;
+use crate::store::Store;
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+use tracing::error;
+
+/// A reload request; the answer is the rule errors, if any.
+pub type ReloadRequest = oneshot::Sender<Result<(), String>>;
+
+/// What the handlers share.
+pub struct ApiState {
+    pub engine: Arc<Engine>,
+    pub store: Arc<dyn Store>,
+    pub ready: AtomicBool,
+    pub reload: mpsc::Sender<ReloadRequest>,
+}
+
+/// Errors as callers see them.
+pub enum ApiError {
+    /// Something inside failed; the detail goes to the log only.
+    Internal(String),
+    /// The request could not be served as asked; the message is for the caller.
+    Unavailable(String),
+    BadRequest(String),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, msg) = match self {
+            ApiError::Internal(detail) => {
+                error!(error = %detail, "API request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error".to_string(),
+                )
+            }
+            ApiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m),
+            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
+        };
+        (status, Json(json!({"status": "error", "error": msg}))).into_response()
+    }
+}
+
+pub fn router(state: Arc<ApiState>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/api/v1/alerts", get(alerts))
+        .route("/api/v1/rules", get(rules))
+        .route("/api/v1/history", get(history))
+        .route("/-/healthy", get(|| async { "OK\n" }))
+        .route("/-/ready", get(ready))
+        .route("/-/reload", post(reload))
+        .with_state(state)
+}
+
+async fn metrics(State(s): State<Arc<ApiState>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        s.engine.metrics().render(),
+    )
+        .into_response()
+}
+
+#[derive(Serialize)]
+struct ApiAlert<'a> {
+    name: &'a str,
+    group: &'a str,
+    state: crate::alert::AlertState,
+    labels: &'a crate::labels::Labels,
+    annotations: &'a std::collections::BTreeMap<String, String>,
+    #[serde(rename = "activeAt")]
+    active_at: chrono::DateTime<chrono::Utc>,
+    value: String,
+    fingerprint: String,
+}
+
+async fn alerts(State(s): State<Arc<ApiState>>) -> Response {
+    let groups = s.engine.status().await;
+    let mut out = Vec::new();
+    for g in &groups {
+        for r in &g.rules {
+            for a in &r.alerts {
+                out.push(ApiAlert {
+                    name: &r.name,
+                    group: &g.name,
+                    state: a.state,
+                    labels: &a.labels,
+                    annotations: &a.annotations,
+                    active_at: a.active_at,
+                    value: crate::template::go_float(a.value),
+                    fingerprint: a.fingerprint.to_string(),
+                });
+            }
+        }
+    }
+    Json(json!({"status": "success", "data": {"alerts": out}})).into_response()
+}
+
+async fn rules(State(s): State<Arc<ApiState>>) -> Response {
+    let groups = s.engine.status().await;
+    let groups: Vec<&crate::engine::GroupStatus> = groups.iter().map(|g| g.as_ref()).collect();
+    Json(json!({"status": "success", "data": {"groups": groups}})).into_response()
+}
+
+#[derive(Deserialize)]
+struct HistoryParams {
+    limit: Option<i64>,
+}
+
+async fn history(
+    State(s): State<Arc<ApiState>>,
+    Query(p): Query<HistoryParams>,
+) -> Result<Response, ApiError> {
+    let limit = p.limit.unwrap_or(100);
+    if !(1..=10_000).contains(&limit) {
+        return Err(ApiError::BadRequest("limit must be 1..10000".into()));
+    }
+    let rows = s.store.history(limit).await.map_err(|e| {
+        if e.is_transient() {
+            error!(error = %e, "history read failed");
+            ApiError::Unavailable("store unavailable".into())
+        } else {
+            ApiError::Internal(e.to_string())
+        }
+    })?;
+    Ok(Json(json!({"status": "success", "data": {"rows": rows}})).into_response())
+}
+
+async fn ready(State(s): State<Arc<ApiState>>) -> Result<&'static str, ApiError> {
+    if s.ready.load(Ordering::SeqCst) {
+        Ok("OK\n")
+    } else {
+        Err(ApiError::Unavailable("not ready".into()))
+    }
+}
+
+async fn reload(State(s): State<Arc<ApiState>>) -> Result<&'static str, ApiError> {
+    let (tx, rx) = oneshot::channel();
+    s.reload
+        .send(tx)
+        .await
+        .map_err(|_| ApiError::Unavailable("shutting down".into()))?;
+    match rx.await {
+        Ok(Ok(())) => Ok("OK\n"),
+        Ok(Err(msg)) => Err(ApiError::BadRequest(format!(
+            "reload failed, previous rules still running: {msg}"
+        ))),
+        Err(_) => Err(ApiError::Unavailable("shutting down".into())),
+    }
+}

@@ -1,0 +1,621 @@
+//! Flags and subcommands (`run`, `check-rules`, `migrate`, `replay`, `bench`) and the
+//! start-up wiring behind them. This is the binary's edge: `anyhow` is used here only.
+
+use crate::api::{self, ApiState, ReloadRequest};
+use crate::config::{self, LoadOptions, RuleErrors, RuleSet};
+use crate::datasource::{Querier, VmClient};
+use crate::engine::{Deps, Engine, Settings};
+use crate::metrics::Metrics;
+use crate::notifier::{Alertmanager, Notifier};
+use crate::queue::TransitionQueue;
+use crate::secret::Secret;
+use crate::store::{self, Store};
+use anyhow::{bail, Context, Result};
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tracing::{error, info, warn};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "wardflux-ruler",
+    version,
+    about = "Alert and recording rules over VictoriaMetrics, written as alert-history rows",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Evaluate rules continuously (the default).
+    Run(RunArgs),
+    /// Validate rule files and exit non-zero on any error (for CI).
+    CheckRules(CheckArgs),
+    /// Apply the store's migrations and exit.
+    Migrate(MigrateArgs),
+    /// Evaluate rules over a past range and write the would-be rows to a store.
+    Replay(ReplayArgs),
+    /// Measure evaluation cost over a synthetic fleet in VictoriaMetrics.
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct LogArgs {
+    /// Log level: error, warn, info, debug, trace.
+    #[arg(id = "log.level", long = "log.level", default_value = "info")]
+    pub level: String,
+    /// Log format: logfmt or json.
+    #[arg(id = "log.format", long = "log.format", default_value = "logfmt")]
+    pub format: String,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct StoreArgs {
+    /// Alert-history store: sqlite://PATH or postgres://USER:PASS@HOST/DB.
+    #[arg(
+        id = "store.url",
+        long = "store.url",
+        env = "WARDFLUX_STORE_URL",
+        hide_env_values = true,
+        default_value = "sqlite://wardflux-ruler.db"
+    )]
+    pub url: String,
+    /// Read the store URL from this file instead (keeps the password off the command line).
+    #[arg(id = "store.url-file", long = "store.url-file")]
+    pub url_file: Option<PathBuf>,
+}
+
+impl StoreArgs {
+    pub fn secret(&self) -> Result<Secret> {
+        match &self.url_file {
+            Some(p) => Secret::from_file(p)
+                .with_context(|| format!("reading store URL from {}", p.display())),
+            None => Ok(Secret::new(self.url.clone())),
+        }
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RuleArgs {
+    /// Rule files (globs allowed), repeatable.
+    #[arg(
+        id = "rules.file",
+        long = "rules.file",
+        default_value = "rules/alerts/*.yml"
+    )]
+    pub files: Vec<String>,
+    /// Interval of groups that set none.
+    #[arg(id = "evaluation.interval", long = "evaluation.interval", default_value = "1m", value_parser = parse_dur)]
+    pub interval: Duration,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DatasourceArgs {
+    /// VictoriaMetrics (or Prometheus-compatible) base URL.
+    #[arg(
+        id = "datasource.url",
+        long = "datasource.url",
+        default_value = "http://127.0.0.1:8428"
+    )]
+    pub url: String,
+    /// Timeout of one query.
+    #[arg(id = "datasource.timeout", long = "datasource.timeout", default_value = "30s", value_parser = parse_dur)]
+    pub timeout: Duration,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub rules: RuleArgs,
+    #[command(flatten)]
+    pub datasource: DatasourceArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Address for the HTTP API and /metrics.
+    #[arg(long = "web.listen-address", default_value = ":9095")]
+    pub listen: String,
+    /// URL the ruler is reached at, sent as the alerts' generatorURL.
+    #[arg(long = "web.external-url", default_value = "http://localhost:9095")]
+    pub external_url: String,
+    /// Alertmanager base URL; alerts are not sent when unset.
+    #[arg(long = "notifier.url")]
+    pub notifier_url: Option<String>,
+    /// How long the datasource may be unreachable before DatasourceUnreachable fires.
+    #[arg(long = "datasource.unreachable-grace", default_value = "5m", value_parser = parse_dur)]
+    pub unreachable_grace: Duration,
+    /// Most transitions held while the store is away.
+    #[arg(long = "queue.capacity", default_value_t = 100_000)]
+    pub queue_capacity: usize,
+    /// How often a firing alert's row gets its value and last_evaluated_at refreshed.
+    #[arg(long = "store.touch-interval", default_value = "5m", value_parser = parse_dur)]
+    pub touch_every: Duration,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Rule files to check.
+    #[arg(required = true)]
+    pub files: Vec<String>,
+    /// Ask this datasource about expressions the local PromQL parser rejects (MetricsQL).
+    #[arg(id = "datasource.url", long = "datasource.url")]
+    pub datasource: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    pub rules: RuleArgs,
+    #[command(flatten)]
+    pub datasource: DatasourceArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Start of the range (RFC 3339).
+    #[arg(long = "from")]
+    pub from: DateTime<Utc>,
+    /// End of the range (RFC 3339).
+    #[arg(long = "to")]
+    pub to: DateTime<Utc>,
+    /// Also write recording-rule results back to the datasource.
+    #[arg(long = "replay.write-recording")]
+    pub write_recording: bool,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub rules: RuleArgs,
+    #[command(flatten)]
+    pub datasource: DatasourceArgs,
+    /// Interfaces in the synthetic fleet.
+    #[arg(long = "bench.interfaces", default_value_t = 5000)]
+    pub interfaces: usize,
+    /// Evaluation rounds (one per minute of data).
+    #[arg(long = "bench.rounds", default_value_t = 10)]
+    pub rounds: usize,
+    /// Backfill the fleet first (skip when the data is already there).
+    #[arg(long = "bench.generate")]
+    pub generate: bool,
+    /// End of the synthetic data and of the evaluated range (RFC 3339); default now.
+    #[arg(long = "bench.end")]
+    pub end: Option<DateTime<Utc>>,
+    /// PID of the datasource process, to print its CPU time too.
+    #[arg(long = "bench.datasource-pid")]
+    pub datasource_pid: Option<u32>,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+fn parse_dur(s: &str) -> Result<Duration, String> {
+    config::parse_duration(s)
+}
+
+/// Sets up `tracing` from the log flags.
+pub fn init_logging(log: &LogArgs) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&log.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if log.format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Loads rules; expressions only the datasource can judge (MetricsQL) are checked there.
+pub async fn load_rules(
+    files: &[String],
+    interval: Duration,
+    querier: Option<&dyn Querier>,
+) -> Result<RuleSet, RuleErrors> {
+    let opts = LoadOptions {
+        default_interval: interval,
+        allow_remote_check: querier.is_some(),
+    };
+    let set = config::load(files, &opts)?;
+    let Some(q) = querier else {
+        return Ok(set);
+    };
+    let mut errors = Vec::new();
+    for g in &set.groups {
+        for r in &g.rules {
+            let Some(local) = &r.needs_remote_check else {
+                continue;
+            };
+            let at = DateTime::from_timestamp(0, 0).unwrap_or_default();
+            match q.query(&r.expr, at, g.interval).await {
+                Ok(_) => {}
+                Err(e) if e.is_unreachable() => {
+                    warn!(group = %g.name, rule = %r.name, error = %e, "cannot ask the datasource about an expression the PromQL parser rejected; accepting it")
+                }
+                Err(e) => errors.push(config::RuleError {
+                    file: g.file.clone(),
+                    line: r.line,
+                    group: Some(g.name.clone()),
+                    rule: Some(r.name.clone()),
+                    msg: format!("field \"expr\": {} (datasource: {e})", local.trim()),
+                }),
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(set)
+    } else {
+        Err(RuleErrors(errors))
+    }
+}
+
+/// `check-rules`: prints each problem, or a summary per file.
+pub async fn check_rules(args: CheckArgs) -> Result<bool> {
+    let client = match &args.datasource {
+        Some(u) => Some(VmClient::new(u, Duration::from_secs(10))?),
+        None => None,
+    };
+    let mut ok = true;
+    for f in &args.files {
+        let q = client.as_ref().map(|c| c as &dyn Querier);
+        match load_rules(std::slice::from_ref(f), Duration::from_secs(60), q).await {
+            Ok(set) => {
+                let rules: usize = set.groups.iter().map(|g| g.rules.len()).sum();
+                println!("{f}: ok, {} groups, {rules} rules", set.groups.len());
+            }
+            Err(e) => {
+                ok = false;
+                for err in e.0 {
+                    println!("{err}");
+                }
+            }
+        }
+    }
+    Ok(ok)
+}
+
+/// Opens the store and applies migrations, retrying while it is unavailable.
+async fn open_store(
+    secret: &Secret,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<Arc<dyn Store>> {
+    let store: Arc<dyn Store> = Arc::from(store::open(secret).await?);
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        match store.migrate().await {
+            Ok(()) => {
+                info!(store = %secret, kind = store.kind(), "store ready");
+                return Ok(store);
+            }
+            Err(e) => {
+                warn!(store = %secret, error = %e, "store not ready, retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.changed() => bail!("shutdown before the store was ready"),
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
+
+/// `migrate`.
+pub async fn migrate(args: MigrateArgs) -> Result<()> {
+    let secret = args.store.secret()?;
+    let store = store::open(&secret).await?;
+    store.migrate().await?;
+    info!(store = %secret, "migrations applied");
+    Ok(())
+}
+
+fn listen_addr(s: &str) -> String {
+    if s.starts_with(':') {
+        format!("0.0.0.0{s}")
+    } else {
+        s.to_string()
+    }
+}
+
+/// `run`: the long-lived ruler.
+pub async fn run(args: RunArgs) -> Result<()> {
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_termination().await;
+        let _ = shutdown_tx.send(true);
+    });
+
+    let client = Arc::new(VmClient::new(
+        &args.datasource.url,
+        args.datasource.timeout,
+    )?);
+    let rules = load_rules(
+        &args.rules.files,
+        args.rules.interval,
+        Some(client.as_ref()),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("loading rules:\n{e}"))?;
+    info!(
+        groups = rules.groups.len(),
+        rules = rules.groups.iter().map(|g| g.rules.len()).sum::<usize>(),
+        "rules loaded"
+    );
+
+    let secret = args.store.secret()?;
+    let store = open_store(&secret, shutdown_rx.clone()).await?;
+    let metrics = Arc::new(Metrics::new());
+    let queue = TransitionQueue::new(args.queue_capacity, metrics.clone());
+    let notifier: Option<Arc<dyn Notifier>> = match &args.notifier_url {
+        Some(u) => Some(Arc::new(Alertmanager::new(u, Duration::from_secs(10))?)),
+        None => None,
+    };
+    let engine = Engine::new(
+        rules,
+        Deps {
+            querier: client.clone(),
+            importer: client.clone(),
+            queue: queue.clone(),
+            notifier,
+            metrics: metrics.clone(),
+        },
+        Settings {
+            touch_every: args.touch_every,
+            unreachable_grace: args.unreachable_grace,
+            datasource_name: client.base().to_string(),
+            external_url: args.external_url.clone(),
+        },
+    );
+    let open = store
+        .open_alerts()
+        .await
+        .context("reading open alerts to restore state")?;
+    engine.restore(open, Utc::now()).await;
+
+    let writer = tokio::spawn(queue.clone().run(
+        store.clone(),
+        shutdown_rx.clone(),
+        Duration::from_secs(10),
+    ));
+    engine.start();
+
+    let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(4);
+    let state = Arc::new(ApiState {
+        engine: engine.clone(),
+        store: store.clone(),
+        ready: Default::default(),
+        reload: reload_tx.clone(),
+    });
+    let addr = listen_addr(&args.listen);
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
+    info!(address = %addr, "HTTP API listening");
+    let mut srv_shutdown = shutdown_rx.clone();
+    let router = api::router(state.clone());
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = srv_shutdown.changed().await;
+            })
+            .await
+    });
+    state.ready.store(true, Ordering::SeqCst);
+
+    // SIGHUP asks for the same reload as POST /-/reload.
+    #[cfg(unix)]
+    {
+        let tx = reload_tx.clone();
+        tokio::spawn(async move {
+            let Ok(mut hup) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            else {
+                return;
+            };
+            while hup.recv().await.is_some() {
+                let (answer, _) = tokio::sync::oneshot::channel();
+                if tx.send(answer).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+
+    let mut shutdown = shutdown_rx.clone();
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            Some(answer) = reload_rx.recv() => {
+                metrics.reloads.inc();
+                match load_rules(&args.rules.files, args.rules.interval, Some(client.as_ref())).await {
+                    Ok(set) => {
+                        engine.reload(set, Utc::now()).await;
+                        metrics.config_last_reload_successful.set(1);
+                        let _ = answer.send(Ok(()));
+                    }
+                    Err(e) => {
+                        metrics.reload_failures.inc();
+                        metrics.config_last_reload_successful.set(0);
+                        error!(error = %e, "reload failed, previous rules still running");
+                        let _ = answer.send(Err(e.to_string()));
+                    }
+                }
+            }
+        }
+    }
+    info!("shutting down");
+    state.ready.store(false, Ordering::SeqCst);
+    engine.stop().await;
+    let _ = writer.await;
+    let _ = server.await;
+    Ok(())
+}
+
+async fn wait_for_termination() {
+    #[cfg(unix)]
+    {
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// `replay`.
+pub async fn replay(args: ReplayArgs) -> Result<()> {
+    let client = VmClient::new(&args.datasource.url, args.datasource.timeout)?;
+    let rules = load_rules(&args.rules.files, args.rules.interval, Some(&client))
+        .await
+        .map_err(|e| anyhow::anyhow!("loading rules:\n{e}"))?;
+    let secret = args.store.secret()?;
+    let store = store::open(&secret).await?;
+    store.migrate().await?;
+    let sum = crate::replay::replay(
+        &rules,
+        &client,
+        &client,
+        store.as_ref(),
+        &crate::replay::ReplayOptions {
+            from: args.from,
+            to: args.to,
+            write_recording: args.write_recording,
+            steps_per_query: 1440,
+            touch_every: Duration::from_secs(3600),
+        },
+    )
+    .await?;
+    println!(
+        "replayed {} steps from {} to {}",
+        sum.steps, args.from, args.to
+    );
+    for (rule, n) in &sum.fired {
+        let resolved = sum.resolved.get(rule).copied().unwrap_or(0);
+        println!("{rule}: {n} episodes, {resolved} resolved within the range");
+    }
+    if sum.fired.is_empty() {
+        println!("no alert would have fired");
+    }
+    Ok(())
+}
+
+/// `bench`.
+pub async fn bench(args: BenchArgs) -> Result<()> {
+    let client = Arc::new(VmClient::new(
+        &args.datasource.url,
+        args.datasource.timeout,
+    )?);
+    let rules = load_rules(
+        &args.rules.files,
+        args.rules.interval,
+        Some(client.as_ref()),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("loading rules:\n{e}"))?;
+    let end = args.end.unwrap_or_else(Utc::now);
+    let end = crate::engine::align_up(end, Duration::from_secs(60)) - chrono::Duration::minutes(1);
+    let fleet = crate::bench::fleet(args.interfaces);
+    if args.generate {
+        let start = end - chrono::Duration::minutes(args.rounds as i64 + 20);
+        let t0 = std::time::Instant::now();
+        let n =
+            crate::bench::backfill(client.as_ref(), &fleet, start, end, Duration::from_secs(60))
+                .await?;
+        println!(
+            "backfilled {n} samples for {} interfaces in {:.1} s",
+            fleet.len(),
+            t0.elapsed().as_secs_f64()
+        );
+        // Give VictoriaMetrics a moment to make the imported data searchable.
+        let _ = reqwest::get(format!("{}/internal/force_flush", client.base())).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    let metrics = Arc::new(Metrics::new());
+    let engine = Engine::new(
+        rules,
+        Deps {
+            querier: client.clone(),
+            importer: client.clone(),
+            queue: TransitionQueue::new(usize::MAX / 2, metrics.clone()),
+            notifier: None,
+            metrics,
+        },
+        Settings::default(),
+    );
+    let rep = crate::bench::measure(&engine, end, args.rounds, args.datasource_pid).await;
+    println!(
+        "ruler: {} interfaces, {} rounds: wall {:.3} s ({:.1} ms/round), cpu {:.2} s ({:.1} ms/round), {} alerts firing",
+        args.interfaces,
+        rep.rounds,
+        rep.wall.as_secs_f64(),
+        rep.wall.as_secs_f64() * 1000.0 / rep.rounds.max(1) as f64,
+        rep.cpu_seconds,
+        rep.cpu_seconds * 1000.0 / rep.rounds.max(1) as f64,
+        rep.firing
+    );
+    if let Some(ds) = rep.datasource_cpu_seconds {
+        println!(
+            "datasource: cpu {ds:.2} s ({:.1} ms/round)",
+            ds * 1000.0 / rep.rounds.max(1) as f64
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn flags_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn prometheus_style_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "wardflux-ruler",
+            "--rules.file=a.yml",
+            "--rules.file=b/*.yml",
+            "--store.url=postgres://u:p@h/db",
+            "--web.listen-address=:9999",
+            "--datasource.unreachable-grace=2m",
+        ])
+        .unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.run.rules.files, ["a.yml", "b/*.yml"]);
+        assert_eq!(cli.run.unreachable_grace, Duration::from_secs(120));
+        assert_eq!(listen_addr(&cli.run.listen), "0.0.0.0:9999");
+        let cli = Cli::try_parse_from([
+            "wardflux-ruler",
+            "replay",
+            "--from=2026-01-01T00:00:00Z",
+            "--to=2026-01-02T00:00:00Z",
+        ])
+        .unwrap();
+        assert!(matches!(cli.command, Some(Command::Replay(_))));
+    }
+}

@@ -1,0 +1,462 @@
+//! The datasource edge: a [`Querier`] for instant and range queries and an [`Importer`] for
+//! writing recorded series back, with the VictoriaMetrics HTTP client as the one real
+//! implementation (`/api/v1/query`, `/api/v1/query_range`, `/api/v1/import/prometheus`).
+
+use crate::labels::Labels;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+use thiserror::Error;
+
+/// A boxed future, so the traits stay object-safe without an extra crate.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Why a query gave no answer.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum DatasourceError {
+    /// Connection refused, timeout, or a 5xx: the datasource is unavailable; alerts keep
+    /// their state.
+    #[error("querying {what}: datasource unreachable: {detail}")]
+    Unreachable { what: String, detail: String },
+    /// The datasource answered and rejected the request.
+    #[error("querying {what}: rejected with status {status}: {detail}")]
+    Rejected {
+        what: String,
+        status: u16,
+        detail: String,
+    },
+    /// The answer could not be understood.
+    #[error("querying {what}: bad response: {detail}")]
+    Decode { what: String, detail: String },
+}
+
+impl DatasourceError {
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, DatasourceError::Unreachable { .. })
+    }
+}
+
+/// One element of an instant vector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub labels: Labels,
+    pub value: f64,
+}
+
+/// One series of a range query; timestamps in milliseconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    pub labels: Labels,
+    pub points: Vec<(i64, f64)>,
+}
+
+/// A sample to write back, with its metric name among the labels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    pub labels: Labels,
+    pub value: f64,
+    pub at: DateTime<Utc>,
+}
+
+/// Reads from the time-series database.
+pub trait Querier: Send + Sync {
+    /// Evaluates `expr` at `at`; `step` is the group interval (the lookback hint).
+    fn query<'a>(
+        &'a self,
+        expr: &'a str,
+        at: DateTime<Utc>,
+        step: Duration,
+    ) -> BoxFuture<'a, Result<Vec<Sample>, DatasourceError>>;
+
+    /// Evaluates `expr` at every `step` from `start` to `end`.
+    fn query_range<'a>(
+        &'a self,
+        expr: &'a str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        step: Duration,
+    ) -> BoxFuture<'a, Result<Vec<Series>, DatasourceError>>;
+}
+
+/// Writes samples to the time-series database.
+pub trait Importer: Send + Sync {
+    fn import<'a>(&'a self, points: &'a [Point]) -> BoxFuture<'a, Result<(), DatasourceError>>;
+}
+
+/// The VictoriaMetrics single-node (or vmselect/vminsert-compatible) HTTP client.
+#[derive(Clone)]
+pub struct VmClient {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl VmClient {
+    /// `base` is like `http://127.0.0.1:8428`; `timeout` bounds each request.
+    pub fn new(base: &str, timeout: Duration) -> Result<Self, DatasourceError> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .build()
+            .map_err(|e| DatasourceError::Unreachable {
+                what: base.to_string(),
+                detail: format!("building HTTP client: {e}"),
+            })?;
+        Ok(VmClient {
+            base: base.trim_end_matches('/').to_string(),
+            http,
+        })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    async fn get(
+        &self,
+        path: &str,
+        what: &str,
+        params: &[(&str, String)],
+    ) -> Result<Data, DatasourceError> {
+        let url = format!("{}{}", self.base, path);
+        let resp = self
+            .http
+            .post(&url)
+            .form(params)
+            .send()
+            .await
+            .map_err(|e| unreachable(what, &e))?;
+        let status = resp.status();
+        let body = resp.bytes().await.map_err(|e| unreachable(what, &e))?;
+        if status.is_server_error() && status.as_u16() != 422 {
+            return Err(DatasourceError::Unreachable {
+                what: what.to_string(),
+                detail: format!("status {status}: {}", snippet(&body)),
+            });
+        }
+        let parsed: Response =
+            serde_json::from_slice(&body).map_err(|e| DatasourceError::Decode {
+                what: what.to_string(),
+                detail: format!("{e}: {}", snippet(&body)),
+            })?;
+        if !status.is_success() || parsed.status != "success" {
+            return Err(DatasourceError::Rejected {
+                what: what.to_string(),
+                status: status.as_u16(),
+                detail: parsed.error.unwrap_or_else(|| snippet(&body)),
+            });
+        }
+        parsed.data.ok_or_else(|| DatasourceError::Decode {
+            what: what.to_string(),
+            detail: "no data in a successful response".into(),
+        })
+    }
+}
+
+fn unreachable(what: &str, e: &reqwest::Error) -> DatasourceError {
+    // reqwest's Display omits the cause (connection refused, timed out); walk the chain.
+    let mut detail = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        detail.push_str(": ");
+        detail.push_str(&s.to_string());
+        src = s.source();
+    }
+    DatasourceError::Unreachable {
+        what: what.to_string(),
+        detail,
+    }
+}
+
+fn snippet(body: &[u8]) -> String {
+    let s = String::from_utf8_lossy(body);
+    s.chars().take(300).collect()
+}
+
+fn secs(t: DateTime<Utc>) -> String {
+    format!("{:.3}", t.timestamp_millis() as f64 / 1000.0)
+}
+
+#[derive(Deserialize)]
+struct Response {
+    status: String,
+    data: Option<Data>,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "resultType", content = "result", rename_all = "lowercase")]
+enum Data {
+    Vector(Vec<VectorItem>),
+    Matrix(Vec<MatrixItem>),
+    Scalar((f64, String)),
+    #[allow(dead_code)]
+    String((f64, String)),
+}
+
+#[derive(Deserialize)]
+struct VectorItem {
+    metric: Labels,
+    value: (f64, String),
+}
+
+#[derive(Deserialize)]
+struct MatrixItem {
+    metric: Labels,
+    values: Vec<(f64, String)>,
+}
+
+fn parse_value(s: &str) -> f64 {
+    s.parse().unwrap_or(f64::NAN)
+}
+
+impl Querier for VmClient {
+    fn query<'a>(
+        &'a self,
+        expr: &'a str,
+        at: DateTime<Utc>,
+        step: Duration,
+    ) -> BoxFuture<'a, Result<Vec<Sample>, DatasourceError>> {
+        Box::pin(async move {
+            let what = format!("{expr:?} at {}", at.to_rfc3339());
+            let params = [
+                ("query", expr.to_string()),
+                ("time", secs(at)),
+                ("step", format!("{}s", step.as_secs().max(1))),
+            ];
+            match self.get("/api/v1/query", &what, &params).await? {
+                Data::Vector(items) => Ok(items
+                    .into_iter()
+                    .map(|i| Sample {
+                        labels: i.metric,
+                        value: parse_value(&i.value.1),
+                    })
+                    .collect()),
+                Data::Scalar((_, v)) => Ok(vec![Sample {
+                    labels: Labels::new(),
+                    value: parse_value(&v),
+                }]),
+                _ => Err(DatasourceError::Decode {
+                    what,
+                    detail: "expected an instant vector or scalar".into(),
+                }),
+            }
+        })
+    }
+
+    fn query_range<'a>(
+        &'a self,
+        expr: &'a str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        step: Duration,
+    ) -> BoxFuture<'a, Result<Vec<Series>, DatasourceError>> {
+        Box::pin(async move {
+            let what = format!(
+                "{expr:?} from {} to {}",
+                start.to_rfc3339(),
+                end.to_rfc3339()
+            );
+            let params = [
+                ("query", expr.to_string()),
+                ("start", secs(start)),
+                ("end", secs(end)),
+                ("step", format!("{}s", step.as_secs().max(1))),
+                ("nocache", "1".to_string()),
+            ];
+            match self.get("/api/v1/query_range", &what, &params).await? {
+                Data::Matrix(items) => Ok(items
+                    .into_iter()
+                    .map(|i| Series {
+                        labels: i.metric,
+                        points: i
+                            .values
+                            .into_iter()
+                            .map(|(t, v)| ((t * 1000.0).round() as i64, parse_value(&v)))
+                            .collect(),
+                    })
+                    .collect()),
+                _ => Err(DatasourceError::Decode {
+                    what,
+                    detail: "expected a range vector".into(),
+                }),
+            }
+        })
+    }
+}
+
+/// Renders points in the Prometheus text format with millisecond timestamps.
+pub fn exposition(points: &[Point]) -> String {
+    let mut out = String::with_capacity(points.len() * 96);
+    for p in points {
+        let name = p
+            .labels
+            .get(crate::labels::METRIC_NAME)
+            .map(String::as_str)
+            .unwrap_or("");
+        out.push_str(name);
+        out.push('{');
+        let mut first = true;
+        for (k, v) in &p.labels {
+            if k == crate::labels::METRIC_NAME {
+                continue;
+            }
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            out.push_str(k);
+            out.push_str("=\"");
+            for ch in v.chars() {
+                match ch {
+                    '\\' => out.push_str("\\\\"),
+                    '"' => out.push_str("\\\""),
+                    '\n' => out.push_str("\\n"),
+                    c => out.push(c),
+                }
+            }
+            out.push('"');
+        }
+        out.push_str("} ");
+        out.push_str(&crate::template::go_float(p.value));
+        out.push(' ');
+        out.push_str(&p.at.timestamp_millis().to_string());
+        out.push('\n');
+    }
+    out
+}
+
+impl Importer for VmClient {
+    fn import<'a>(&'a self, points: &'a [Point]) -> BoxFuture<'a, Result<(), DatasourceError>> {
+        Box::pin(async move {
+            if points.is_empty() {
+                return Ok(());
+            }
+            let what = format!("import of {} samples", points.len());
+            let url = format!("{}/api/v1/import/prometheus", self.base);
+            let resp = self
+                .http
+                .post(&url)
+                .body(exposition(points))
+                .send()
+                .await
+                .map_err(|e| unreachable(&what, &e))?;
+            let status = resp.status();
+            if status.is_success() {
+                return Ok(());
+            }
+            let body = resp.bytes().await.unwrap_or_default();
+            if status.is_server_error() {
+                Err(DatasourceError::Unreachable {
+                    what,
+                    detail: format!("status {status}: {}", snippet(&body)),
+                })
+            } else {
+                Err(DatasourceError::Rejected {
+                    what,
+                    status: status.as_u16(),
+                    detail: snippet(&body),
+                })
+            }
+        })
+    }
+}
+
+/// A scripted datasource for unit tests: answers per expression, records imports.
+#[cfg(test)]
+pub mod fake {
+    use super::*;
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    pub struct FakeDatasource {
+        pub answers: Mutex<HashMap<String, Result<Vec<Sample>, DatasourceError>>>,
+        pub imported: Mutex<Vec<Point>>,
+    }
+
+    impl FakeDatasource {
+        pub fn answer(&self, expr: &str, r: Result<Vec<Sample>, DatasourceError>) {
+            self.answers.lock().unwrap().insert(expr.to_string(), r);
+        }
+    }
+
+    impl Querier for FakeDatasource {
+        fn query<'a>(
+            &'a self,
+            expr: &'a str,
+            _at: DateTime<Utc>,
+            _step: Duration,
+        ) -> BoxFuture<'a, Result<Vec<Sample>, DatasourceError>> {
+            let r = self
+                .answers
+                .lock()
+                .unwrap()
+                .get(expr)
+                .cloned()
+                .unwrap_or(Ok(Vec::new()));
+            Box::pin(async move { r })
+        }
+
+        fn query_range<'a>(
+            &'a self,
+            expr: &'a str,
+            _start: DateTime<Utc>,
+            _end: DateTime<Utc>,
+            _step: Duration,
+        ) -> BoxFuture<'a, Result<Vec<Series>, DatasourceError>> {
+            Box::pin(async move {
+                Err(DatasourceError::Rejected {
+                    what: expr.to_string(),
+                    status: 400,
+                    detail: "the fake has no ranges".into(),
+                })
+            })
+        }
+    }
+
+    impl Importer for FakeDatasource {
+        fn import<'a>(&'a self, points: &'a [Point]) -> BoxFuture<'a, Result<(), DatasourceError>> {
+            self.imported.lock().unwrap().extend_from_slice(points);
+            Box::pin(async { Ok(()) })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn exposition_escapes_and_uses_milliseconds() {
+        let labels: Labels = [("__name__", "m"), ("a", "x\"y\\z")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let p = Point {
+            labels,
+            value: 0.5,
+            at: Utc.timestamp_millis_opt(1_700_000_000_123).unwrap(),
+        };
+        assert_eq!(exposition(&[p]), "m{a=\"x\\\"y\\\\z\"} 0.5 1700000000123\n");
+    }
+
+    #[test]
+    fn decodes_vectors_and_matrices() {
+        let v: Response = serde_json::from_str(
+            r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"a":"1"},"value":[1.5,"+Inf"]}]}}"#,
+        )
+        .unwrap();
+        match v.data {
+            Some(Data::Vector(items)) => assert!(parse_value(&items[0].value.1).is_infinite()),
+            _ => panic!("expected vector"),
+        }
+        let m: Response = serde_json::from_str(
+            r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,"2"],[2,"NaN"]]}]}}"#,
+        )
+        .unwrap();
+        assert!(matches!(m.data, Some(Data::Matrix(ref s)) if s[0].values.len() == 2));
+    }
+}

@@ -1,0 +1,37 @@
+//! wardflux-ruler: alert and recording rules over VictoriaMetrics, written as alert-history
+//! rows in PostgreSQL or SQLite.
+//!
+//! Layout:
+//! - `config`: rule files (Prometheus rule-group format) parsed and validated
+//! - `template`: the Go-template subset used in annotations
+//! - `labels`: label sets and stable fingerprints
+//! - `alert`: the pure alert life (pending, firing, resolved) and its transitions
+//! - `rule`: one rule's query result turned into candidates or recorded samples
+//! - `datasource`: the `Querier`/`Importer` traits and the VictoriaMetrics client
+//! - `engine`: group runtimes, aligned loops, reload, the built-in datasource alert
+//! - `store`: alert history in PostgreSQL or SQLite (sqlx, embedded migrations)
+//! - `queue`: the bounded, ordered transition queue in front of the store
+//! - `notifier`: Alertmanager v2
+//! - `metrics`: self-telemetry
+//! - `api`: HTTP API (`/metrics`, `/api/v1/alerts`, `/api/v1/rules`, `/-/reload`, ...)
+//! - `replay`: rules evaluated over a past range into a store
+//! - `bench`: evaluation cost for a synthetic fleet
+//! - `secret`: values that never reach logs
+//! - `cli`: flags and subcommands, wired together
+
+pub mod alert;
+pub mod api;
+pub mod bench;
+pub mod cli;
+pub mod config;
+pub mod datasource;
+pub mod engine;
+pub mod labels;
+pub mod metrics;
+pub mod notifier;
+pub mod queue;
+pub mod replay;
+pub mod rule;
+pub mod secret;
+pub mod store;
+pub mod template;

@@ -1,0 +1,328 @@
+//! The alert-history store: a small [`Store`] trait with PostgreSQL and SQLite
+//! implementations over sqlx. Migrations live in `migrations/{postgres,sqlite}` at the repo
+//! root and are embedded at build time. Every write is idempotent (an episode is its
+//! fingerprint and start), so a transition retried after an outage never duplicates a row.
+
+use crate::alert::{AlertRecord, RowState, Transition};
+use crate::datasource::BoxFuture;
+use crate::secret::Secret;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::{PgPool, Row, SqlitePool};
+use std::str::FromStr;
+use std::time::Duration;
+use thiserror::Error;
+
+/// A store failure; `Unavailable` is worth retrying, `Rejected` is not.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("{what}: store unavailable: {detail}")]
+    Unavailable { what: String, detail: String },
+    #[error("{what}: store rejected the write: {detail}")]
+    Rejected { what: String, detail: String },
+    #[error("opening store {url}: {detail}")]
+    Open { url: String, detail: String },
+    #[error("migrating store: {0}")]
+    Migrate(String),
+}
+
+impl StoreError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Unavailable { .. })
+    }
+}
+
+/// A row as read back, with the operator's acknowledgement.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HistoryRow {
+    pub id: i64,
+    #[serde(flatten)]
+    pub record: AlertRecord,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub acknowledged_by: Option<String>,
+}
+
+/// Where alert history lives.
+pub trait Store: Send + Sync {
+    /// Applies the embedded migrations.
+    fn migrate(&self) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Rows still firing, to restore alert state at start.
+    fn open_alerts(&self) -> BoxFuture<'_, Result<Vec<AlertRecord>, StoreError>>;
+    /// Writes one transition; safe to repeat.
+    fn apply<'a>(&'a self, t: &'a Transition) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// The newest rows first, at most `limit`.
+    fn history(&self, limit: i64) -> BoxFuture<'_, Result<Vec<HistoryRow>, StoreError>>;
+    /// `postgres` or `sqlite`, for logs and metrics.
+    fn kind(&self) -> &'static str;
+}
+
+/// Opens the store named by `url` (`sqlite://PATH` or `postgres://...`).
+pub async fn open(url: &Secret) -> Result<Box<dyn Store>, StoreError> {
+    let raw = url.expose();
+    let open_err = |detail: String| StoreError::Open {
+        url: url.to_string(),
+        detail,
+    };
+    if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+        let opts = PgConnectOptions::from_str(raw).map_err(|e| open_err(e.to_string()))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_lazy_with(opts);
+        Ok(Box::new(PgStore { pool }))
+    } else if let Some(path) = raw.strip_prefix("sqlite://") {
+        let opts = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(Duration::from_millis(500));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_lazy_with(opts);
+        Ok(Box::new(SqliteStore { pool }))
+    } else {
+        Err(open_err(
+            "unsupported scheme: use sqlite://PATH or postgres://...".into(),
+        ))
+    }
+}
+
+/// PostgreSQL store.
+pub struct PgStore {
+    pool: PgPool,
+}
+
+/// SQLite store.
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+/// SQL shared by both backends; `{J}` marks where PostgreSQL casts text to JSONB and `{T}`
+/// where it casts JSONB back to text.
+mod sql {
+    pub const INSERT: &str = "INSERT INTO alert_history (alert_name, group_name, fingerprint, \
+        severity, device, if_name, interface_type, isp_provider, message, value, labels, \
+        annotations, state, started_at, resolved_at, last_evaluated_at) VALUES ($1, $2, $3, \
+        $4, $5, $6, $7, $8, $9, $10, $11{J}, $12{J}, $13, $14, $15, $16) \
+        ON CONFLICT (fingerprint, started_at) DO NOTHING";
+    pub const RESOLVE: &str = "UPDATE alert_history SET state = 'resolved', resolved_at = $1, \
+        last_evaluated_at = $1, value = COALESCE($2, value) \
+        WHERE fingerprint = $3 AND started_at = $4 AND resolved_at IS NULL";
+    pub const TOUCH: &str = "UPDATE alert_history SET last_evaluated_at = $1, \
+        value = COALESCE($2, value) \
+        WHERE fingerprint = $3 AND started_at = $4 AND resolved_at IS NULL";
+    pub const COLUMNS: &str = "id, alert_name, group_name, fingerprint, severity, device, \
+        if_name, interface_type, isp_provider, message, value, labels{T} AS labels, \
+        annotations{T} AS annotations, state, started_at, resolved_at, last_evaluated_at, \
+        acknowledged_at, acknowledged_by";
+
+    pub fn pg(s: &str) -> String {
+        s.replace("{J}", "::jsonb").replace("{T}", "::text")
+    }
+
+    pub fn lite(s: &str) -> String {
+        s.replace("{J}", "").replace("{T}", "")
+    }
+}
+
+fn json(v: &impl serde::Serialize) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "{}".into())
+}
+
+fn decode_row<R: Row>(row: &R) -> Result<HistoryRow, sqlx::Error>
+where
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<f64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> DateTime<Utc>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<DateTime<Utc>>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+{
+    let labels: String = row.try_get("labels")?;
+    let annotations: String = row.try_get("annotations")?;
+    let state: String = row.try_get("state")?;
+    Ok(HistoryRow {
+        id: row.try_get("id")?,
+        record: AlertRecord {
+            alert_name: row.try_get("alert_name")?,
+            group_name: row.try_get("group_name")?,
+            fingerprint: row.try_get("fingerprint")?,
+            severity: row.try_get("severity")?,
+            device: row.try_get("device")?,
+            if_name: row.try_get("if_name")?,
+            interface_type: row.try_get("interface_type")?,
+            isp_provider: row.try_get("isp_provider")?,
+            message: row.try_get("message")?,
+            value: row.try_get("value")?,
+            labels: serde_json::from_str(&labels).unwrap_or_default(),
+            annotations: serde_json::from_str(&annotations).unwrap_or_default(),
+            state: if state == "resolved" {
+                RowState::Resolved
+            } else {
+                RowState::Firing
+            },
+            started_at: row.try_get("started_at")?,
+            resolved_at: row.try_get("resolved_at")?,
+            last_evaluated_at: row.try_get("last_evaluated_at")?,
+        },
+        acknowledged_at: row.try_get("acknowledged_at")?,
+        acknowledged_by: row.try_get("acknowledged_by")?,
+    })
+}
+
+/// Sorts sqlx errors into retry-worthy and permanent ones: constraint, data and syntax
+/// errors are permanent; connection trouble, locks and everything else are retried.
+fn classify(what: &str, e: sqlx::Error) -> StoreError {
+    let permanent = match &e {
+        sqlx::Error::Database(db) => {
+            let code = db.code().map(|c| c.to_string()).unwrap_or_default();
+            // PostgreSQL SQLSTATE classes 22 (data), 23 (integrity), 42 (syntax/access);
+            // SQLite's extended constraint codes are 19 + n*256.
+            code.starts_with("22")
+                || code.starts_with("23")
+                || code.starts_with("42")
+                || code.parse::<i32>().is_ok_and(|n| n & 0xff == 19)
+        }
+        sqlx::Error::ColumnDecode { .. }
+        | sqlx::Error::ColumnNotFound(_)
+        | sqlx::Error::TypeNotFound { .. }
+        | sqlx::Error::Decode(_)
+        | sqlx::Error::Encode(_) => true,
+        _ => false,
+    };
+    if permanent {
+        StoreError::Rejected {
+            what: what.to_string(),
+            detail: e.to_string(),
+        }
+    } else {
+        StoreError::Unavailable {
+            what: what.to_string(),
+            detail: e.to_string(),
+        }
+    }
+}
+
+fn describe(t: &Transition) -> String {
+    let ep = t.episode();
+    format!(
+        "writing {} of {}/{} ({})",
+        t.kind(),
+        ep.group_name,
+        ep.alert_name,
+        ep.fingerprint
+    )
+}
+
+/// Both implementations share this body; only the pool type and SQL dialect differ.
+macro_rules! store_impl {
+    ($ty:ty, $kind:literal, $dialect:path, $migrations:literal) => {
+        impl Store for $ty {
+            fn migrate(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+                Box::pin(async move {
+                    sqlx::migrate!($migrations)
+                        .run(&self.pool)
+                        .await
+                        .map_err(|e| StoreError::Migrate(e.to_string()))
+                })
+            }
+
+            fn open_alerts(&self) -> BoxFuture<'_, Result<Vec<AlertRecord>, StoreError>> {
+                Box::pin(async move {
+                    let q = $dialect(&format!(
+                        "SELECT {} FROM alert_history WHERE resolved_at IS NULL ORDER BY id",
+                        sql::COLUMNS
+                    ));
+                    let rows = sqlx::query(&q)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(|e| classify("reading open alerts", e))?;
+                    rows.iter()
+                        .map(|r| decode_row(r).map(|h| h.record))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| classify("decoding open alerts", e))
+                })
+            }
+
+            fn apply<'a>(&'a self, t: &'a Transition) -> BoxFuture<'a, Result<(), StoreError>> {
+                Box::pin(async move {
+                    let what = describe(t);
+                    let result = match t {
+                        Transition::Fired(r) => {
+                            sqlx::query(&$dialect(sql::INSERT))
+                                .bind(&r.alert_name)
+                                .bind(&r.group_name)
+                                .bind(&r.fingerprint)
+                                .bind(&r.severity)
+                                .bind(&r.device)
+                                .bind(&r.if_name)
+                                .bind(&r.interface_type)
+                                .bind(&r.isp_provider)
+                                .bind(&r.message)
+                                .bind(r.value)
+                                .bind(json(&r.labels))
+                                .bind(json(&r.annotations))
+                                .bind(r.state.as_str())
+                                .bind(r.started_at)
+                                .bind(r.resolved_at)
+                                .bind(r.last_evaluated_at)
+                                .execute(&self.pool)
+                                .await
+                        }
+                        Transition::Resolved {
+                            episode,
+                            resolved_at,
+                            value,
+                        } => {
+                            sqlx::query(&$dialect(sql::RESOLVE))
+                                .bind(*resolved_at)
+                                .bind(*value)
+                                .bind(&episode.fingerprint)
+                                .bind(episode.started_at)
+                                .execute(&self.pool)
+                                .await
+                        }
+                        Transition::Touched { episode, at, value } => {
+                            sqlx::query(&$dialect(sql::TOUCH))
+                                .bind(*at)
+                                .bind(*value)
+                                .bind(&episode.fingerprint)
+                                .bind(episode.started_at)
+                                .execute(&self.pool)
+                                .await
+                        }
+                    };
+                    result.map(|_| ()).map_err(|e| classify(&what, e))
+                })
+            }
+
+            fn history(&self, limit: i64) -> BoxFuture<'_, Result<Vec<HistoryRow>, StoreError>> {
+                Box::pin(async move {
+                    let q = $dialect(&format!(
+                        "SELECT {} FROM alert_history ORDER BY id DESC LIMIT $1",
+                        sql::COLUMNS
+                    ));
+                    let rows = sqlx::query(&q)
+                        .bind(limit)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(|e| classify("reading alert history", e))?;
+                    rows.iter()
+                        .map(decode_row)
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| classify("decoding alert history", e))
+                })
+            }
+
+            fn kind(&self) -> &'static str {
+                $kind
+            }
+        }
+    };
+}
+
+store_impl!(PgStore, "postgres", sql::pg, "../migrations/postgres");
+store_impl!(SqliteStore, "sqlite", sql::lite, "../migrations/sqlite");

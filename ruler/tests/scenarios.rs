@@ -1,0 +1,464 @@
+//! End-to-end alert scenarios against real VictoriaMetrics and a real store: each scenario
+//! runs once on SQLite and once on PostgreSQL. Evaluation is driven at explicit minutes over
+//! backfilled data, so nothing sleeps.
+//!
+//! Needs Debian packages: victoria-metrics, postgresql (127.0.0.1:5432, trust auth).
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+use wardflux_ruler::alert::RowState;
+use wardflux_ruler::engine::{Settings, UNREACHABLE_ALERT};
+
+fn settings() -> Settings {
+    Settings {
+        unreachable_grace: Duration::from_secs(180),
+        ..Settings::default()
+    }
+}
+
+/// CORE-SW-01 with two ISP uplinks; `isp1`/`isp2` say whether each is up at a minute.
+fn two_isp_device(
+    device: &str,
+    isp1: impl Fn(i64) -> bool,
+    isp2: impl Fn(i64) -> bool,
+    to: i64,
+) -> Vec<wardflux_ruler::datasource::Point> {
+    let a = iface(device, 1, "Gi0/0/0", "isp", "magti", true);
+    let b = iface(device, 2, "Gi0/0/1", "isp", "silknet", true);
+    let st = |up: bool| {
+        if up {
+            IfState::default()
+        } else {
+            IfState::down()
+        }
+    };
+    let mut pts = series(&a, -10, to, |m| st(isp1(m)));
+    pts.extend(series(&b, -10, to, |m| st(isp2(m))));
+    pts.extend(device_up(device, -10, to, |_| true));
+    pts
+}
+
+async fn isp_down_then_up_gives_one_row(backend: Backend) {
+    let vm = Vm::start().await;
+    vm.import(&two_isp_device(
+        "CORE-SW-01",
+        |m| !(10..20).contains(&m),
+        |_| true,
+        30,
+    ))
+    .await;
+    let fx = StoreFixture::new(backend).await;
+    let h = Harness::new(&vm.url(), fx.store.clone(), settings()).await;
+    h.run(0, 30).await;
+    let rows = h.rows().await;
+    assert_eq!(rows.len(), 1, "{backend:?}: exactly one row, got {rows:#?}");
+    let r = &rows[0].record;
+    assert_eq!(r.alert_name, "IspUplinkDownBackupWorking");
+    assert_eq!(r.message, "ISP link Gi0/0/0 (magti) on CORE-SW-01 is DOWN");
+    assert_eq!(
+        (r.severity.as_str(), r.device.as_str(), r.if_name.as_str()),
+        ("high", "CORE-SW-01", "Gi0/0/0")
+    );
+    assert_eq!(
+        (r.interface_type.as_str(), r.isp_provider.as_str()),
+        ("isp", "magti")
+    );
+    assert_eq!(r.state, RowState::Resolved);
+    assert_eq!(r.started_at, at(10));
+    assert_eq!(r.resolved_at, Some(at(20)));
+    assert_eq!(r.labels["alertname"], "IspUplinkDownBackupWorking");
+    assert!(r.annotations["description"].contains("Backup uplink working"));
+}
+
+async fn two_isps_down_is_a_total_outage_one_is_backup_working(backend: Backend) {
+    let vm = Vm::start().await;
+    // CORE-SW-01 loses its magti link at 5 and its silknet link at 10; BR-RTR-02 only magti.
+    let mut pts = two_isp_device("CORE-SW-01", |m| m < 5, |m| m < 10, 20);
+    pts.extend(two_isp_device("BR-RTR-02", |m| m < 5, |_| true, 20));
+    vm.import(&pts).await;
+    let fx = StoreFixture::new(backend).await;
+    let h = Harness::new(&vm.url(), fx.store.clone(), settings()).await;
+    h.run(0, 20).await;
+    let rows = h.rows().await;
+    let total = rows_of(&rows, "IspTotalOutage");
+    assert_eq!(total.len(), 1, "{backend:?}: {rows:#?}");
+    assert_eq!(total[0].record.device, "CORE-SW-01");
+    assert_eq!(total[0].record.severity, "critical");
+    assert_eq!(total[0].record.started_at, at(10));
+    assert_eq!(total[0].record.state, RowState::Firing);
+    assert_eq!(
+        total[0].record.message,
+        "All ISP uplinks on CORE-SW-01 are DOWN (2 down): total outage"
+    );
+    let backup = rows_of(&rows, "IspUplinkDownBackupWorking");
+    assert_eq!(backup.len(), 2, "{backend:?}: {rows:#?}");
+    let core = backup
+        .iter()
+        .find(|r| r.record.device == "CORE-SW-01")
+        .unwrap();
+    assert_eq!(
+        (core.record.started_at, core.record.resolved_at),
+        (at(5), Some(at(10))),
+        "backup-working ends when the backup fails too"
+    );
+    let branch = backup
+        .iter()
+        .find(|r| r.record.device == "BR-RTR-02")
+        .unwrap();
+    assert_eq!(branch.record.state, RowState::Firing);
+    assert_eq!(rows.len(), 3, "nothing else fires: {rows:#?}");
+}
+
+async fn restart_while_firing_continues_the_same_row(backend: Backend) {
+    let vm = Vm::start().await;
+    vm.import(&two_isp_device(
+        "CORE-SW-01",
+        |m| !(5..20).contains(&m),
+        |_| true,
+        30,
+    ))
+    .await;
+    let fx = StoreFixture::new(backend).await;
+    {
+        let h = Harness::new(&vm.url(), fx.store.clone(), settings()).await;
+        h.run(0, 12).await;
+        let rows = h.rows().await;
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].record.state, RowState::Firing);
+    }
+    // A new process: new store handle, state restored from the open row.
+    let h = Harness::new(&vm.url(), fx.reopen().await, settings()).await;
+    let alerts = h.engine.status().await;
+    assert_eq!(alerts[2].rules[0].alerts.len(), 1, "restored as firing");
+    h.run(13, 30).await;
+    let rows = h.rows().await;
+    assert_eq!(
+        rows.len(),
+        1,
+        "{backend:?}: no duplicate after restart: {rows:#?}"
+    );
+    assert_eq!(rows[0].record.started_at, at(5));
+    assert_eq!(
+        rows[0].record.resolved_at,
+        Some(at(20)),
+        "no spurious resolve at restart"
+    );
+}
+
+async fn stopped_victoriametrics_resolves_nothing(backend: Backend) {
+    let mut vm = Vm::start().await;
+    vm.import(&two_isp_device("CORE-SW-01", |m| m < 5, |_| true, 40))
+        .await;
+    let fx = StoreFixture::new(backend).await;
+    let h = Harness::new(&vm.url(), fx.store.clone(), settings()).await;
+    h.run(0, 8).await;
+    vm.stop();
+    h.run(9, 14).await;
+    let rows = h.rows().await;
+    let isp = rows_of(&rows, "IspUplinkDownBackupWorking");
+    assert_eq!(isp.len(), 1);
+    assert_eq!(
+        isp[0].record.state,
+        RowState::Firing,
+        "{backend:?}: nothing resolves"
+    );
+    let ds = rows_of(&rows, UNREACHABLE_ALERT);
+    assert_eq!(
+        ds.len(),
+        1,
+        "DatasourceUnreachable raised after the grace period"
+    );
+    assert_eq!(ds[0].record.started_at, at(9));
+    assert_eq!(ds[0].record.severity, "critical");
+    assert_eq!(h.metrics.datasource_up.get(), 0);
+    let status = h.engine.status().await;
+    assert!(status[2].rules[0]
+        .last_error
+        .as_deref()
+        .unwrap_or("")
+        .contains("unreachable"));
+    vm.restart().await;
+    h.run(15, 16).await;
+    let rows = h.rows().await;
+    assert_eq!(rows.len(), 2, "same rows continue: {rows:#?}");
+    assert_eq!(
+        rows_of(&rows, "IspUplinkDownBackupWorking")[0].record.state,
+        RowState::Firing
+    );
+    let ds = rows_of(&rows, UNREACHABLE_ALERT);
+    assert_eq!(ds[0].record.resolved_at, Some(at(15)));
+}
+
+async fn store_outage_loses_no_transition(backend: Backend) {
+    let vm = Vm::start().await;
+    vm.import(&two_isp_device(
+        "CORE-SW-01",
+        |m| !(5..10).contains(&m),
+        |_| true,
+        20,
+    ))
+    .await;
+    match backend {
+        Backend::Postgres => {
+            // A private server this test may really stop and start.
+            let pg = PrivatePg::start();
+            let url = wardflux_ruler::secret::Secret::new(pg.url());
+            let store: std::sync::Arc<dyn wardflux_ruler::store::Store> =
+                std::sync::Arc::from(wardflux_ruler::store::open(&url).await.unwrap());
+            store.migrate().await.unwrap();
+            let h = Harness::new(&vm.url(), store.clone(), settings()).await;
+            h.run(0, 4).await;
+            pg.stop();
+            h.run(5, 12).await;
+            assert_eq!(h.queue.depth(), 2, "fired and resolved wait in the queue");
+            assert_eq!(h.metrics.queue_depth.get(), 2);
+            assert!(h.metrics.store_errors.get() > 0);
+            pg.start_again();
+            h.queue.drain(store.as_ref()).await.expect("store back");
+            assert_eq!(h.queue.depth(), 0);
+            check_outage_rows(&h.rows().await);
+        }
+        Backend::Sqlite => {
+            let fx = StoreFixture::new(backend).await;
+            let h = Harness::new(&vm.url(), fx.store.clone(), settings()).await;
+            h.run(0, 4).await;
+            // Another process holds the write lock.
+            use sqlx::Connection;
+            let path = fx.url.expose().trim_start_matches("sqlite://").to_string();
+            let mut locker = sqlx::SqliteConnection::connect(&format!("sqlite://{path}"))
+                .await
+                .unwrap();
+            sqlx::query("BEGIN EXCLUSIVE")
+                .execute(&mut locker)
+                .await
+                .unwrap();
+            h.run(5, 12).await;
+            assert_eq!(h.queue.depth(), 2, "fired and resolved wait in the queue");
+            assert_eq!(h.metrics.queue_depth.get(), 2);
+            sqlx::query("COMMIT").execute(&mut locker).await.unwrap();
+            h.queue
+                .drain(fx.store.as_ref())
+                .await
+                .expect("lock released");
+            check_outage_rows(&h.rows().await);
+        }
+    }
+}
+
+fn check_outage_rows(rows: &[wardflux_ruler::store::HistoryRow]) {
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_eq!(rows[0].record.started_at, at(5));
+    assert_eq!(rows[0].record.resolved_at, Some(at(10)));
+}
+
+/// One device per default rule with the fault that rule is for, and healthy devices beside.
+async fn every_default_rule_fires_on_its_scenario_and_healthy_data_is_silent(backend: Backend) {
+    let vm = Vm::start().await;
+    let to = 30;
+    let mut pts = Vec::new();
+    // Healthy: a branch router with two ISPs, a trunk and access ports.
+    pts.extend(two_isp_device("BR-OK-01", |_| true, |_| true, to));
+    for (i, kind) in ["trunk", "access", "server_link"].iter().enumerate() {
+        let f = iface(
+            "BR-OK-01",
+            10 + i as u32,
+            &format!("Gi0/1/{i}"),
+            kind,
+            "",
+            *kind == "trunk",
+        );
+        pts.extend(series(&f, -10, to, |_| IfState::default()));
+    }
+    // IspUplinkDownBackupWorking and IspTotalOutage.
+    pts.extend(two_isp_device("ISP-ONE-DOWN", |m| m < 3, |_| true, to));
+    pts.extend(two_isp_device("ISP-ALL-DOWN", |m| m < 3, |m| m < 3, to));
+    // CriticalTrunkDown; a non-critical trunk down and an admin-down critical trunk stay silent.
+    let trunk = iface("CORE-SW-02", 5, "Te1/0/1", "trunk", "", true);
+    pts.extend(series(&trunk, -10, to, |m| {
+        if m < 3 {
+            IfState::default()
+        } else {
+            IfState::down()
+        }
+    }));
+    let minor = iface("CORE-SW-02", 6, "Te1/0/2", "trunk", "", false);
+    pts.extend(series(&minor, -10, to, |_| IfState::down()));
+    let shut = iface("CORE-SW-02", 7, "Te1/0/3", "trunk", "", true);
+    pts.extend(series(&shut, -10, to, |_| IfState {
+        admin: 2.0,
+        ..IfState::down()
+    }));
+    pts.extend(device_up("CORE-SW-02", -10, to, |_| true));
+    // DeviceSnmpUnreachable.
+    pts.extend(device_up("BR-MUTE-03", -10, to, |m| m < 3));
+    // InterfaceHighUtilisation: 900 of 1000 Mbps in.
+    let hot = iface("DC-SW-04", 1, "Te0/1", "server_link", "", false);
+    pts.extend(series(&hot, -10, to, |_| IfState {
+        in_mbps: 900.0,
+        ..IfState::default()
+    }));
+    // InterfaceHighErrorRate: 1% of inbound packets.
+    let bad = iface("DC-SW-04", 2, "Te0/2", "server_link", "", false);
+    pts.extend(series(&bad, -10, to, |_| IfState {
+        in_error_ratio: 0.01,
+        ..IfState::default()
+    }));
+    pts.extend(device_up("DC-SW-04", -10, to, |_| true));
+    // InterfaceFlapping: down and up every two minutes until minute 12.
+    let flap = iface("BR-FLAP-05", 3, "Gi0/3", "branch_link", "", false);
+    pts.extend(series(&flap, -10, to, |m| {
+        if (0..12).contains(&m) && (m / 2) % 2 == 0 {
+            IfState::down()
+        } else {
+            IfState::default()
+        }
+    }));
+    pts.extend(device_up("BR-FLAP-05", -10, to, |_| true));
+    vm.import(&pts).await;
+
+    let fx = StoreFixture::new(backend).await;
+    let h = Harness::new(&vm.url(), fx.store.clone(), settings()).await;
+    h.run(0, to).await;
+    let rows = h.rows().await;
+    let mut got: Vec<(String, String, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.record.alert_name.clone(),
+                r.record.device.clone(),
+                r.record.if_name.clone(),
+            )
+        })
+        .collect();
+    got.sort();
+    let want: Vec<(String, String, String)> = [
+        ("CriticalTrunkDown", "CORE-SW-02", "Te1/0/1"),
+        ("DeviceSnmpUnreachable", "BR-MUTE-03", ""),
+        ("InterfaceFlapping", "BR-FLAP-05", "Gi0/3"),
+        ("InterfaceHighErrorRate", "DC-SW-04", "Te0/2"),
+        ("InterfaceHighUtilisation", "DC-SW-04", "Te0/1"),
+        ("IspTotalOutage", "ISP-ALL-DOWN", ""),
+        ("IspUplinkDownBackupWorking", "ISP-ONE-DOWN", "Gi0/0/0"),
+    ]
+    .iter()
+    .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+    .collect();
+    assert_eq!(
+        got, want,
+        "{backend:?}: each rule fires once on its fault, nothing on healthy devices"
+    );
+    let flapping = rows_of(&rows, "InterfaceFlapping");
+    assert_eq!(
+        flapping[0].record.state,
+        RowState::Resolved,
+        "flapping stops: resolves after keep_firing_for"
+    );
+    let util = rows_of(&rows, "InterfaceHighUtilisation");
+    assert!(
+        util[0].record.message.contains("90%"),
+        "{}",
+        util[0].record.message
+    );
+    // Recording rules wrote their series back, including the 24-hour summary.
+    let rec = vm.query("wardflux:if_traffic_mbps:rate5m{device=\"DC-SW-04\",ifName=\"Te0/1\",direction=\"in\"}", at(to)).await;
+    assert!((rec[0].value - 900.0).abs() < 1.0, "recorded {rec:?}");
+    let daily = vm
+        .query(
+            "wardflux:if_availability:ratio24h{device=\"BR-OK-01\"}",
+            at(to),
+        )
+        .await;
+    assert!(
+        !daily.is_empty() && daily.iter().all(|s| s.value == 1.0),
+        "daily {daily:?}"
+    );
+}
+
+async fn replay_writes_the_rows_live_evaluation_would(backend: Backend) {
+    let vm = Vm::start().await;
+    let mut pts = two_isp_device("CORE-SW-01", |m| !(10..20).contains(&m), |_| true, 30);
+    pts.extend(two_isp_device("BR-RTR-02", |m| m < 25, |m| m < 25, 30));
+    vm.import(&pts).await;
+    let fx = StoreFixture::new(backend).await;
+    let rules = load_default_rules();
+    let client = vm.client();
+    let importer = FlushingImporter {
+        client: vm.client(),
+    };
+    // Recording rules first, as live evaluation would have written them.
+    let sum = wardflux_ruler::replay::replay(
+        &rules,
+        &client,
+        &importer,
+        fx.store.as_ref(),
+        &wardflux_ruler::replay::ReplayOptions {
+            from: at(0),
+            to: at(30),
+            write_recording: true,
+            steps_per_query: 7,
+            touch_every: Duration::from_secs(3600),
+        },
+    )
+    .await
+    .expect("replay");
+    assert_eq!(sum.fired.get("IspUplinkDownBackupWorking"), Some(&1));
+    let rows = fx.store.history(100).await.unwrap();
+    let mut got: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.record.alert_name.as_str(),
+                r.record.device.as_str(),
+                r.record.started_at,
+                r.record.resolved_at,
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("IspTotalOutage", "BR-RTR-02", at(25), None),
+            (
+                "IspUplinkDownBackupWorking",
+                "CORE-SW-01",
+                at(10),
+                Some(at(20))
+            ),
+        ],
+        "{backend:?}"
+    );
+}
+
+macro_rules! both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+both_stores!(
+    isp_down_then_up_gives_one_row,
+    two_isps_down_is_a_total_outage_one_is_backup_working,
+    restart_while_firing_continues_the_same_row,
+    stopped_victoriametrics_resolves_nothing,
+    store_outage_loses_no_transition,
+    every_default_rule_fires_on_its_scenario_and_healthy_data_is_silent,
+    replay_writes_the_rows_live_evaluation_would,
+);
