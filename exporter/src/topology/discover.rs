@@ -200,6 +200,75 @@ mod tests {
             .collect()
     }
 
+    fn limits() -> WalkLimits {
+        WalkLimits {
+            max_repetitions: 10,
+            max_varbinds: 50,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_device_without_lldp_or_cdp_or_failing_on_them_gets_no_neighbours() {
+        use crate::snmp::fake::FakeAgent;
+        let ifs = [InterfaceInfo {
+            if_index: 1,
+            name: b"eth0".to_vec(),
+            ..InterfaceInfo::default()
+        }];
+        let mut empty = FakeAgent::new(Default::default());
+        let hood = walk_neighbors(&mut empty, "X", &ifs, &mut limits()).await;
+        assert_eq!(hood, Neighborhood::default());
+        let mut failing = FakeAgent::new(Default::default());
+        failing.fail = Some(crate::snmp::SnmpError::Deadline);
+        let hood = walk_neighbors(&mut failing, "X", &ifs, &mut limits()).await;
+        assert_eq!(hood, Neighborhood::default());
+    }
+
+    #[tokio::test]
+    async fn lldp_rows_walked_from_an_agent_become_neighbours() {
+        use crate::snmp::fake::FakeAgent;
+        use crate::snmp::{Oid, Value};
+        let o = |s: &str| Oid::parse(s).unwrap();
+        let os = |b: &[u8]| Value::OctetString(b.to_vec());
+        let mib = [
+            ("1.0.8802.1.1.2.1.3.1.0", Value::Integer(4)),
+            ("1.0.8802.1.1.2.1.3.2.0", os(&[2, 0, 0, 0, 0, 1])),
+            ("1.0.8802.1.1.2.1.3.7.1.2.7", Value::Integer(5)),
+            ("1.0.8802.1.1.2.1.3.7.1.3.7", os(b"eth0")),
+            ("1.0.8802.1.1.2.1.4.1.1.4.0.7.1", Value::Integer(4)),
+            ("1.0.8802.1.1.2.1.4.1.1.5.0.7.1", os(&[2, 0, 0, 0, 0, 2])),
+            ("1.0.8802.1.1.2.1.4.1.1.6.0.7.1", Value::Integer(5)),
+            ("1.0.8802.1.1.2.1.4.1.1.7.0.7.1", os(b"ge-0/0/1")),
+            ("1.0.8802.1.1.2.1.4.1.1.9.0.7.1", os(b"PEER")),
+            ("1.3.6.1.2.1.31.1.2.1.3.9.1", Value::Integer(1)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (o(k), v))
+        .collect();
+        let ifs = [
+            InterfaceInfo {
+                if_index: 1,
+                name: b"eth0".to_vec(),
+                ..InterfaceInfo::default()
+            },
+            InterfaceInfo {
+                if_index: 9,
+                name: b"bond0".to_vec(),
+                ..InterfaceInfo::default()
+            },
+        ];
+        let mut agent = FakeAgent::new(mib);
+        let hood = walk_neighbors(&mut agent, "X", &ifs, &mut limits()).await;
+        assert_eq!(
+            hood.chassis_id.map(|c| c.to_string()).as_deref(),
+            Some("02:00:00:00:00:01")
+        );
+        assert_eq!(hood.neighbors.len(), 1);
+        assert_eq!(hood.neighbors[0].local_if_index, Some(1));
+        assert_eq!(hood.neighbors[0].port_text(), "ge-0/0/1");
+        assert_eq!(hood.lag_parent.get(&1), Some(&9));
+    }
+
     #[test]
     fn a_neighbour_on_a_port_that_went_down_is_kept_until_the_port_comes_back() {
         let before = inv(
