@@ -215,7 +215,7 @@ struct IfJson {
     admin_status: &'static str,
     oper_status: &'static str,
     speed_mbps: f64,
-    mtu: i64,
+    mtu: Option<i64>,
     mac: String,
     duplex: Option<&'static str>,
     counters: BTreeMap<&'static str, u64>,

@@ -37,6 +37,7 @@ pub async fn discover<C: SnmpClient>(
     classifier: &Classifier,
 ) -> Result<DeviceInventory, AtOid> {
     let sys = get_packed(client, &system::system_oids(), limits).await?;
+    system::check_types(&sys)?;
     let system = system::decode_system(&sys);
     let columns = walk_columns(client, &if_mib::discovery_columns(), limits).await?;
     // EtherLike-MIB is optional: an agent without it (or failing on it) still has interfaces.
