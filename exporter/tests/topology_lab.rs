@@ -15,7 +15,10 @@
 //!                                 acc-dist ACCESS-SW-01
 //! ```
 //!
-//! Needs root and the Debian packages snmpd, snmp, lldpd, iproute2, prometheus (promtool).
+//! Needs root and the Debian packages snmpd, snmp, lldpd, iproute2, prometheus (promtool); the
+//! page test also chromium and nodejs, and the npm package playwright-core installed by
+//! `npm ci` in `exporter/tests/topology_page/` (`./wardflux test` does both). The page test
+//! keeps its screenshot at `<target>/tmp/topology-page.png`.
 
 mod topology_support;
 
