@@ -29,13 +29,21 @@ fn levels(t: &Topology) -> Vec<usize> {
     }
     let mut level = vec![usize::MAX; n];
     let mut queue = VecDeque::new();
-    let starts: Vec<usize> = t.roots.iter().copied().chain(0..n).collect();
-    for s in starts {
-        if s >= n || level[s] != usize::MAX {
-            continue;
+    // All roots start together on level 0; then each other component from its first node.
+    for &r in &t.roots {
+        if r < n && level[r] == usize::MAX {
+            level[r] = 0;
+            queue.push_back(r);
         }
-        level[s] = 0;
-        queue.push_back(s);
+    }
+    for s in std::iter::once(usize::MAX).chain(0..n) {
+        if s != usize::MAX {
+            if level[s] != usize::MAX {
+                continue;
+            }
+            level[s] = 0;
+            queue.push_back(s);
+        }
         while let Some(v) = queue.pop_front() {
             for &w in &adj[v] {
                 if level[w] == usize::MAX {
@@ -218,6 +226,35 @@ fn grid(t: &Topology) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_root_is_on_the_top_level() {
+        use crate::topology::graph::{Edge, LinkState, Node, Status};
+        let node = |n: &str| Node {
+            name: std::sync::Arc::from(n),
+            status: Status::Up,
+            root: false,
+        };
+        let edge = |a: usize, b: usize| Edge {
+            source: a,
+            target: b,
+            source_if: None,
+            source_interface: String::new(),
+            target_if: None,
+            target_interface: String::new(),
+            interface_type: "unknown",
+            status: Status::Up,
+            protocol: "lldp",
+            state: LinkState::Confirmed,
+            members: vec![],
+        };
+        // r1 - core - r2, core - dist; lone node 4.
+        let mut t = Topology::default();
+        t.nodes = ["r1", "r2", "core", "dist", "lone"].map(node).to_vec();
+        t.edges = vec![edge(0, 2), edge(2, 1), edge(2, 3)];
+        t.roots = vec![0, 1];
+        assert_eq!(levels(&t), vec![0, 0, 1, 2, 0]);
+    }
     use crate::topology::config::TopologyConfig;
     use crate::topology::graph::{build, DeviceView, Status};
     use std::sync::Arc;
