@@ -6,6 +6,7 @@
 //! - `template`: the Go-template subset used in annotations
 //! - `labels`: label sets and stable fingerprints
 //! - `alert`: the pure alert life (pending, firing, resolved) and its transitions
+//! - `baseline`: hour-of-week baselines, learning, anomaly scoring and detection
 //! - `rule`: one rule's query result turned into candidates or recorded samples
 //! - `datasource`: the `Querier`/`Importer` traits and the VictoriaMetrics client
 //! - `engine`: group runtimes, aligned loops, reload, the built-in datasource alert
@@ -21,6 +22,7 @@
 
 pub mod alert;
 pub mod api;
+pub mod baseline;
 pub mod bench;
 pub mod cli;
 pub mod config;
