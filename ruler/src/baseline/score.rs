@@ -131,7 +131,8 @@ mod tests {
     fn table_of_scores() {
         let s = ScoreSettings::default();
         let b = stats(320.0, 80.0, 24);
-        let cases: &[(&str, f64, Option<(Kind, &str)>)] = &[
+        type Case<'a> = (&'a str, f64, Option<(Kind, &'a str)>);
+        let cases: &[Case] = &[
             ("normal", 400.0, None),
             (
                 "3 sigma spike is low",
