@@ -17,6 +17,7 @@
 //! - `api`: HTTP API (`/metrics`, `/api/v1/alerts`, `/api/v1/rules`, `/-/reload`, ...)
 //! - `replay`: rules evaluated over a past range into a store
 //! - `bench`: evaluation cost for a synthetic fleet
+//! - `traffic`: synthetic weeks of traffic with labelled anomalies, and their scoring
 //! - `secret`: values that never reach logs
 //! - `cli`: flags and subcommands, wired together
 
@@ -37,3 +38,4 @@ pub mod rule;
 pub mod secret;
 pub mod store;
 pub mod template;
+pub mod traffic;

@@ -273,6 +273,30 @@ impl BaselineConfig {
     }
 }
 
+/// The group that holds the anomaly rule, evaluated like any rule group.
+pub fn anomaly_group(cfg: BaselineConfig) -> crate::config::Group {
+    let expr = cfg
+        .directions
+        .iter()
+        .map(|d| cfg.expr(*d, ""))
+        .collect::<Vec<_>>()
+        .join(" ; ");
+    crate::config::Group {
+        name: ANOMALY_GROUP.to_string(),
+        file: cfg.file.clone(),
+        interval: cfg.interval,
+        rules: vec![crate::config::Rule {
+            name: ANOMALY_ALERT.to_string(),
+            expr,
+            line: None,
+            labels: Default::default(),
+            raw_labels: Default::default(),
+            kind: crate::config::RuleKind::Anomaly(std::sync::Arc::new(cfg)),
+            needs_remote_check: None,
+        }],
+    }
+}
+
 fn err(file: &Path, line: Option<usize>, msg: String) -> RuleError {
     RuleError {
         file: file.to_path_buf(),
