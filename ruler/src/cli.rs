@@ -787,6 +787,16 @@ pub async fn bench(args: BenchArgs) -> Result<()> {
         rep.cpu_seconds * 1000.0 / rep.rounds.max(1) as f64,
         rep.firing
     );
+    let mut rules: Vec<(f64, String)> = engine
+        .status()
+        .await
+        .iter()
+        .flat_map(|g| g.rules.iter().map(move |r| (r.evaluation_time, format!("{}/{}", g.name, r.name))))
+        .collect();
+    rules.sort_by(|a, b| b.0.total_cmp(&a.0));
+    for (secs, name) in rules.iter().take(5) {
+        println!("  slowest at its last evaluation: {name} {:.0} ms", secs * 1000.0);
+    }
     if let Some(ds) = rep.datasource_cpu_seconds {
         println!(
             "datasource: cpu {ds:.2} s ({:.1} ms/round)",
