@@ -259,6 +259,9 @@ pub struct CheckArgs {
     /// Ask this datasource about expressions the local PromQL parser rejects (MetricsQL).
     #[arg(id = "datasource.url", long = "datasource.url")]
     pub datasource: Option<String>,
+    /// Also validate this baselines file.
+    #[arg(id = "baselines.file", long = "baselines.file")]
+    pub baselines: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -451,6 +454,21 @@ pub async fn check_rules(args: CheckArgs) -> Result<bool> {
         None => None,
     };
     let mut ok = true;
+    if let Some(path) = &args.baselines {
+        match BaselineConfig::load(path) {
+            Ok(c) => println!(
+                "{}: ok, baselines for {{{}}}, {} buckets in {}",
+                path.display(),
+                c.selector,
+                crate::baseline::bucket::BUCKETS,
+                c.tz.name()
+            ),
+            Err(e) => {
+                ok = false;
+                println!("{e}");
+            }
+        }
+    }
     for f in &args.files {
         let q = client.as_ref().map(|c| c as &dyn Querier);
         match load_rules(std::slice::from_ref(f), Duration::from_secs(60), q).await {
@@ -791,11 +809,18 @@ pub async fn bench(args: BenchArgs) -> Result<()> {
         .status()
         .await
         .iter()
-        .flat_map(|g| g.rules.iter().map(move |r| (r.evaluation_time, format!("{}/{}", g.name, r.name))))
+        .flat_map(|g| {
+            g.rules
+                .iter()
+                .map(move |r| (r.evaluation_time, format!("{}/{}", g.name, r.name)))
+        })
         .collect();
     rules.sort_by(|a, b| b.0.total_cmp(&a.0));
     for (secs, name) in rules.iter().take(5) {
-        println!("  slowest at its last evaluation: {name} {:.0} ms", secs * 1000.0);
+        println!(
+            "  slowest at its last evaluation: {name} {:.0} ms",
+            secs * 1000.0
+        );
     }
     if let Some(ds) = rep.datasource_cpu_seconds {
         println!(
@@ -932,12 +957,15 @@ pub async fn baselines_bench(args: BaselineBenchArgs) -> Result<()> {
     let sum = baseline::learn::learn(&cfg, client.as_ref(), store.as_ref(), at).await?;
     let cpu = crate::bench::cpu_seconds(None).unwrap_or(0.0) - cpu0;
     println!(
-        "learning: {} interfaces x {} directions x {} days at {} s: wall {:.1} s, ruler cpu {:.1} s, {} points, {} buckets, peak RSS {:.0} MiB (before learning {:.0} MiB)",
+        "learning: {} interfaces x {} directions x {} days at {} s: wall {:.1} s (fetch {:.1} s, reduce {:.1} s, write {:.1} s, overlapping), ruler cpu {:.1} s, {} points, {} buckets, peak RSS {:.0} MiB (before learning {:.0} MiB)",
         sum.interfaces,
         cfg.directions.len(),
         cfg.lookback.as_secs() / 86_400,
         cfg.resolution.as_secs(),
         sum.elapsed.as_secs_f64(),
+        sum.fetch.as_secs_f64(),
+        sum.compute.as_secs_f64(),
+        sum.write.as_secs_f64(),
         cpu,
         sum.points,
         sum.rows,

@@ -224,7 +224,29 @@ struct VectorItem {
 #[derive(Deserialize)]
 struct MatrixItem {
     metric: Labels,
-    values: Vec<(f64, String)>,
+    values: Vec<(f64, PromValue)>,
+}
+
+/// A sample value as the Prometheus API sends it (a string), parsed without allocating.
+struct PromValue(f64);
+
+impl<'de> Deserialize<'de> for PromValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = PromValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a sample value string")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<PromValue, E> {
+                Ok(PromValue(parse_value(s)))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<PromValue, E> {
+                Ok(PromValue(v))
+            }
+        }
+        d.deserialize_str(V)
+    }
 }
 
 fn parse_value(s: &str) -> f64 {
@@ -293,7 +315,7 @@ impl Querier for VmClient {
                         points: i
                             .values
                             .into_iter()
-                            .map(|(t, v)| ((t * 1000.0).round() as i64, parse_value(&v)))
+                            .map(|(t, v)| ((t * 1000.0).round() as i64, v.0))
                             .collect(),
                     })
                     .collect()),

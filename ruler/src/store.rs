@@ -103,6 +103,7 @@ pub async fn open(url: &Secret) -> Result<Box<dyn Store>, StoreError> {
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_millis(500));
         let pool = SqlitePoolOptions::new()
             .max_connections(2)
@@ -148,8 +149,8 @@ mod sql {
     pub const BASELINE_INSERT: &str = "INSERT INTO interface_baselines (device, if_name, \
         direction, day_of_week, hour_of_day, mean, std_dev, min_value, max_value, median, mad, \
         sample_count, confidence, timezone, last_updated) ";
-    pub const BASELINE_UPSERT: &str = " ON CONFLICT (device, if_name, direction, day_of_week, \
-        hour_of_day) DO UPDATE SET mean = excluded.mean, std_dev = excluded.std_dev, \
+    pub const BASELINE_UPSERT: &str = " ON CONFLICT (day_of_week, hour_of_day, device, if_name, \
+        direction) DO UPDATE SET mean = excluded.mean, std_dev = excluded.std_dev, \
         min_value = excluded.min_value, max_value = excluded.max_value, median = excluded.median, \
         mad = excluded.mad, sample_count = excluded.sample_count, \
         confidence = excluded.confidence, timezone = excluded.timezone, \
@@ -250,8 +251,8 @@ where
     })
 }
 
-/// Rows per multi-row insert (15 parameters each).
-const BASELINE_CHUNK: usize = 1000;
+/// Rows per multi-row insert (15 parameters each, under SQLite's 32766).
+const BASELINE_CHUNK: usize = 2000;
 
 /// Sorts sqlx errors into retry-worthy and permanent ones: constraint, data and syntax
 /// errors are permanent; connection trouble, locks and everything else are retried.

@@ -5,9 +5,10 @@
 use super::bucket::{Bucket, BUCKETS};
 use super::stats::compute;
 use super::{BaselineConfig, Direction};
-use crate::datasource::{DatasourceError, Querier};
+use crate::datasource::{DatasourceError, Querier, Series};
 use crate::store::{BaselineRow, Store, StoreError};
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 use thiserror::Error;
@@ -30,6 +31,10 @@ pub struct LearnSummary {
     pub rows: usize,
     pub batches: usize,
     pub elapsed: Duration,
+    /// Time spent waiting for history, reducing it, and writing it (they overlap).
+    pub fetch: Duration,
+    pub compute: Duration,
+    pub write: Duration,
 }
 
 /// Escapes a label value for use inside a PromQL regex in a double-quoted string.
@@ -66,7 +71,96 @@ pub fn batches(devices: &[(String, usize)], limit: usize) -> Vec<Vec<String>> {
     out
 }
 
-/// Learns from the lookback that ends at `at`.
+/// History of one device batch, per direction.
+type Fetched = Vec<(Direction, Vec<Series>)>;
+
+async fn fetch(
+    cfg: &BaselineConfig,
+    querier: &dyn Querier,
+    batch: &[String],
+    start: DateTime<Utc>,
+    at: DateTime<Utc>,
+) -> Result<(Fetched, Duration), DatasourceError> {
+    let t0 = Instant::now();
+    let names: Vec<String> = batch.iter().map(|d| regex_quote(d)).collect();
+    let extra = format!("device=~\"{}\"", names.join("|"));
+    let one = |dir: Direction| {
+        let expr = cfg.expr(dir, &extra);
+        async move {
+            let series = querier
+                .query_range(&expr, start, at, cfg.resolution)
+                .await?;
+            Ok::<_, DatasourceError>((dir, series))
+        }
+    };
+    // Both directions at once: one answer is parsed while the other is computed.
+    let out = match cfg.directions.as_slice() {
+        [a, b] => {
+            let (x, y) = tokio::join!(one(*a), one(*b));
+            vec![x?, y?]
+        }
+        dirs => {
+            let mut out = Vec::new();
+            for d in dirs {
+                out.push(one(*d).await?);
+            }
+            out
+        }
+    };
+    Ok((out, t0.elapsed()))
+}
+
+/// Buckets and reduces one batch: CPU work, run off the async threads.
+fn reduce(fetched: Fetched, tz: Tz, at: DateTime<Utc>) -> (Vec<BaselineRow>, usize, usize) {
+    let tz_name = tz.name().to_string();
+    let mut bucket_of: HashMap<i64, usize> = HashMap::new();
+    let (mut series_n, mut points_n) = (0, 0);
+    let mut rows = Vec::new();
+    for (dir, series) in fetched {
+        series_n += series.len();
+        for s in series {
+            let (Some(device), Some(if_name)) = (s.labels.get("device"), s.labels.get("ifName"))
+            else {
+                continue;
+            };
+            let mut per_bucket: Vec<Vec<f64>> = vec![Vec::new(); BUCKETS];
+            for (ts, v) in &s.points {
+                let b = *bucket_of.entry(*ts).or_insert_with(|| {
+                    let t = DateTime::from_timestamp_millis(*ts).unwrap_or_default();
+                    Bucket::of(t, tz).index()
+                });
+                per_bucket[b].push(*v);
+            }
+            points_n += s.points.len();
+            for (idx, values) in per_bucket.iter().enumerate() {
+                if let Some(stats) = compute(values) {
+                    rows.push(BaselineRow {
+                        device: device.clone(),
+                        if_name: if_name.clone(),
+                        direction: dir,
+                        bucket: Bucket::from_index(idx),
+                        stats,
+                        timezone: tz_name.clone(),
+                        last_updated: at,
+                    });
+                }
+            }
+        }
+    }
+    // Written in index order: neighbouring rows land in neighbouring pages.
+    rows.sort_unstable_by(|a, b| {
+        (a.bucket, &a.device, &a.if_name, a.direction).cmp(&(
+            b.bucket,
+            &b.device,
+            &b.if_name,
+            b.direction,
+        ))
+    });
+    (rows, series_n, points_n)
+}
+
+/// Learns from the lookback that ends at `at`. Batches are pipelined: while one batch is
+/// reduced and written, the next one's history is being fetched.
 pub async fn learn(
     cfg: &BaselineConfig,
     querier: &dyn Querier,
@@ -100,54 +194,46 @@ pub async fn learn(
         to = %at.to_rfc3339(),
         "learning baselines"
     );
-    let tz_name = cfg.tz.name().to_string();
-    let mut bucket_of: HashMap<i64, usize> = HashMap::new();
-    for (i, batch) in batches.iter().enumerate() {
-        let names: Vec<String> = batch.iter().map(|d| regex_quote(d)).collect();
-        let extra = format!("device=~\"{}\"", names.join("|"));
-        let mut rows = Vec::new();
-        for &dir in &cfg.directions {
-            let series = querier
-                .query_range(&cfg.expr(dir, &extra), start, at, cfg.resolution)
-                .await?;
-            sum.series += series.len();
-            for s in series {
-                let (Some(device), Some(if_name)) =
-                    (s.labels.get("device"), s.labels.get("ifName"))
-                else {
-                    continue;
-                };
-                let mut per_bucket: Vec<Vec<f64>> = vec![Vec::new(); BUCKETS];
-                for (ts, v) in &s.points {
-                    let b = *bucket_of.entry(*ts).or_insert_with(|| {
-                        let t = DateTime::from_timestamp_millis(*ts).unwrap_or_default();
-                        Bucket::of(t, cfg.tz).index()
-                    });
-                    per_bucket[b].push(*v);
-                }
-                sum.points += s.points.len();
-                for (idx, values) in per_bucket.iter().enumerate() {
-                    if let Some(stats) = compute(values) {
-                        rows.push(BaselineRow {
-                            device: device.clone(),
-                            if_name: if_name.clone(),
-                            direction: dir,
-                            bucket: Bucket::from_index(idx),
-                            stats,
-                            timezone: tz_name.clone(),
-                            last_updated: at,
-                        });
-                    }
-                }
+    if batches.is_empty() {
+        sum.elapsed = started.elapsed();
+        return Ok(sum);
+    }
+    let mut next = Some(fetch(cfg, querier, &batches[0], start, at).await?);
+    for i in 0..batches.len() {
+        let Some((fetched, fetch_time)) = next.take() else {
+            break;
+        };
+        sum.fetch += fetch_time;
+        let tz = cfg.tz;
+        let work = async {
+            let t0 = Instant::now();
+            let (rows, s, p) = tokio::task::spawn_blocking(move || reduce(fetched, tz, at))
+                .await
+                .unwrap_or_default();
+            let compute_time = t0.elapsed();
+            let t1 = Instant::now();
+            store.upsert_baselines(&rows).await?;
+            Ok::<_, LearnError>((rows.len(), s, p, compute_time, t1.elapsed()))
+        };
+        let prefetch = async {
+            match batches.get(i + 1) {
+                Some(b) => fetch(cfg, querier, b, start, at).await.map(Some),
+                None => Ok(None),
             }
-        }
-        store.upsert_baselines(&rows).await?;
-        sum.rows += rows.len();
+        };
+        let (done, fetched_next) = tokio::join!(work, prefetch);
+        let (rows, s, p, c, w) = done?;
+        next = fetched_next?;
+        sum.rows += rows;
+        sum.series += s;
+        sum.points += p;
+        sum.compute += c;
+        sum.write += w;
         info!(
             batch = i + 1,
             batches = batches.len(),
-            devices = batch.len(),
-            rows = rows.len(),
+            devices = batches[i].len(),
+            rows,
             elapsed_s = format!("{:.1}", started.elapsed().as_secs_f64()),
             "baseline batch stored"
         );
