@@ -349,3 +349,41 @@ async fn running_ruler_serves_its_api_reloads_safely_and_hides_the_store_passwor
     assert!(!logs.contains(password), "password in the log");
     assert!(!seen.contains(password), "password in an API response");
 }
+
+#[tokio::test]
+async fn metricsql_only_expressions_are_checked_by_the_datasource() {
+    let vm = Vm::start().await;
+    let without = Command::new(BIN)
+        .arg("check-rules")
+        .arg(fixture("metricsql.yml"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        without.status.code(),
+        Some(1),
+        "the PromQL parser alone rejects it"
+    );
+    let with = Command::new(BIN)
+        .arg("check-rules")
+        .arg(format!("--datasource.url={}", vm.url()))
+        .arg(fixture("metricsql.yml"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&with.stdout);
+    assert!(
+        with.status.success(),
+        "VictoriaMetrics accepts MetricsQL: {stdout}"
+    );
+    let broken = Command::new(BIN)
+        .arg("check-rules")
+        .arg(format!("--datasource.url={}", vm.url()))
+        .arg(fixture("bad-expr.yml"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&broken.stdout);
+    assert_eq!(broken.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("bad-expr.yml:4:") && stdout.contains("(datasource: "),
+        "{stdout}"
+    );
+}
