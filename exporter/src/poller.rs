@@ -49,13 +49,13 @@ pub async fn discover<C: SnmpClient>(
         }
     };
     let infos = if_mib::decode_interfaces(&columns, &duplex);
-    Ok(DeviceInventory::build(
-        target,
-        system,
-        infos,
-        classifier,
-        unix_now(),
-    ))
+    // -- topology: LLDP/CDP neighbours; a device without those MIBs gets none, never an error.
+    let neighbors =
+        crate::topology::discover::walk_neighbors(client, &target.name, &infos, limits).await;
+    // -- end topology
+    let mut inv = DeviceInventory::build(target, system, infos, classifier, unix_now());
+    inv.neighbors = Arc::new(neighbors);
+    Ok(inv)
 }
 
 /// GET the change markers and every monitored interface's counters and statuses.

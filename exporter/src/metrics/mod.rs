@@ -321,6 +321,7 @@ pub fn render_devices(devices: &[DeviceEntry]) -> String {
     let mut out = String::with_capacity(4096 + per_device * 20 * 220);
     render_interfaces(&mut out, devices);
     render_device_health(&mut out, devices);
+    crate::topology::metrics::render_neighbors(&mut out, devices); // topology
     out
 }
 
