@@ -17,7 +17,7 @@ CREATE TABLE interface_baselines (
     confidence   REAL NOT NULL,
     timezone     TEXT NOT NULL,
     last_updated TEXT NOT NULL,
-    CONSTRAINT interface_baselines_bucket UNIQUE (device, if_name, direction, day_of_week, hour_of_day)
+    -- One row per interface, direction and hour of the week; bucket first, so the same index
+    -- serves detection, which reads every interface of one bucket.
+    CONSTRAINT interface_baselines_bucket UNIQUE (day_of_week, hour_of_day, device, if_name, direction)
 );
-
-CREATE INDEX interface_baselines_by_bucket ON interface_baselines (day_of_week, hour_of_day);
