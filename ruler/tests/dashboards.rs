@@ -18,8 +18,12 @@ use promql_parser::util::{walk_expr, ExprVisitor};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use wardflux_ruler::baseline::bucket::Bucket;
+use wardflux_ruler::baseline::stats::BucketStats;
+use wardflux_ruler::baseline::{Direction, ANOMALY_ALERT, ANOMALY_GROUP};
 use wardflux_ruler::datasource::Point;
 use wardflux_ruler::engine::Settings;
+use wardflux_ruler::store::{BaselineRow, Store};
 
 /// The last evaluated minute; dashboards are queried over the half hour before it.
 const END: i64 = 60;
@@ -286,53 +290,65 @@ fn bank() -> Bank {
     Bank { points, uplinks }
 }
 
-/// Hour-of-week baselines for every uplink, as the ruler's learner stores them.
-async fn insert_baselines(pool: &sqlx::PgPool, uplinks: &[(String, String)]) {
+/// Hour-of-week baselines for every uplink, written through the ruler's own store.
+async fn insert_baselines(store: &dyn Store, uplinks: &[(String, String)]) {
+    let mut rows = Vec::new();
     for (device, if_name) in uplinks {
-        for direction in ["in", "out"] {
-            let level = if direction == "in" { 110.0 } else { 38.0 };
-            let mut q = String::from(
-                "INSERT INTO interface_baselines (device, if_name, direction, day_of_week, \
-                 hour_of_day, mean, std_dev, min_value, max_value, median, mad, sample_count, \
-                 confidence, timezone, last_updated) VALUES ",
-            );
-            for dow in 0..7 {
-                for hour in 0..24 {
-                    let mean = level * (0.5 + 0.5 * (f64::from(hour) / 24.0));
-                    if dow + hour > 0 {
-                        q.push(',');
-                    }
-                    q.push_str(&format!(
-                        "('{device}', '{if_name}', '{direction}', {dow}, {hour}, {mean}, {sd}, \
-                         {min}, {max}, {mean}, {mad}, 24, 0.95, 'Asia/Tbilisi', '{t}')",
-                        sd = mean * 0.1,
-                        min = mean * 0.7,
-                        max = mean * 1.3,
-                        mad = mean * 0.07,
-                        t = at(0).to_rfc3339()
-                    ));
+        for direction in [Direction::In, Direction::Out] {
+            let level = if direction == Direction::In {
+                110.0
+            } else {
+                38.0
+            };
+            for day_of_week in 0..7u8 {
+                for hour_of_day in 0..24u8 {
+                    let mean = level * (0.5 + 0.5 * (f64::from(hour_of_day) / 24.0));
+                    rows.push(BaselineRow {
+                        device: device.clone(),
+                        if_name: if_name.clone(),
+                        direction,
+                        bucket: Bucket {
+                            day_of_week,
+                            hour_of_day,
+                        },
+                        stats: BucketStats {
+                            mean,
+                            std_dev: mean * 0.1,
+                            min: mean * 0.7,
+                            max: mean * 1.3,
+                            median: mean,
+                            mad: mean * 0.07,
+                            samples: 24,
+                            confidence: 0.95,
+                        },
+                        timezone: "Asia/Tbilisi".into(),
+                        last_updated: at(0),
+                    });
                 }
             }
-            sqlx::query(&q)
-                .execute(pool)
-                .await
-                .expect("inserting baselines");
         }
     }
+    store
+        .upsert_baselines(&rows)
+        .await
+        .expect("writing baselines");
 }
 
-/// A resolved traffic-anomaly row, as the ruler's anomaly rule writes them.
+/// A resolved traffic-anomaly row shaped like the ruler's anomaly rule writes them.
 async fn insert_anomaly(pool: &sqlx::PgPool) {
     sqlx::query(
         "INSERT INTO alert_history (alert_name, group_name, fingerprint, severity, device, \
          if_name, interface_type, isp_provider, message, value, labels, annotations, state, \
-         started_at, resolved_at, last_evaluated_at) VALUES ('TrafficAnomaly', 'anomaly', \
-         'f00dfeed', 'medium', 'HQ-RTR-01', 'Gi0/0/1', 'isp', 'silknet', \
+         started_at, resolved_at, last_evaluated_at) VALUES ($1, $2, 'f00dfeed', 'medium', \
+         'HQ-RTR-01', 'Gi0/0/1', 'isp', 'silknet', \
          'Traffic spike detected: 900 Mbps (expected 320 +/- 80 Mbps)', 900, \
-         '{\"alertname\": \"TrafficAnomaly\", \"direction\": \"in\"}', \
-         '{\"description\": \"Monday 13:00, z-score 7.2, confidence 0.95\"}', 'resolved', \
-         $1, $2, $2)",
+         '{\"alertname\": \"TrafficAnomaly\", \"direction\": \"in\", \"kind\": \"spike\"}', \
+         '{\"description\": \"Inbound traffic on Gi0/0/1 (silknet) of HQ-RTR-01 is 7.2 sigma above its Monday 13:00 baseline\", \
+           \"z_score\": \"7.20\", \"expected_mbps\": \"320\", \"spread_mbps\": \"80\"}', \
+         'resolved', $3, $4, $4)",
     )
+    .bind(ANOMALY_ALERT)
+    .bind(ANOMALY_GROUP)
     .bind(at(5))
     .bind(at(25))
     .execute(pool)
@@ -626,7 +642,7 @@ async fn every_dashboard_query_returns_data_from_what_wardflux_produces() {
     // The shipped rules, evaluated minute by minute: recording series and alert rows.
     let h = Harness::new(&vm.url(), fixture.store.clone(), Settings::default()).await;
     h.run(0, END).await;
-    insert_baselines(&pool, &bank.uplinks).await;
+    insert_baselines(fixture.store.as_ref(), &bank.uplinks).await;
     insert_anomaly(&pool).await;
 
     let (from, to) = (at(FROM), at(END));
