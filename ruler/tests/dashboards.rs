@@ -389,8 +389,29 @@ fn rfc(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-/// Replaces `$name` and `${name}` with `value(name)`; panics on an unknown variable.
-fn substitute_vars(text: &str, multi: &BTreeSet<String>, what: &str) -> String {
+/// A dashboard's template variables: all of them, and those that take several values.
+struct Vars {
+    defined: BTreeSet<String>,
+    multi: BTreeSet<String>,
+}
+
+impl Vars {
+    fn of(list: &[Value]) -> Vars {
+        let name = |v: &Value| v["name"].as_str().unwrap_or_default().to_string();
+        Vars {
+            defined: list.iter().map(name).collect(),
+            multi: list
+                .iter()
+                .filter(|v| v["multi"] == true || v["includeAll"] == true)
+                .map(name)
+                .collect(),
+        }
+    }
+}
+
+/// Replaces `$name` and `${name}` with the value picked for it; panics on a variable the
+/// dashboard does not define or the test has no value for.
+fn substitute_vars(text: &str, vars: &Vars, what: &str) -> String {
     let mut out = String::new();
     let mut rest = text;
     while let Some(pos) = rest.find('$') {
@@ -405,7 +426,11 @@ fn substitute_vars(text: &str, multi: &BTreeSet<String>, what: &str) -> String {
                 .unwrap_or(after.len());
             (&after[..end], end)
         };
-        let value = if multi.contains(name) {
+        assert!(
+            vars.defined.contains(name),
+            "{what}: ${name} is not a variable of the dashboard"
+        );
+        let value = if vars.multi.contains(name) {
             variable_value(name)
         } else {
             single_value(name)
@@ -420,21 +445,21 @@ fn substitute_vars(text: &str, multi: &BTreeSet<String>, what: &str) -> String {
     out
 }
 
-fn substitute_promql(expr: &str, multi: &BTreeSet<String>, what: &str) -> String {
+fn substitute_promql(expr: &str, vars: &Vars, what: &str) -> String {
     let e = expr
         .replace("$__rate_interval", "5m")
         .replace("$__range_s", "1740")
         .replace("$__range", "29m")
         .replace("$__interval_ms", "60000")
         .replace("$__interval", "1m");
-    substitute_vars(&e, multi, what)
+    substitute_vars(&e, vars, what)
 }
 
 fn substitute_sql(
     q: &str,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-    multi: &BTreeSet<String>,
+    vars: &Vars,
     what: &str,
 ) -> String {
     let mut q = q
@@ -450,7 +475,7 @@ fn substitute_sql(
         !q.contains("$__"),
         "{what}: unsupported Grafana macro in {q}"
     );
-    substitute_vars(&q, multi, what)
+    substitute_vars(&q, vars, what)
 }
 
 // ------------------------------------------------------------------------------ metric names
@@ -687,13 +712,7 @@ async fn every_dashboard_query_returns_data_from_what_wardflux_produces() {
             .as_array()
             .cloned()
             .unwrap_or_default();
-        let multi: BTreeSet<String> = vars
-            .iter()
-            .filter(|v| {
-                v["multi"].as_bool() == Some(true) || v["includeAll"].as_bool() == Some(true)
-            })
-            .map(|v| v["name"].as_str().unwrap().to_string())
-            .collect();
+        let defs = Vars::of(&vars);
         // Variable queries list the values the test then picks.
         for v in &vars {
             let name = v["name"].as_str().unwrap();
@@ -705,14 +724,14 @@ async fn every_dashboard_query_returns_data_from_what_wardflux_produces() {
                 .as_str()
                 .or(v["query"].as_str())
                 .unwrap();
-            let q = substitute_promql(q, &multi, &what);
+            let q = substitute_promql(q, &defs, &what);
             for m in metric_names(&label_selector(&q), &what) {
                 if !produced.contains(&m) {
                     failures.push(format!("{what}: metric {m} is produced by no component"));
                 }
             }
             let values = label_values(&vm.url(), &q, from, to).await;
-            let pick = if multi.contains(name) {
+            let pick = if defs.multi.contains(name) {
                 variable_value(name).unwrap()
             } else {
                 single_value(name).unwrap().to_string()
@@ -737,7 +756,7 @@ async fn every_dashboard_query_returns_data_from_what_wardflux_produces() {
                         let raw = t["expr"]
                             .as_str()
                             .unwrap_or_else(|| panic!("{what}: no expr"));
-                        let expr = substitute_promql(raw, &multi, &what);
+                        let expr = substitute_promql(raw, &defs, &what);
                         for m in metric_names(&expr, &what) {
                             if !produced.contains(&m) {
                                 failures.push(format!(
@@ -760,7 +779,7 @@ async fn every_dashboard_query_returns_data_from_what_wardflux_produces() {
                         } else {
                             (sql_from, sql_to)
                         };
-                        let q = substitute_sql(raw, f, to, &multi, &what);
+                        let q = substitute_sql(raw, f, to, &defs, &what);
                         match sqlx::query(&q).fetch_all(&pool).await {
                             Ok(rows) if rows.is_empty() => {
                                 failures.push(format!("{what}: no rows for\n{q}"))
@@ -801,10 +820,14 @@ fn a_metric_no_component_produces_is_caught() {
 
 #[test]
 fn grafana_macros_and_variables_are_substituted() {
-    let multi: BTreeSet<String> = ["site".to_string(), "severity".to_string()].into();
+    let vars = Vars::of(&[
+        serde_json::json!({"name": "site", "multi": true}),
+        serde_json::json!({"name": "device"}),
+        serde_json::json!({"name": "severity", "includeAll": true}),
+    ]);
     let e = substitute_promql(
         "rate(ifInErrors{site=~\"$site\", device=\"${device}\"}[$__rate_interval])",
-        &multi,
+        &vars,
         "t",
     );
     assert_eq!(
@@ -815,12 +838,23 @@ fn grafana_macros_and_variables_are_substituted() {
         "SELECT 1 WHERE $__timeFilter(started_at) AND severity IN ($severity) AND x > $__timeFrom()",
         at(0),
         at(60),
-        &multi,
+        &vars,
         "t",
     );
     assert_eq!(
         q,
         "SELECT 1 WHERE started_at BETWEEN '2026-03-02T09:00:00Z' AND '2026-03-02T10:00:00Z' \
          AND severity IN ('critical','high','medium','low') AND x > '2026-03-02T09:00:00Z'"
+    );
+}
+
+#[test]
+#[should_panic(expected = "$interface is not a variable of the dashboard")]
+fn a_query_using_an_undefined_variable_is_caught() {
+    let vars = Vars::of(&[serde_json::json!({"name": "device"})]);
+    substitute_promql(
+        "ifOperStatus{device=\"$device\", ifName=\"$interface\"}",
+        &vars,
+        "fixture",
     );
 }
