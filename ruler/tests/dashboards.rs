@@ -25,9 +25,8 @@ use wardflux_ruler::datasource::Point;
 use wardflux_ruler::engine::Settings;
 use wardflux_ruler::store::{BaselineRow, Store};
 
-/// The last evaluated minute; dashboards are queried over the half hour before it.
+/// The last evaluated minute; each dashboard is queried over its default time range ending here.
 const END: i64 = 60;
-const FROM: i64 = 31;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -445,11 +444,13 @@ fn substitute_vars(text: &str, vars: &Vars, what: &str) -> String {
     out
 }
 
-fn substitute_promql(expr: &str, vars: &Vars, what: &str) -> String {
+/// Grafana's interval macros for a 60 s step over `range`, then the variables.
+fn substitute_promql(expr: &str, range: CDuration, vars: &Vars, what: &str) -> String {
+    let secs = range.num_seconds();
     let e = expr
         .replace("$__rate_interval", "5m")
-        .replace("$__range_s", "1740")
-        .replace("$__range", "29m")
+        .replace("$__range_s", &secs.to_string())
+        .replace("$__range", &format!("{secs}s"))
         .replace("$__interval_ms", "60000")
         .replace("$__interval", "1m");
     substitute_vars(&e, vars, what)
@@ -670,8 +671,7 @@ async fn every_dashboard_query_returns_data_from_what_wardflux_produces() {
     insert_baselines(fixture.store.as_ref(), &bank.uplinks).await;
     insert_anomaly(&pool).await;
 
-    let (from, to) = (at(FROM), at(END));
-    let (sql_from, sql_to) = (to - CDuration::hours(24), to);
+    let to = at(END);
     let mut checked = 0;
     let mut failures = Vec::new();
     for (file, d) in &boards {
@@ -713,6 +713,8 @@ async fn every_dashboard_query_returns_data_from_what_wardflux_produces() {
             .cloned()
             .unwrap_or_default();
         let defs = Vars::of(&vars);
+        let range = default_range(d, file);
+        let from = to - range;
         // Variable queries list the values the test then picks.
         for v in &vars {
             let name = v["name"].as_str().unwrap();
@@ -724,7 +726,7 @@ async fn every_dashboard_query_returns_data_from_what_wardflux_produces() {
                 .as_str()
                 .or(v["query"].as_str())
                 .unwrap();
-            let q = substitute_promql(q, &defs, &what);
+            let q = substitute_promql(q, range, &defs, &what);
             for m in metric_names(&label_selector(&q), &what) {
                 if !produced.contains(&m) {
                     failures.push(format!("{what}: metric {m} is produced by no component"));
@@ -756,7 +758,7 @@ async fn every_dashboard_query_returns_data_from_what_wardflux_produces() {
                         let raw = t["expr"]
                             .as_str()
                             .unwrap_or_else(|| panic!("{what}: no expr"));
-                        let expr = substitute_promql(raw, &defs, &what);
+                        let expr = substitute_promql(raw, range, &defs, &what);
                         for m in metric_names(&expr, &what) {
                             if !produced.contains(&m) {
                                 failures.push(format!(
@@ -774,12 +776,7 @@ async fn every_dashboard_query_returns_data_from_what_wardflux_produces() {
                         let raw = t["rawSql"]
                             .as_str()
                             .unwrap_or_else(|| panic!("{what}: no rawSql"));
-                        let (f, to) = if p["datasource"]["uid"] == "-- Mixed --" {
-                            (from, to)
-                        } else {
-                            (sql_from, sql_to)
-                        };
-                        let q = substitute_sql(raw, f, to, &defs, &what);
+                        let q = substitute_sql(raw, from, to, &defs, &what);
                         match sqlx::query(&q).fetch_all(&pool).await {
                             Ok(rows) if rows.is_empty() => {
                                 failures.push(format!("{what}: no rows for\n{q}"))
@@ -796,6 +793,17 @@ async fn every_dashboard_query_returns_data_from_what_wardflux_produces() {
     eprintln!("dashboards: {checked} variable queries and panel targets returned data");
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     assert!(checked >= 40, "only {checked} queries checked");
+}
+
+/// The span of a dashboard's default time range (`now-6h` to `now`).
+fn default_range(d: &Value, file: &str) -> CDuration {
+    let from = d["time"]["from"].as_str().unwrap_or_default();
+    assert_eq!(d["time"]["to"], "now", "{file}: time range must end now");
+    let span = from
+        .strip_prefix("now-")
+        .and_then(|s| promql_parser::util::parse_duration(s).ok())
+        .unwrap_or_else(|| panic!("{file}: default time range {from:?} is not now-DURATION"));
+    CDuration::from_std(span).unwrap()
 }
 
 /// `label_values(selector, label)` -> `selector`.
@@ -827,6 +835,7 @@ fn grafana_macros_and_variables_are_substituted() {
     ]);
     let e = substitute_promql(
         "rate(ifInErrors{site=~\"$site\", device=\"${device}\"}[$__rate_interval])",
+        CDuration::hours(6),
         &vars,
         "t",
     );
@@ -854,6 +863,7 @@ fn a_query_using_an_undefined_variable_is_caught() {
     let vars = Vars::of(&[serde_json::json!({"name": "device"})]);
     substitute_promql(
         "ifOperStatus{device=\"$device\", ifName=\"$interface\"}",
+        CDuration::hours(6),
         &vars,
         "fixture",
     );
