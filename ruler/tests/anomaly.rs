@@ -5,6 +5,7 @@
 //!
 //! Needs Debian packages: victoria-metrics, postgresql (127.0.0.1:5432, trust auth).
 
+#[macro_use]
 mod common;
 
 use chrono::{NaiveDate, TimeZone, Utc};
@@ -38,16 +39,28 @@ fn spec(interfaces: usize) -> Spec {
     }
 }
 
-async fn quality_on_synthetic_weeks(backend: Backend) {
+/// Synthetic traffic in a fresh VictoriaMetrics, and an empty store.
+async fn fixture(
+    backend: Backend,
+    spec: &Spec,
+) -> (Vm, traffic::Plan, StoreFixture, BaselineConfig) {
     let vm = Vm::start().await;
-    let spec = spec(24);
-    let plan = traffic::plan(&spec);
-    traffic::backfill(&vm.client(), &spec, &plan)
+    let plan = traffic::plan(spec);
+    traffic::backfill(&vm.client(), spec, &plan)
         .await
         .expect("backfill");
     vm.flush().await;
-    let fx = StoreFixture::new(backend).await;
-    let cfg = baseline_config();
+    (
+        vm,
+        plan,
+        StoreFixture::new(backend).await,
+        baseline_config(),
+    )
+}
+
+async fn quality_on_synthetic_weeks(backend: Backend) {
+    let spec = spec(24);
+    let (vm, plan, fx, cfg) = fixture(backend, &spec).await;
 
     // Learn only from the two clean weeks.
     let sum = baseline::learn::learn(&cfg, &vm.client(), fx.store.as_ref(), spec.anomalies_from)
@@ -161,18 +174,11 @@ async fn quality_on_synthetic_weeks(backend: Backend) {
 }
 
 async fn learning_again_replaces_buckets_without_duplicates(backend: Backend) {
-    let vm = Vm::start().await;
     let spec = Spec {
         anomalies_per_week: 0.0,
         ..spec(4)
     };
-    let plan = traffic::plan(&spec);
-    traffic::backfill(&vm.client(), &spec, &plan)
-        .await
-        .expect("backfill");
-    vm.flush().await;
-    let fx = StoreFixture::new(backend).await;
-    let cfg = baseline_config();
+    let (vm, _plan, fx, cfg) = fixture(backend, &spec).await;
     let first = spec.anomalies_from;
     let second = spec.end;
     baseline::learn::learn(&cfg, &vm.client(), fx.store.as_ref(), first)
@@ -198,15 +204,8 @@ async fn learning_again_replaces_buckets_without_duplicates(backend: Backend) {
 }
 
 async fn live_detection_fires_after_consecutive_evaluations(backend: Backend) {
-    let vm = Vm::start().await;
     let spec = spec(4);
-    let plan = traffic::plan(&spec);
-    traffic::backfill(&vm.client(), &spec, &plan)
-        .await
-        .expect("backfill");
-    vm.flush().await;
-    let fx = StoreFixture::new(backend).await;
-    let cfg = baseline_config();
+    let (vm, plan, fx, cfg) = fixture(backend, &spec).await;
     baseline::learn::learn(&cfg, &vm.client(), fx.store.as_ref(), spec.anomalies_from)
         .await
         .unwrap();
@@ -290,27 +289,6 @@ async fn live_detection_fires_after_consecutive_evaluations(backend: Backend) {
         "{resolved} vs end {}",
         a.end
     );
-}
-
-macro_rules! both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(super::Backend::Sqlite).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(super::Backend::Postgres).await
-                }
-            )*
-        }
-    };
 }
 
 both_stores!(
