@@ -171,6 +171,70 @@ async fn quality_on_synthetic_weeks(backend: Backend) {
         q.false_per_interface_week < 0.1,
         "false alerts per interface-week {q:?}"
     );
+
+    // The seed's method on the same data and baselines: mean and standard deviation only,
+    // an alert for every run of evaluations with |z| > 3, no guards.
+    let mut all = std::collections::HashMap::new();
+    for i in 0..168 {
+        for r in fx
+            .store
+            .bucket_baselines(Bucket::from_index(i))
+            .await
+            .unwrap()
+        {
+            all.insert((i, r.device, r.if_name, r.direction), r.stats);
+        }
+    }
+    let mut seed_raised = Vec::new();
+    for dir in [Direction::In, Direction::Out] {
+        let series = wardflux_ruler::datasource::Querier::query_range(
+            &client,
+            &cfg.expr(dir, ""),
+            spec.anomalies_from,
+            spec.end,
+            cfg.resolution,
+        )
+        .await
+        .unwrap();
+        for sr in series {
+            let (device, if_name) = (sr.labels["device"].clone(), sr.labels["ifName"].clone());
+            let mut in_run = false;
+            for (ts, v) in sr.points {
+                let t = chrono::DateTime::from_timestamp_millis(ts).unwrap();
+                let st = all[&(
+                    Bucket::of(t, cfg.tz).index(),
+                    device.clone(),
+                    if_name.clone(),
+                    dir,
+                )];
+                let anomalous = st.std_dev > 0.0 && ((v - st.mean) / st.std_dev).abs() > 3.0;
+                if anomalous && !in_run {
+                    seed_raised.push(Raised {
+                        device: device.clone(),
+                        if_name: if_name.clone(),
+                        direction: dir.as_str().to_string(),
+                        started_at: t,
+                    });
+                }
+                in_run = anomalous;
+            }
+        }
+    }
+    let seed = traffic::quality(
+        &seed_raised,
+        &plan.anomalies,
+        big,
+        interface_weeks,
+        chrono::Duration::minutes(30),
+    );
+    println!(
+        "{backend:?} seed method: {}",
+        serde_json::to_string(&seed).unwrap()
+    );
+    assert!(
+        seed.false_alerts > 10 * q.false_alerts.max(1),
+        "the guards remove most of the seed method's false alerts: {seed:?} vs {q:?}"
+    );
 }
 
 async fn learning_again_replaces_buckets_without_duplicates(backend: Backend) {
