@@ -142,3 +142,54 @@ pub fn load_all(
         })?;
     Ok((cfg, classifier))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct NoEnv;
+    impl Env for NoEnv {
+        fn var(&self, _: &str) -> Option<String> {
+            None
+        }
+    }
+
+    #[tokio::test]
+    async fn a_bad_rules_file_is_rejected_and_the_running_config_stays() {
+        let dir = std::env::temp_dir().join(format!("wf-app-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = dir.join("wf.yml");
+        std::fs::write(
+            &cfg,
+            "poll_interval: 1h\nauths: {v2: {version: 2, community: x}}\n\
+             targets: [{name: A, address: '127.0.0.1:9', auth: v2}]\n\
+             classification: {rules_file: rules.yml}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("rules.yml"),
+            "rules:\n  - id: any-isp\n    when: {alias: 'isp'}\n    set: {type: isp}\n",
+        )
+        .unwrap();
+        let app = App::new(cfg.clone(), Box::new(NoEnv));
+        app.reload().unwrap();
+        let first = app.current_config().unwrap();
+        std::fs::write(
+            dir.join("rules.yml"),
+            "rules:\n  - id: broken\n    when: {alias: '(unclosed'}\n    set: {type: isp}\n",
+        )
+        .unwrap();
+        let err = app.reload().unwrap_err().to_string();
+        assert!(
+            err.contains("rules.yml") && err.contains("(unclosed"),
+            "{err}"
+        );
+        assert!(
+            Arc::ptr_eq(&first, &app.current_config().unwrap()),
+            "old config kept"
+        );
+        assert_eq!(app.metrics.config_last_reload_successful.get(), 0);
+        app.poller.shutdown();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -72,6 +72,10 @@ pub struct RawConfig {
     /// Interface classification: rules file, overrides, what not to poll.
     #[serde(default)]
     pub classification: crate::classify::ClassificationConfig,
+    // -- topology (branch topology): roots for impact analysis and manual links.
+    /// Optional topology settings: `roots` and manual `links` (see `topology::config`).
+    #[serde(default)]
+    pub topology: Option<crate::topology::config::RawTopology>,
 }
 
 fn d_poll() -> PromDuration {
@@ -223,6 +227,8 @@ pub struct Config {
     pub targets_files: Vec<PathBuf>,
     /// The raw classification section; `app::load_all` builds the classifier from it.
     pub classification: crate::classify::ClassificationConfig,
+    /// Topology roots and manual links (branch topology).
+    pub topology: crate::topology::config::TopologyConfig,
 }
 
 /// Where to read secrets from; a trait so tests need not touch the process environment.
@@ -391,6 +397,10 @@ fn validate(raw: RawConfig, src: &str, path: &Path, env: &dyn Env) -> Result<Con
         )?;
         targets_files.push(p);
     }
+    // -- topology (branch topology)
+    let names: HashSet<&str> = targets.iter().map(|t| &*t.name).collect();
+    let topology = crate::topology::config::validate(raw.topology, src, &file, &names)?;
+    // -- end topology
     Ok(Config {
         file: path.to_path_buf(),
         poll_interval: raw.poll_interval.0,
@@ -400,6 +410,7 @@ fn validate(raw: RawConfig, src: &str, path: &Path, env: &dyn Env) -> Result<Con
         targets,
         targets_files,
         classification: raw.classification,
+        topology,
     })
 }
 

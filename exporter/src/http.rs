@@ -51,6 +51,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/-/healthy", get(|| async { "OK\n" }))
         .route("/-/ready", get(ready))
         .route("/-/reload", post(reload))
+        .merge(crate::topology::http::routes()) // topology
         .with_state(app)
 }
 
@@ -63,7 +64,8 @@ async fn index() -> impl IntoResponse {
          <li><a href=\"api/v1/targets\">/api/v1/targets</a> HTTP service discovery for /probe</li>\
          <li><a href=\"api/v1/devices\">/api/v1/devices</a></li>\
          <li><a href=\"api/v1/interfaces\">/api/v1/interfaces</a> (filters: device, type, isp, critical, status)</li>\
-         <li><a href=\"api/v1/interfaces/summary\">/api/v1/interfaces/summary</a></li></ul>",
+         <li><a href=\"api/v1/interfaces/summary\">/api/v1/interfaces/summary</a></li>\
+         <li><a href=\"topology\">/topology</a> network map, neighbours and impact analysis</li></ul>",
     )
 }
 
@@ -213,7 +215,7 @@ struct IfJson {
     admin_status: &'static str,
     oper_status: &'static str,
     speed_mbps: f64,
-    mtu: i64,
+    mtu: Option<i64>,
     mac: String,
     duplex: Option<&'static str>,
     counters: BTreeMap<&'static str, u64>,

@@ -54,6 +54,8 @@ pub struct DeviceInventory {
     pub plan: PollPlan,
     /// Unix seconds.
     pub discovered_at: f64,
+    /// LLDP/CDP neighbours, the device's own LLDP chassis id and LAG members (topology).
+    pub neighbors: Arc<crate::topology::Neighborhood>,
 }
 
 impl DeviceInventory {
@@ -83,19 +85,23 @@ impl DeviceInventory {
             interfaces,
             plan,
             discovered_at,
+            neighbors: Arc::default(),
         }
     }
 
     /// The same inventory classified again (after a rules reload). No SNMP.
     pub fn reclassified(&self, target: &TargetMeta, classifier: &Classifier) -> DeviceInventory {
         let infos = self.interfaces.iter().map(|e| e.info.clone()).collect();
-        DeviceInventory::build(
-            target,
-            self.system.clone(),
-            infos,
-            classifier,
-            self.discovered_at,
-        )
+        DeviceInventory {
+            neighbors: self.neighbors.clone(),
+            ..DeviceInventory::build(
+                target,
+                self.system.clone(),
+                infos,
+                classifier,
+                self.discovered_at,
+            )
+        }
     }
 }
 

@@ -4,11 +4,13 @@
 //! - [`config`]: YAML config, parsed raw then validated into targets and auths.
 //! - [`secret`]: the redacting type for communities and passwords.
 //! - [`snmp`]: the SNMP client trait, the real UDP client (snmp2) and table walking.
-//! - [`mib`]: MIB tables decoded into plain types (system, IF-MIB, EtherLike).
+//! - [`mib`]: MIB tables decoded into plain types (system, IF-MIB, EtherLike, LLDP, CDP).
+//! - [`classify`]: YAML rules naming each interface's role, ISP and criticality.
 //! - [`inventory`]: the in-memory snapshot of every device, its interfaces and counters.
 //! - [`poller`]: discovery and counter polling schedules that fill the inventory.
 //! - [`metrics`]: renders the snapshot as Prometheus text; self-metrics.
 //! - [`http`]: `/metrics`, `/probe`, service discovery, JSON API, reload.
+//! - [`topology`]: LLDP/CDP neighbours, the network graph, impact analysis, `/topology`.
 
 pub mod app;
 pub mod classify;
@@ -21,3 +23,4 @@ pub mod poller;
 pub mod secret;
 pub mod shard;
 pub mod snmp;
+pub mod topology;

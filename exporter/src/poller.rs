@@ -37,6 +37,7 @@ pub async fn discover<C: SnmpClient>(
     classifier: &Classifier,
 ) -> Result<DeviceInventory, AtOid> {
     let sys = get_packed(client, &system::system_oids(), limits).await?;
+    system::check_types(&sys)?;
     let system = system::decode_system(&sys);
     let columns = walk_columns(client, &if_mib::discovery_columns(), limits).await?;
     // EtherLike-MIB is optional: an agent without it (or failing on it) still has interfaces.
@@ -48,13 +49,13 @@ pub async fn discover<C: SnmpClient>(
         }
     };
     let infos = if_mib::decode_interfaces(&columns, &duplex);
-    Ok(DeviceInventory::build(
-        target,
-        system,
-        infos,
-        classifier,
-        unix_now(),
-    ))
+    // -- topology: LLDP/CDP neighbours; a device without those MIBs gets none, never an error.
+    let neighbors =
+        crate::topology::discover::walk_neighbors(client, &target.name, &infos, limits).await;
+    // -- end topology
+    let mut inv = DeviceInventory::build(target, system, infos, classifier, unix_now());
+    inv.neighbors = Arc::new(neighbors);
+    Ok(inv)
 }
 
 /// GET the change markers and every monitored interface's counters and statuses.
@@ -554,6 +555,15 @@ async fn visit(
                 })?;
         }
     }
+    // -- topology: a cut link stays known (as down) across rediscovery
+    if fresh {
+        let before = ctx
+            .inventory
+            .device(&ctx.target.name)
+            .and_then(|d| d.inventory);
+        inv = crate::topology::discover::keep_down_links(inv, before.as_deref());
+    }
+    // -- end topology
     debug!(device = %ctx.target.name, interfaces = inv.interfaces.len(), fresh, "visited");
     Ok(Visit {
         inventory: fresh.then_some(inv),

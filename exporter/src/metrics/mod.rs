@@ -60,7 +60,7 @@ pub fn render_interfaces(out: &mut String, devices: &[DeviceEntry]) {
     let gauges: [(&str, &str, Get); 5] = [
         ("ifHighSpeed", "An estimate of the interface's current bandwidth in units of 1,000,000 bits per second - 1.3.6.1.2.1.31.1.1.1.15", |i| i.high_speed),
         ("ifSpeed", "An estimate of the interface's current bandwidth in bits per second - 1.3.6.1.2.1.2.2.1.5", |i| Some(i.speed)),
-        ("ifMtu", "The size of the largest packet which can be sent/received on the interface, in octets - 1.3.6.1.2.1.2.2.1.4", |i| u64::try_from(i.mtu).ok()),
+        ("ifMtu", "The size of the largest packet which can be sent/received on the interface, in octets - 1.3.6.1.2.1.2.2.1.4", |i| i.mtu.and_then(|m| u64::try_from(m).ok())),
         ("ifType", "The type of interface (IANAifType) - 1.3.6.1.2.1.2.2.1.3", |i| Some(u64::from(i.if_type))),
         ("dot3StatsDuplexStatus", "The current mode of operation of the MAC entity (1 unknown, 2 halfDuplex, 3 fullDuplex) - 1.3.6.1.2.1.10.7.2.1.19", |i| i.duplex.map(|d| d as u64)),
     ];
@@ -321,6 +321,7 @@ pub fn render_devices(devices: &[DeviceEntry]) -> String {
     let mut out = String::with_capacity(4096 + per_device * 20 * 220);
     render_interfaces(&mut out, devices);
     render_device_health(&mut out, devices);
+    crate::topology::metrics::render_neighbors(&mut out, devices); // topology
     out
 }
 
@@ -350,7 +351,7 @@ mod tests {
             name: b"Gi0/1".to_vec(),
             alias: b"Say \"hi\"\\ \xE1\x83\n".to_vec(),
             if_type: 6,
-            mtu: 1500,
+            mtu: Some(1500),
             speed: 1_000_000_000,
             high_speed: Some(1000),
             admin_status: 1,

@@ -55,7 +55,8 @@ pub struct InterfaceInfo {
     pub name: Vec<u8>,
     pub alias: Vec<u8>,
     pub if_type: u32,
-    pub mtu: i64,
+    /// ifMtu, when the agent has it for this row.
+    pub mtu: Option<i64>,
     /// ifSpeed in bit/s (saturates at 4294967295).
     pub speed: u64,
     /// ifHighSpeed in Mbit/s, when the agent has ifXTable.
@@ -99,7 +100,7 @@ pub fn decode_interfaces(columns: &[Column], duplex: &Column) -> Vec<InterfaceIn
             match pos {
                 0 => e.descr = bytes(),
                 1 => e.if_type = u32::try_from(int()).unwrap_or(0),
-                2 => e.mtu = int(),
+                2 => e.mtu = value.as_i64(),
                 3 => e.speed = value.as_u64().unwrap_or(0),
                 4 => e.phys_address = bytes(),
                 5 => e.admin_status = int(),

@@ -2,7 +2,9 @@
 //!
 //! Invariant: nothing here does IO; every decoder accepts any varbinds without panicking.
 
+pub mod cdp;
 pub mod if_mib;
+pub mod lldp;
 pub mod system;
 
 use std::borrow::Cow;

@@ -1,6 +1,6 @@
 //! SNMPv2-MIB system group and the IF-MIB change markers read on every poll.
 
-use crate::snmp::{Oid, Value, VarBind};
+use crate::snmp::{AtOid, Oid, SnmpError, Value, VarBind};
 
 pub const SYS_DESCR: [u32; 9] = [1, 3, 6, 1, 2, 1, 1, 1, 0];
 pub const SYS_OBJECT_ID: [u32; 9] = [1, 3, 6, 1, 2, 1, 1, 2, 0];
@@ -46,6 +46,29 @@ pub fn decode_system(vbs: &[VarBind]) -> SystemInfo {
         }
     }
     s
+}
+
+/// Reject an agent whose sysObjectID or sysUpTime has a type no real agent uses: such a device
+/// is broken (or not speaking SNMP as it should), not merely odd, and must show as down.
+pub fn check_types(vbs: &[VarBind]) -> Result<(), AtOid> {
+    for (oid, v) in vbs {
+        let expected = match (oid.0.as_slice(), v) {
+            (_, v) if v.is_exception() => continue,
+            (o, Value::ObjectIdentifier(_)) if o == SYS_OBJECT_ID => continue,
+            (o, _) if o == SYS_OBJECT_ID => "OBJECT IDENTIFIER",
+            (o, Value::TimeTicks(_)) if o == SYS_UPTIME => continue,
+            (o, _) if o == SYS_UPTIME => "TimeTicks",
+            _ => continue,
+        };
+        return Err(AtOid::new(
+            oid,
+            SnmpError::WrongType {
+                expected,
+                got: v.type_name(),
+            },
+        ));
+    }
+    Ok(())
 }
 
 /// The markers a counter poll reads to notice a reboot or a changed interface table.
@@ -103,6 +126,31 @@ pub fn rediscovery_reason(prev: &ChangeMarkers, now: &ChangeMarkers) -> Option<&
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mistyped_sys_uptime_or_object_id_is_an_error_and_exceptions_are_not() {
+        let good = vec![
+            (Oid(SYS_DESCR.to_vec()), Value::Integer(7)),
+            (
+                Oid(SYS_OBJECT_ID.to_vec()),
+                Value::ObjectIdentifier(Oid(vec![1, 3, 6, 1])),
+            ),
+            (Oid(SYS_UPTIME.to_vec()), Value::TimeTicks(100)),
+            (Oid(SYS_NAME.to_vec()), Value::NoSuchInstance),
+        ];
+        assert!(check_types(&good).is_ok());
+        let mut bad = good.clone();
+        bad[2].1 = Value::IpAddress([169, 254, 0, 1]);
+        let err = check_types(&bad).unwrap_err();
+        assert_eq!(err.oid, Oid(SYS_UPTIME.to_vec()));
+        assert_eq!(
+            err.error.to_string(),
+            "wrong value type: IpAddress where the MIB says TimeTicks"
+        );
+        let mut bad = good;
+        bad[1].1 = Value::OctetString(b"1.3.6.1".to_vec());
+        assert_eq!(check_types(&bad).unwrap_err().error.reason(), "wrong_type");
+    }
 
     #[test]
     fn reboot_and_table_changes_trigger_rediscovery() {

@@ -118,6 +118,26 @@ impl Value {
         }
     }
 
+    /// The SMI name of the value's type, for error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Integer(_) => "INTEGER",
+            Value::OctetString(_) => "OCTET STRING",
+            Value::ObjectIdentifier(_) => "OBJECT IDENTIFIER",
+            Value::IpAddress(_) => "IpAddress",
+            Value::Counter32(_) => "Counter32",
+            Value::Unsigned32(_) => "Unsigned32",
+            Value::TimeTicks(_) => "TimeTicks",
+            Value::Counter64(_) => "Counter64",
+            Value::Opaque(_) => "Opaque",
+            Value::Null => "NULL",
+            Value::NoSuchObject => "noSuchObject",
+            Value::NoSuchInstance => "noSuchInstance",
+            Value::EndOfMibView => "endOfMibView",
+            Value::Other => "an unknown type",
+        }
+    }
+
     /// OCTET STRING bytes.
     pub fn as_bytes(&self) -> Option<&[u8]> {
         match self {
@@ -147,6 +167,11 @@ pub enum SnmpError {
     Io(String),
     #[error("deadline exceeded")]
     Deadline,
+    #[error("wrong value type: {got} where the MIB says {expected}")]
+    WrongType {
+        expected: &'static str,
+        got: &'static str,
+    },
 }
 
 impl SnmpError {
@@ -164,6 +189,7 @@ impl SnmpError {
             SnmpError::NotIncreasing { .. } => "oid_not_increasing",
             SnmpError::Io(_) => "io",
             SnmpError::Deadline => "deadline",
+            SnmpError::WrongType { .. } => "wrong_type",
         }
     }
 }

@@ -1,0 +1,121 @@
+//! `promtool check metrics` on a real `/metrics` page: no parse error (exit 1 fails), and when
+//! it has style notes (exit 3) every note is about an if_mib name kept for compatibility with
+//! snmp_exporter's dashboards, never about a `wardflux_*` family.
+//!
+//! Needs: Debian prometheus (promtool), snmpsim, snmp, bzip2; PyPI snmpsim-data.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{community_of, require_tool, Exporter, Snmpsim};
+
+/// Series names taken over from snmp_exporter's if_mib module (camelCase, counters without
+/// `_total`): their style notes are expected.
+const IF_MIB_NAMES: &[&str] = &[
+    "ifOperStatus",
+    "ifAdminStatus",
+    "ifHCInOctets",
+    "ifHCOutOctets",
+    "ifHCInUcastPkts",
+    "ifHCOutUcastPkts",
+    "ifHCInMulticastPkts",
+    "ifHCOutMulticastPkts",
+    "ifHCInBroadcastPkts",
+    "ifHCOutBroadcastPkts",
+    "ifInErrors",
+    "ifOutErrors",
+    "ifInDiscards",
+    "ifOutDiscards",
+    "ifInOctets",
+    "ifOutOctets",
+    "ifInUcastPkts",
+    "ifOutUcastPkts",
+    "ifHighSpeed",
+    "ifSpeed",
+    "ifMtu",
+    "ifType",
+    "dot3StatsDuplexStatus",
+];
+
+#[test]
+fn promtool_finds_no_parse_error_and_notes_only_if_mib_names() {
+    let promtool = require_tool("promtool");
+    // One agent with ifXTable and one without, so both counter sets are on the page.
+    let recs = [
+        "network/switch/cisco-c3750",
+        "network/firewall/topsec-ngfw4000-uf",
+    ];
+    let sim = Snmpsim::start("promtool", &recs);
+    let mut cfg = String::from("poll_interval: 5s\ndiscovery_interval: 1h\ntimeout: 5s\nauths:\n");
+    for r in &recs {
+        let c = community_of(r);
+        cfg.push_str(&format!("  {c}: {{version: 2, community: {c}}}\n"));
+    }
+    cfg.push_str("targets:\n");
+    for r in &recs {
+        let c = community_of(r);
+        cfg.push_str(&format!(
+            "  - {{name: {c}, address: \"{}\", auth: {c}}}\n",
+            sim.addr()
+        ));
+    }
+    let mut ex = Exporter::start(&cfg, &[]);
+    let names: Vec<&str> = recs.iter().map(|r| community_of(r)).collect();
+    ex.wait_devices_up(&names, Duration::from_secs(120));
+    let page = ex.get("/metrics");
+    assert!(
+        page.contains("\nifInOctets{"),
+        "no 32-bit counters on the page"
+    );
+    assert!(
+        page.contains("\nwardflux_device_up{"),
+        "no self-metrics on the page"
+    );
+
+    let mut child = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run promtool");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(page.as_bytes())
+        .expect("feed promtool");
+    let out = child.wait_with_output().expect("promtool output");
+    let notes = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let code = out.status.code();
+    assert_ne!(code, Some(1), "promtool found a parse error:\n{notes}");
+    assert!(
+        matches!(code, Some(0) | Some(3)),
+        "promtool exited with {:?}:\n{notes}",
+        out.status
+    );
+    let bad: Vec<&str> = notes
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter(|l| {
+            let metric = l.split_whitespace().next().unwrap_or("");
+            !IF_MIB_NAMES.contains(&metric)
+        })
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "style notes outside the if_mib names ({} lines), first ones:\n{}",
+        bad.len(),
+        bad.iter().take(20).copied().collect::<Vec<_>>().join("\n")
+    );
+    if code == Some(3) {
+        assert!(!notes.trim().is_empty(), "exit 3 without notes");
+    }
+}

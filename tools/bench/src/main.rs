@@ -1,0 +1,117 @@
+//! wardflux-bench: runs the exporter against simulated agents and prints figures (issue 2, 8).
+
+mod compare;
+mod exporter;
+mod floor;
+mod http;
+mod procfs;
+mod promtext;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "wardflux-bench", version)]
+struct Flags {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// wardflux-exporter as a real process against the fast simulated agent.
+    Exporter {
+        /// Path of the wardflux-exporter binary (release build).
+        #[arg(long)]
+        exporter: PathBuf,
+        /// Scenarios as DEVICESxINTERFACES@DELAYms, e.g. 1000x48@0ms,1000x48@10ms.
+        #[arg(long, value_delimiter = ',', default_value = "1000x48@0ms")]
+        scenario: Vec<String>,
+        /// Poll interval given to the exporter, in seconds.
+        #[arg(long = "poll-interval", default_value_t = 10.0)]
+        poll_interval: f64,
+        /// Steady-state measuring window, in seconds.
+        #[arg(long, default_value_t = 30.0)]
+        window: f64,
+        /// max_concurrent_devices given to the exporter.
+        #[arg(long, default_value_t = 256)]
+        concurrency: u32,
+        /// Where configs and logs go.
+        #[arg(long = "work-dir", default_value = "/tmp/wardflux-bench")]
+        work_dir: PathBuf,
+    },
+    /// wardflux-exporter against Debian's snmp_exporter on snmpsim-data recordings.
+    Compare {
+        /// Path of the wardflux-exporter binary (release build).
+        #[arg(long)]
+        exporter: PathBuf,
+        /// snmpsim-data recording names.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "cisco-c3750,cisco-n5000-uk9,juniper-mx960-12-3r6-6,cisco-c3560,cisco-unknown-01"
+        )]
+        recordings: Vec<String>,
+        /// Steady-state polls of every device measured.
+        #[arg(long, default_value_t = 20)]
+        polls: u32,
+        /// Where configs, recordings and logs go.
+        #[arg(long = "work-dir", default_value = "/tmp/wardflux-bench/compare")]
+        work_dir: PathBuf,
+    },
+}
+
+fn parse_scenario(s: &str) -> anyhow::Result<(usize, u32, Duration)> {
+    let (size, delay) = s.split_once('@').unwrap_or((s, "0ms"));
+    let (n, m) = size
+        .split_once('x')
+        .ok_or_else(|| anyhow::anyhow!("scenario {s:?}: expected DEVICESxINTERFACES@DELAYms"))?;
+    let ms: u64 = delay.trim_end_matches("ms").parse()?;
+    Ok((n.parse()?, m.parse()?, Duration::from_millis(ms)))
+}
+
+fn main() -> anyhow::Result<()> {
+    match Flags::parse().cmd {
+        Cmd::Exporter {
+            exporter,
+            scenario,
+            poll_interval,
+            window,
+            concurrency,
+            work_dir,
+        } => {
+            let mut rows = Vec::new();
+            for s in &scenario {
+                let (devices, interfaces, delay) = parse_scenario(s)?;
+                eprintln!("bench: exporter scenario {s} ...");
+                let f = exporter::run(&exporter::Scenario {
+                    exporter: exporter.clone(),
+                    devices,
+                    interfaces,
+                    delay,
+                    poll_interval: Duration::from_secs_f64(poll_interval),
+                    window: Duration::from_secs_f64(window),
+                    concurrency,
+                    work_dir: work_dir.join(s.replace('@', "-")),
+                })?;
+                eprintln!("{f:?}");
+                rows.push(f);
+            }
+            print!("{}", exporter::table(&rows));
+        }
+        Cmd::Compare {
+            exporter,
+            recordings,
+            polls,
+            work_dir,
+        } => {
+            print!(
+                "{}",
+                compare::run(&exporter, &recordings, polls, &work_dir)?
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,235 @@
+//! The UDP edge: receives datagrams, asks the pure agent, sends answers (after an optional
+//! delay that never blocks other requests), and counts everything.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, watch};
+
+use crate::agent::Agent;
+use crate::ber::tag;
+
+/// Traffic counters, readable while the agent runs.
+#[derive(Debug)]
+pub struct Stats {
+    pub requests: AtomicU64,
+    pub bytes_received: AtomicU64,
+    pub responses: AtomicU64,
+    pub bytes_sent: AtomicU64,
+    pub varbinds_sent: AtomicU64,
+    /// Datagrams not answered: malformed, unknown community, silent device.
+    pub unanswered: AtomicU64,
+    pub get: AtomicU64,
+    pub get_next: AtomicU64,
+    pub get_bulk: AtomicU64,
+    /// Requests per device, in device order.
+    pub per_device: Vec<AtomicU64>,
+}
+
+/// A copy of the counters at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    pub requests: u64,
+    pub bytes_received: u64,
+    pub responses: u64,
+    pub bytes_sent: u64,
+    pub varbinds_sent: u64,
+    pub unanswered: u64,
+    pub get: u64,
+    pub get_next: u64,
+    pub get_bulk: u64,
+}
+
+impl Stats {
+    pub fn new(devices: usize) -> Stats {
+        Stats {
+            requests: AtomicU64::new(0),
+            bytes_received: AtomicU64::new(0),
+            responses: AtomicU64::new(0),
+            bytes_sent: AtomicU64::new(0),
+            varbinds_sent: AtomicU64::new(0),
+            unanswered: AtomicU64::new(0),
+            get: AtomicU64::new(0),
+            get_next: AtomicU64::new(0),
+            get_bulk: AtomicU64::new(0),
+            per_device: (0..devices).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Snapshot {
+            requests: l(&self.requests),
+            bytes_received: l(&self.bytes_received),
+            responses: l(&self.responses),
+            bytes_sent: l(&self.bytes_sent),
+            varbinds_sent: l(&self.varbinds_sent),
+            unanswered: l(&self.unanswered),
+            get: l(&self.get),
+            get_next: l(&self.get_next),
+            get_bulk: l(&self.get_bulk),
+        }
+    }
+}
+
+impl Snapshot {
+    /// Counter differences since `earlier`.
+    pub fn since(&self, earlier: &Snapshot) -> Snapshot {
+        Snapshot {
+            requests: self.requests - earlier.requests,
+            bytes_received: self.bytes_received - earlier.bytes_received,
+            responses: self.responses - earlier.responses,
+            bytes_sent: self.bytes_sent - earlier.bytes_sent,
+            varbinds_sent: self.varbinds_sent - earlier.varbinds_sent,
+            unanswered: self.unanswered - earlier.unanswered,
+            get: self.get - earlier.get,
+            get_next: self.get_next - earlier.get_next,
+            get_bulk: self.get_bulk - earlier.get_bulk,
+        }
+    }
+}
+
+impl std::fmt::Display for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "requests={} bytes_received={} responses={} bytes_sent={} varbinds_sent={} unanswered={} get={} getnext={} getbulk={}",
+            self.requests,
+            self.bytes_received,
+            self.responses,
+            self.bytes_sent,
+            self.varbinds_sent,
+            self.unanswered,
+            self.get,
+            self.get_next,
+            self.get_bulk
+        )
+    }
+}
+
+/// Serves `agent` on `socket` until `shutdown` turns true. Each answer leaves `delay` after
+/// its request arrived; with a constant delay a FIFO queue keeps that order exactly.
+pub async fn serve(
+    socket: UdpSocket,
+    agent: Arc<Agent>,
+    stats: Arc<Stats>,
+    delay: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let socket = Arc::new(socket);
+    let started = Instant::now();
+    let (tx, mut rx) = mpsc::unbounded_channel::<(tokio::time::Instant, SocketAddr, Vec<u8>)>();
+    let sender = {
+        let socket = socket.clone();
+        tokio::spawn(async move {
+            while let Some((at, to, msg)) = rx.recv().await {
+                tokio::time::sleep_until(at).await;
+                let _ = socket.send_to(&msg, to).await;
+            }
+        })
+    };
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let (n, from) = tokio::select! {
+            r = socket.recv_from(&mut buf) => match r {
+                Ok(x) => x,
+                // ICMP errors from earlier sends surface here on some systems: keep serving.
+                Err(_) => continue,
+            },
+            _ = shutdown.changed() => break,
+        };
+        let arrived = tokio::time::Instant::now();
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        let out = agent.handle(&buf[..n], elapsed_ms);
+        stats.requests.fetch_add(1, Ordering::Relaxed);
+        stats.bytes_received.fetch_add(n as u64, Ordering::Relaxed);
+        match out.kind {
+            Some(tag::GET) => &stats.get,
+            Some(tag::GET_NEXT) => &stats.get_next,
+            Some(tag::GET_BULK) => &stats.get_bulk,
+            _ => &stats.unanswered,
+        }
+        .fetch_add(u64::from(out.kind.is_some()), Ordering::Relaxed);
+        if let Some(i) = out.device {
+            stats.per_device[i].fetch_add(1, Ordering::Relaxed);
+        }
+        let Some(reply) = out.reply else {
+            stats.unanswered.fetch_add(1, Ordering::Relaxed);
+            continue;
+        };
+        stats.responses.fetch_add(1, Ordering::Relaxed);
+        stats
+            .bytes_sent
+            .fetch_add(reply.len() as u64, Ordering::Relaxed);
+        stats
+            .varbinds_sent
+            .fetch_add(out.varbinds as u64, Ordering::Relaxed);
+        if delay.is_zero() {
+            let _ = socket.send_to(&reply, from).await;
+        } else {
+            let _ = tx.send((arrived + delay, from, reply));
+        }
+    }
+    drop(tx);
+    sender.abort();
+    Ok(())
+}
+
+/// An agent running on its own thread and single-threaded runtime.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub stats: Arc<Stats>,
+    stop: watch::Sender<bool>,
+    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Running {
+    /// Stops the agent and waits for its thread.
+    pub fn stop(mut self) {
+        self.halt();
+    }
+
+    fn halt(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}
+
+/// Binds `bind` (port 0 picks a free one) and serves `agent` on a new thread.
+pub fn spawn(bind: SocketAddr, agent: Agent, delay: Duration) -> std::io::Result<Running> {
+    let std_socket = std::net::UdpSocket::bind(bind)?;
+    std_socket.set_nonblocking(true)?;
+    let addr = std_socket.local_addr()?;
+    let stats = Arc::new(Stats::new(agent.devices().len()));
+    let (stop, rx) = watch::channel(false);
+    let agent = Arc::new(agent);
+    let st = stats.clone();
+    let thread = std::thread::Builder::new()
+        .name("simagent".into())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async move {
+                let socket = UdpSocket::from_std(std_socket)?;
+                serve(socket, agent, st, delay, rx).await
+            })
+        })?;
+    Ok(Running {
+        addr,
+        stats,
+        stop,
+        thread: Some(thread),
+    })
+}
