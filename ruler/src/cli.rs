@@ -402,46 +402,57 @@ pub async fn load_all(
     Ok((set, cfg))
 }
 
-/// Learns baselines when they are older than `learn_every` (or missing), then on schedule.
+/// Learns baselines when they are older than `learn_every` (or missing), then on schedule;
+/// follows the baselines file across reloads (idle while there is none).
 async fn learn_loop(
-    cfg: BaselineConfig,
+    mut cfg_rx: watch::Receiver<Option<BaselineConfig>>,
     querier: Arc<VmClient>,
     store: Arc<dyn Store>,
     cache: Arc<BaselineCache>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let every =
-        chrono::Duration::from_std(cfg.learn_every).unwrap_or_else(|_| chrono::Duration::days(7));
     loop {
-        let last = store.baselines_updated().await.ok().flatten();
-        let next = match last {
-            Some(l) if Utc::now() - l < every => l + every,
-            _ => {
-                match baseline::learn::learn(&cfg, querier.as_ref(), store.as_ref(), Utc::now())
+        let cfg = cfg_rx.borrow_and_update().clone();
+        let wait = match cfg {
+            None => Duration::MAX,
+            Some(cfg) => {
+                let every = chrono::Duration::from_std(cfg.learn_every)
+                    .unwrap_or_else(|_| chrono::Duration::days(7));
+                let last = store.baselines_updated().await.ok().flatten();
+                let next = match last {
+                    Some(l) if Utc::now() - l < every => l + every,
+                    _ => match baseline::learn::learn(
+                        &cfg,
+                        querier.as_ref(),
+                        store.as_ref(),
+                        Utc::now(),
+                    )
                     .await
-                {
-                    Ok(sum) => {
-                        info!(
-                            interfaces = sum.interfaces,
-                            rows = sum.rows,
-                            seconds = sum.elapsed.as_secs_f64(),
-                            "baselines learned"
-                        );
-                        cache.invalidate().await;
-                        Utc::now() + every
-                    }
-                    Err(e) => {
-                        warn!(error = %e, "learning baselines failed, retrying in 10 minutes");
-                        Utc::now() + chrono::Duration::minutes(10)
-                    }
-                }
+                    {
+                        Ok(sum) => {
+                            info!(
+                                interfaces = sum.interfaces,
+                                rows = sum.rows,
+                                seconds = sum.elapsed.as_secs_f64(),
+                                "baselines learned"
+                            );
+                            cache.invalidate().await;
+                            Utc::now() + every
+                        }
+                        Err(e) => {
+                            warn!(error = %e, "learning baselines failed, retrying in 10 minutes");
+                            Utc::now() + chrono::Duration::minutes(10)
+                        }
+                    },
+                };
+                (next - Utc::now())
+                    .to_std()
+                    .unwrap_or(Duration::from_secs(60))
             }
         };
-        let wait = (next - Utc::now())
-            .to_std()
-            .unwrap_or(Duration::from_secs(60));
         tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
+            _ = tokio::time::sleep(wait.min(Duration::from_secs(86_400 * 365))) => {}
+            r = cfg_rx.changed() => if r.is_err() { return },
             _ = shutdown.changed() => return,
         }
     }
@@ -599,15 +610,14 @@ pub async fn run(args: RunArgs) -> Result<()> {
         Duration::from_secs(10),
     ));
     engine.start();
-    if let Some(cfg) = baseline_cfg {
-        tokio::spawn(learn_loop(
-            cfg,
-            client.clone(),
-            store.clone(),
-            cache.clone(),
-            shutdown_rx.clone(),
-        ));
-    }
+    let (baselines_tx, baselines_rx) = watch::channel(baseline_cfg);
+    tokio::spawn(learn_loop(
+        baselines_rx,
+        client.clone(),
+        store.clone(),
+        cache.clone(),
+        shutdown_rx.clone(),
+    ));
 
     let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(4);
     let state = Arc::new(ApiState {
@@ -658,8 +668,13 @@ pub async fn run(args: RunArgs) -> Result<()> {
             Some(answer) = reload_rx.recv() => {
                 metrics.reloads.inc();
                 match load_all(&args.rules.files, args.rules.interval, Some(&args.baselines), Some(client.as_ref())).await {
-                    Ok((set, _)) => {
+                    Ok((set, baselines)) => {
                         engine.reload(set, Utc::now()).await;
+                        baselines_tx.send_if_modified(|cur| {
+                            let changed = *cur != baselines;
+                            *cur = baselines;
+                            changed
+                        });
                         metrics.config_last_reload_successful.set(1);
                         let _ = answer.send(Ok(()));
                     }

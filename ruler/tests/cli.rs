@@ -236,6 +236,10 @@ async fn running_ruler_serves_its_api_reloads_safely_and_hides_the_store_passwor
         .arg(format!("--datasource.url={}", vm.url()))
         .arg(format!("--store.url={store_url}"))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg(format!(
+            "--baselines.file={}/../rules/baselines.yml",
+            env!("CARGO_MANIFEST_DIR")
+        ))
         .arg("--log.level=debug")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
@@ -267,6 +271,7 @@ async fn running_ruler_serves_its_api_reloads_safely_and_hides_the_store_passwor
         "wardflux-interface-rates",
         "wardflux-interface-daily",
         "wardflux-interface-alerts",
+        "wardflux-anomaly",
         "wardflux-ruler",
     ] {
         assert!(groups.contains(&g.to_string()), "{groups:?}");
@@ -342,6 +347,8 @@ async fn running_ruler_serves_its_api_reloads_safely_and_hides_the_store_passwor
     assert!(status.success(), "exit {status:?}");
     let logs = std::fs::read_to_string(&r.log).unwrap();
     assert!(logs.contains("store ready"), "{logs}");
+    assert!(logs.contains("anomaly detection on"), "{logs}");
+    assert!(logs.contains("baselines learned"), "{logs}");
     assert!(
         logs.contains("postgres:***@"),
         "the store is logged without its password: {logs}"

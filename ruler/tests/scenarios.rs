@@ -4,6 +4,7 @@
 //!
 //! Needs Debian packages: victoria-metrics, postgresql (127.0.0.1:5432, trust auth).
 
+#[macro_use]
 mod common;
 
 use common::*;
@@ -431,27 +432,6 @@ async fn replay_writes_the_rows_live_evaluation_would(backend: Backend) {
         ],
         "{backend:?}"
     );
-}
-
-macro_rules! both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(super::Backend::Sqlite).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(super::Backend::Postgres).await
-                }
-            )*
-        }
-    };
 }
 
 both_stores!(

@@ -718,3 +718,27 @@ impl Drop for Am {
         let _ = self.child.wait();
     }
 }
+
+/// Generates one `#[tokio::test]` per scenario and store: `sqlite::NAME` and `postgres::NAME`
+/// call `NAME(Backend::Sqlite)` and `NAME(Backend::Postgres)`.
+#[allow(unused_macros)]
+macro_rules! both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
