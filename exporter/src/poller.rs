@@ -555,6 +555,15 @@ async fn visit(
                 })?;
         }
     }
+    // -- topology: a cut link stays known (as down) across rediscovery
+    if fresh {
+        let before = ctx
+            .inventory
+            .device(&ctx.target.name)
+            .and_then(|d| d.inventory);
+        inv = crate::topology::discover::keep_down_links(inv, before.as_deref());
+    }
+    // -- end topology
     debug!(device = %ctx.target.name, interfaces = inv.interfaces.len(), fresh, "visited");
     Ok(Visit {
         inventory: fresh.then_some(inv),

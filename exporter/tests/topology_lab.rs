@@ -15,7 +15,10 @@
 //!                                 acc-dist ACCESS-SW-01
 //! ```
 //!
-//! Needs root and the Debian packages snmpd, snmp, lldpd, iproute2, prometheus (promtool).
+//! Needs root and the Debian packages snmpd, snmp, lldpd, iproute2, prometheus (promtool); the
+//! page test also chromium and nodejs, and the npm package playwright-core installed by
+//! `npm ci` in `exporter/tests/topology_page/` (`./wardflux test` does both). The page test
+//! keeps its screenshot at `<target>/tmp/topology-page.png`.
 
 mod topology_support;
 
@@ -85,6 +88,8 @@ struct Running {
     exp: Exporter,
     dir: std::path::PathBuf,
     devs: Vec<Dev>,
+    /// Management address of each device, in `devs` order.
+    addrs: Vec<String>,
     lab: Lab,
 }
 
@@ -344,6 +349,7 @@ fn start_lab(tag: char) -> Running {
         exp,
         dir,
         devs: devs.into_iter().collect(),
+        addrs,
         lab,
     }
 }
@@ -354,6 +360,7 @@ fn lab_finds_cabled_edges_sees_a_cut_link_and_core_failure_impact() {
         exp,
         dir,
         devs,
+        addrs,
         lab,
     } = start_lab('l');
     let ns_of = |name: &str| devs.iter().find(|d| d.name == name).unwrap().ns.clone();
@@ -491,6 +498,39 @@ fn lab_finds_cabled_edges_sees_a_cut_link_and_core_failure_impact() {
         serde_json::json!(["ACCESS-SW-01"]),
         "{imp}"
     );
+
+    // 5. Rediscovery after LLDP has aged the neighbour out keeps the cut link, still down.
+    let dist = devs.iter().position(|d| d.name == "DIST-SW-01").unwrap();
+    wait_for(
+        Duration::from_secs(60),
+        "LLDP to forget ACCESS-SW-01",
+        || (!walk(&addrs[dist], "1.0.8802.1.1.2.1.4.1.1.9").contains("ACCESS-SW-01")).then_some(()),
+    );
+    let discovered_at = |name: &str| -> f64 {
+        exp.json("/api/v1/devices")
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["name"] == name)
+            .and_then(|d| d["last_discovery"].as_f64())
+            .unwrap_or(0.0)
+    };
+    let before = (discovered_at("DIST-SW-01"), discovered_at("ACCESS-SW-01"));
+    exp.post_ok("/api/v1/discover");
+    wait_for(Duration::from_secs(30), "rediscovery of both ends", || {
+        (discovered_at("DIST-SW-01") > before.0 && discovered_at("ACCESS-SW-01") > before.1)
+            .then_some(())
+    });
+    let t = exp.json("/api/v1/topology");
+    let cut: Vec<&serde_json::Value> = t["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["source_interface"] == "dist-acc" || e["target_interface"] == "dist-acc")
+        .collect();
+    assert_eq!(cut.len(), 1, "{t}");
+    assert_eq!(cut[0]["status"], "down", "{t}");
+    assert_eq!(t["edges"].as_array().unwrap().len(), 4, "{t}");
     drop(exp);
     drop(lab);
 }

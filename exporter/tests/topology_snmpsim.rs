@@ -24,6 +24,10 @@ const RECORDINGS: [&str; 3] = [
 ];
 
 fn data_root() -> PathBuf {
+    // `./wardflux test` exports where it found the recordings.
+    if let Ok(d) = std::env::var("WARDFLUX_SNMPSIM_DATA") {
+        return PathBuf::from(d);
+    }
     let out = Command::new("python3")
         .args([
             "-c",

@@ -322,7 +322,14 @@ fn record_of(spec: &AlertSpec, a: &Alert, now: DateTime<Utc>) -> AlertRecord {
         alert_name: spec.name.clone(),
         group_name: spec.group.clone(),
         fingerprint: a.fingerprint.to_string(),
-        severity: label("severity"),
+        // Anomaly alerts carry severity as an annotation, so a change of score does not
+        // change their identity.
+        severity: a
+            .labels
+            .get("severity")
+            .or_else(|| a.annotations.get("severity"))
+            .cloned()
+            .unwrap_or_default(),
         device: label("device"),
         if_name: label("ifName"),
         interface_type: label("interface_type"),

@@ -125,6 +125,8 @@ pub enum RuleKind {
         raw_annotations: BTreeMap<String, String>,
     },
     Record,
+    /// Traffic against learned baselines (from the baselines file, not a rule file).
+    Anomaly(std::sync::Arc<crate::baseline::BaselineConfig>),
 }
 
 impl Rule {
@@ -134,6 +136,7 @@ impl Rule {
         let kind = match &self.kind {
             RuleKind::Alert { for_, .. } => format!("alert/{}", for_.as_millis()),
             RuleKind::Record => "record".to_string(),
+            RuleKind::Anomaly(cfg) => format!("anomaly/{cfg:?}"),
         };
         format!(
             "{kind}\u{1}{}\u{1}{}\u{1}{}",
@@ -143,8 +146,9 @@ impl Rule {
         )
     }
 
+    /// True for rules whose results are alerts (threshold or anomaly).
     pub fn is_alert(&self) -> bool {
-        matches!(self.kind, RuleKind::Alert { .. })
+        !matches!(self.kind, RuleKind::Record)
     }
 }
 
@@ -510,7 +514,7 @@ mod tests {
                 assert_eq!(*for_, Duration::from_secs(60));
                 assert_eq!(*keep_firing_for, Duration::from_secs(120));
             }
-            RuleKind::Record => panic!("expected an alerting rule"),
+            _ => panic!("expected an alerting rule"),
         }
         assert!(!groups[0].rules[1].is_alert());
     }

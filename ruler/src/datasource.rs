@@ -83,6 +83,26 @@ pub trait Querier: Send + Sync {
 /// Writes samples to the time-series database.
 pub trait Importer: Send + Sync {
     fn import<'a>(&'a self, points: &'a [Point]) -> BoxFuture<'a, Result<(), DatasourceError>>;
+
+    /// Writes whole series (metric name among the labels); compact for bulk backfills.
+    fn import_series<'a>(
+        &'a self,
+        series: &'a [Series],
+    ) -> BoxFuture<'a, Result<(), DatasourceError>> {
+        Box::pin(async move {
+            let points: Vec<Point> = series
+                .iter()
+                .flat_map(|s| {
+                    s.points.iter().map(|(ts, v)| Point {
+                        labels: s.labels.clone(),
+                        value: *v,
+                        at: DateTime::from_timestamp_millis(*ts).unwrap_or_default(),
+                    })
+                })
+                .collect();
+            self.import(&points).await
+        })
+    }
 }
 
 /// The VictoriaMetrics single-node (or vmselect/vminsert-compatible) HTTP client.
@@ -204,7 +224,29 @@ struct VectorItem {
 #[derive(Deserialize)]
 struct MatrixItem {
     metric: Labels,
-    values: Vec<(f64, String)>,
+    values: Vec<(f64, PromValue)>,
+}
+
+/// A sample value as the Prometheus API sends it (a string), parsed without allocating.
+struct PromValue(f64);
+
+impl<'de> Deserialize<'de> for PromValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = PromValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a sample value string")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<PromValue, E> {
+                Ok(PromValue(parse_value(s)))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<PromValue, E> {
+                Ok(PromValue(v))
+            }
+        }
+        d.deserialize_str(V)
+    }
 }
 
 fn parse_value(s: &str) -> f64 {
@@ -273,7 +315,7 @@ impl Querier for VmClient {
                         points: i
                             .values
                             .into_iter()
-                            .map(|(t, v)| ((t * 1000.0).round() as i64, parse_value(&v)))
+                            .map(|(t, v)| ((t * 1000.0).round() as i64, v.0))
                             .collect(),
                     })
                     .collect()),
@@ -327,38 +369,78 @@ pub fn exposition(points: &[Point]) -> String {
     out
 }
 
+/// Renders series as VictoriaMetrics JSON lines (`/api/v1/import`).
+pub fn json_lines(series: &[Series]) -> String {
+    let mut out = String::new();
+    for s in series {
+        let values: Vec<f64> = s.points.iter().map(|(_, v)| *v).collect();
+        let timestamps: Vec<i64> = s.points.iter().map(|(t, _)| *t).collect();
+        let line =
+            serde_json::json!({"metric": s.labels, "values": values, "timestamps": timestamps});
+        out.push_str(&line.to_string());
+        out.push('\n');
+    }
+    out
+}
+
+impl VmClient {
+    async fn post_import(
+        &self,
+        path: &str,
+        what: String,
+        body: String,
+    ) -> Result<(), DatasourceError> {
+        let url = format!("{}{path}", self.base);
+        let resp = self
+            .http
+            .post(&url)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| unreachable(&what, &e))?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let body = resp.bytes().await.unwrap_or_default();
+        if status.is_server_error() {
+            Err(DatasourceError::Unreachable {
+                what,
+                detail: format!("status {status}: {}", snippet(&body)),
+            })
+        } else {
+            Err(DatasourceError::Rejected {
+                what,
+                status: status.as_u16(),
+                detail: snippet(&body),
+            })
+        }
+    }
+}
+
 impl Importer for VmClient {
+    fn import_series<'a>(
+        &'a self,
+        series: &'a [Series],
+    ) -> BoxFuture<'a, Result<(), DatasourceError>> {
+        Box::pin(async move {
+            if series.is_empty() {
+                return Ok(());
+            }
+            let what = format!("import of {} series", series.len());
+            self.post_import("/api/v1/import", what, json_lines(series))
+                .await
+        })
+    }
+
     fn import<'a>(&'a self, points: &'a [Point]) -> BoxFuture<'a, Result<(), DatasourceError>> {
         Box::pin(async move {
             if points.is_empty() {
                 return Ok(());
             }
             let what = format!("import of {} samples", points.len());
-            let url = format!("{}/api/v1/import/prometheus", self.base);
-            let resp = self
-                .http
-                .post(&url)
-                .body(exposition(points))
-                .send()
+            self.post_import("/api/v1/import/prometheus", what, exposition(points))
                 .await
-                .map_err(|e| unreachable(&what, &e))?;
-            let status = resp.status();
-            if status.is_success() {
-                return Ok(());
-            }
-            let body = resp.bytes().await.unwrap_or_default();
-            if status.is_server_error() {
-                Err(DatasourceError::Unreachable {
-                    what,
-                    detail: format!("status {status}: {}", snippet(&body)),
-                })
-            } else {
-                Err(DatasourceError::Rejected {
-                    what,
-                    status: status.as_u16(),
-                    detail: snippet(&body),
-                })
-            }
         })
     }
 }

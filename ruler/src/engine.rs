@@ -4,6 +4,9 @@
 //! through the `Querier`/`Importer`/`Notifier` traits and the transition queue.
 
 use crate::alert::{Alert, AlertRecord, AlertSet, AlertSpec, Candidate, Transition};
+use crate::baseline::bucket::Bucket;
+use crate::baseline::cache::BaselineCache;
+use crate::baseline::detect;
 use crate::config::{Group, Rule, RuleKind, RuleSet};
 use crate::datasource::{DatasourceError, Importer, Querier};
 use crate::labels::{Fingerprint, Labels};
@@ -203,6 +206,7 @@ impl GroupRuntime {
         &mut self,
         querier: &dyn Querier,
         importer: &dyn Importer,
+        baselines: Option<&BaselineCache>,
         now: DateTime<Utc>,
         settings: &Settings,
     ) -> Outcome {
@@ -218,68 +222,58 @@ impl GroupRuntime {
                 rr.last_error = Some(e.to_string());
                 continue;
             }
-            let result = querier.query(&rr.rule.expr, now, step).await;
-            let samples = match result {
-                Ok(s) => {
+            let res = match produce(&rr.rule, querier, baselines, now, step).await {
+                Ok(Produced::Candidates(cands, n)) => {
                     out.reached = true;
-                    s
-                }
-                Err(e) => {
-                    rr.health = Health::Err;
-                    rr.last_error = Some(e.to_string());
-                    out.failed.push((rr.rule.name.clone(), e.to_string()));
-                    if e.is_unreachable() {
-                        out.unreachable = Some(e);
-                    }
-                    rr.last_duration = started.elapsed();
-                    continue;
-                }
-            };
-            rr.last_samples = samples.len();
-            let res: Result<(), String> = match &rr.spec {
-                Some(spec) => rule::candidates(&rr.rule, samples).map(|c| {
-                    out.transitions.extend(rr.alerts.step(spec, c, now));
-                    for a in rr.alerts.alerts() {
-                        if a.state == crate::alert::AlertState::Firing {
-                            out.notify.push(AmAlert::firing(
-                                a,
-                                now,
-                                valid_for,
-                                &settings.external_url,
-                            ));
+                    rr.last_samples = n;
+                    if let Some(spec) = &rr.spec {
+                        out.transitions.extend(rr.alerts.step(spec, cands, now));
+                        for a in rr.alerts.alerts() {
+                            if a.state == crate::alert::AlertState::Firing {
+                                out.notify.push(AmAlert::firing(
+                                    a,
+                                    now,
+                                    valid_for,
+                                    &settings.external_url,
+                                ));
+                            }
+                        }
+                        for (a, at) in rr.alerts.take_resolved() {
+                            out.notify
+                                .push(AmAlert::resolved(&a, at, &settings.external_url));
                         }
                     }
-                    for (a, at) in rr.alerts.take_resolved() {
-                        out.notify
-                            .push(AmAlert::resolved(&a, at, &settings.external_url));
-                    }
-                }),
-                None => match rule::recorded(&rr.rule, samples, now) {
-                    Ok(points) => match importer.import(&points).await {
+                    Ok(())
+                }
+                Ok(Produced::Points(points)) => {
+                    out.reached = true;
+                    rr.last_samples = points.len();
+                    match importer.import(&points).await {
                         Ok(()) => {
                             out.recorded += points.len();
                             Ok(())
                         }
-                        Err(e) => {
-                            if e.is_unreachable() {
-                                out.unreachable = Some(e.clone());
-                            }
-                            Err(e.to_string())
-                        }
-                    },
-                    Err(e) => Err(e),
-                },
+                        Err(e) => Err(Failure::from(e)),
+                    }
+                }
+                Err(f) => Err(f),
             };
             match res {
                 Ok(()) => {
                     rr.health = Health::Ok;
                     rr.last_error = None;
                 }
-                Err(e) => {
-                    warn!(group = %self.group.name, rule = %rr.rule.name, error = %e, "rule evaluation failed");
+                Err(f) => {
+                    match f.unreachable {
+                        Some(e) => out.unreachable = Some(e),
+                        None => {
+                            out.reached |= f.reached;
+                            warn!(group = %self.group.name, rule = %rr.rule.name, error = %f.msg, "rule evaluation failed");
+                        }
+                    }
                     rr.health = Health::Err;
-                    rr.last_error = Some(e.clone());
-                    out.failed.push((rr.rule.name.clone(), e));
+                    rr.last_error = Some(f.msg.clone());
+                    out.failed.push((rr.rule.name.clone(), f.msg));
                 }
             }
             rr.last_duration = started.elapsed();
@@ -311,6 +305,12 @@ impl GroupRuntime {
                             raw_annotations.clone(),
                         ),
                         RuleKind::Record => ("recording", None, None, BTreeMap::new()),
+                        RuleKind::Anomaly(cfg) => (
+                            "anomaly",
+                            Some((cfg.interval * cfg.consecutive.saturating_sub(1)).as_secs_f64()),
+                            Some(cfg.keep_firing_for.as_secs_f64()),
+                            BTreeMap::new(),
+                        ),
                     };
                     RuleStatus {
                         name: r.rule.name.clone(),
@@ -329,6 +329,82 @@ impl GroupRuntime {
                     }
                 })
                 .collect(),
+        }
+    }
+}
+
+/// What one rule produced at one instant.
+enum Produced {
+    /// Alert candidates and how many samples the queries returned.
+    Candidates(BTreeMap<Fingerprint, Candidate>, usize),
+    /// Recorded points to write back.
+    Points(Vec<crate::datasource::Point>),
+}
+
+/// Why a rule produced nothing.
+struct Failure {
+    msg: String,
+    /// Set when the datasource could not be reached: alert state must not move.
+    unreachable: Option<DatasourceError>,
+    /// The datasource answered (even if with an error).
+    reached: bool,
+}
+
+impl From<DatasourceError> for Failure {
+    fn from(e: DatasourceError) -> Self {
+        let unreachable = e.is_unreachable().then(|| e.clone());
+        Failure {
+            reached: unreachable.is_none(),
+            msg: e.to_string(),
+            unreachable,
+        }
+    }
+}
+
+impl From<String> for Failure {
+    fn from(msg: String) -> Self {
+        Failure {
+            msg,
+            unreachable: None,
+            reached: true,
+        }
+    }
+}
+
+/// Queries for one rule at `now` and turns the answer into candidates or points.
+async fn produce(
+    rule: &Rule,
+    querier: &dyn Querier,
+    baselines: Option<&BaselineCache>,
+    now: DateTime<Utc>,
+    step: Duration,
+) -> Result<Produced, Failure> {
+    match &rule.kind {
+        RuleKind::Alert { .. } => {
+            let samples = querier.query(&rule.expr, now, step).await?;
+            let n = samples.len();
+            Ok(Produced::Candidates(rule::candidates(rule, samples)?, n))
+        }
+        RuleKind::Record => {
+            let samples = querier.query(&rule.expr, now, step).await?;
+            Ok(Produced::Points(rule::recorded(rule, samples, now)?))
+        }
+        RuleKind::Anomaly(cfg) => {
+            let cache = baselines
+                .ok_or_else(|| Failure::from("no baseline store configured".to_string()))?;
+            let bucket = Bucket::of(now, cfg.tz);
+            let map = cache
+                .get(bucket)
+                .await
+                .map_err(|e| Failure::from(e.to_string()))?;
+            let mut cands = BTreeMap::new();
+            let mut n = 0;
+            for &dir in &cfg.directions {
+                let samples = querier.query(&cfg.expr(dir, ""), now, step).await?;
+                n += samples.len();
+                detect::candidates(cfg, dir, samples, &map, now, &mut cands);
+            }
+            Ok(Produced::Candidates(cands, n))
         }
     }
 }
@@ -371,6 +447,8 @@ pub struct Deps {
     pub queue: Arc<TransitionQueue>,
     pub notifier: Option<Arc<dyn Notifier>>,
     pub metrics: Arc<Metrics>,
+    /// Where anomaly rules find their baselines.
+    pub baselines: Option<Arc<BaselineCache>>,
 }
 
 /// All groups, their loops, and the ruler's own alerts.
@@ -490,6 +568,7 @@ impl Engine {
                 .evaluate(
                     self.deps.querier.as_ref(),
                     self.deps.importer.as_ref(),
+                    self.deps.baselines.as_deref(),
                     now,
                     &self.settings,
                 )
@@ -787,6 +866,7 @@ mod tests {
                 queue: TransitionQueue::new(100, metrics.clone()),
                 notifier: None,
                 metrics,
+                baselines: None,
             },
             Settings {
                 unreachable_grace: Duration::from_secs(120),

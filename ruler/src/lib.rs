@@ -6,6 +6,7 @@
 //! - `template`: the Go-template subset used in annotations
 //! - `labels`: label sets and stable fingerprints
 //! - `alert`: the pure alert life (pending, firing, resolved) and its transitions
+//! - `baseline`: hour-of-week baselines, learning, anomaly scoring and detection
 //! - `rule`: one rule's query result turned into candidates or recorded samples
 //! - `datasource`: the `Querier`/`Importer` traits and the VictoriaMetrics client
 //! - `engine`: group runtimes, aligned loops, reload, the built-in datasource alert
@@ -16,11 +17,13 @@
 //! - `api`: HTTP API (`/metrics`, `/api/v1/alerts`, `/api/v1/rules`, `/-/reload`, ...)
 //! - `replay`: rules evaluated over a past range into a store
 //! - `bench`: evaluation cost for a synthetic fleet
+//! - `traffic`: synthetic weeks of traffic with labelled anomalies, and their scoring
 //! - `secret`: values that never reach logs
 //! - `cli`: flags and subcommands, wired together
 
 pub mod alert;
 pub mod api;
+pub mod baseline;
 pub mod bench;
 pub mod cli;
 pub mod config;
@@ -35,3 +38,4 @@ pub mod rule;
 pub mod secret;
 pub mod store;
 pub mod template;
+pub mod traffic;

@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use std::process::ExitCode;
-use wardflux_ruler::cli::{self, Cli, Command};
+use wardflux_ruler::cli::{self, BaselinesCommand, Cli, Command};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -13,6 +13,9 @@ async fn main() -> ExitCode {
         Some(Command::Migrate(a)) => a.log.clone(),
         Some(Command::Replay(a)) => a.log.clone(),
         Some(Command::Bench(a)) => a.log.clone(),
+        Some(Command::Baselines(BaselinesCommand::Learn(a))) => a.log.clone(),
+        Some(Command::Baselines(BaselinesCommand::Generate(a))) => a.log.clone(),
+        Some(Command::Baselines(BaselinesCommand::Bench(a))) => a.log.clone(),
         Some(Command::CheckRules(_)) => cli::LogArgs {
             level: "warn".into(),
             format: "logfmt".into(),
@@ -30,6 +33,9 @@ async fn main() -> ExitCode {
         Some(Command::Migrate(a)) => cli::migrate(a).await,
         Some(Command::Replay(a)) => cli::replay(a).await,
         Some(Command::Bench(a)) => cli::bench(a).await,
+        Some(Command::Baselines(BaselinesCommand::Learn(a))) => cli::baselines_learn(a).await,
+        Some(Command::Baselines(BaselinesCommand::Generate(a))) => cli::baselines_generate(a).await,
+        Some(Command::Baselines(BaselinesCommand::Bench(a))) => cli::baselines_bench(a).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

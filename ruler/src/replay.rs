@@ -3,10 +3,15 @@
 //! Each rule is fetched with range queries in chunks and fed through the same alert life
 //! at every aligned step, including steps where the result is empty.
 
-use crate::alert::{AlertSet, Transition};
+use crate::alert::{AlertSet, Candidate, Transition};
+use crate::baseline::bucket::Bucket;
+use crate::baseline::cache::BaselineCache;
+use crate::baseline::detect;
 use crate::config::RuleSet;
+use crate::config::{Rule, RuleKind};
 use crate::datasource::{DatasourceError, Importer, Querier, Sample};
 use crate::engine::align_up;
+use crate::labels::Fingerprint;
 use crate::rule;
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
@@ -57,12 +62,76 @@ pub struct ReplaySummary {
     pub steps: usize,
 }
 
-/// Replays every rule in `rules` over `[from, to]`.
+/// Range results of one rule's queries, by timestamp (one map per query).
+type Timeline = Vec<BTreeMap<i64, Vec<Sample>>>;
+
+async fn fetch(
+    rule: &Rule,
+    querier: &dyn Querier,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    step: Duration,
+) -> Result<Timeline, DatasourceError> {
+    let exprs: Vec<String> = match &rule.kind {
+        RuleKind::Anomaly(cfg) => cfg.directions.iter().map(|d| cfg.expr(*d, "")).collect(),
+        _ => vec![rule.expr.clone()],
+    };
+    let mut out = Vec::new();
+    for e in exprs {
+        let mut by_time: BTreeMap<i64, Vec<Sample>> = BTreeMap::new();
+        for s in querier.query_range(&e, start, end, step).await? {
+            for (ts, v) in s.points {
+                by_time.entry(ts).or_default().push(Sample {
+                    labels: s.labels.clone(),
+                    value: v,
+                });
+            }
+        }
+        out.push(by_time);
+    }
+    Ok(out)
+}
+
+/// Alert candidates of `rule` at `t` from its fetched timeline.
+async fn candidates_at(
+    rule: &Rule,
+    timeline: &mut Timeline,
+    t: DateTime<Utc>,
+    baselines: Option<&BaselineCache>,
+) -> Result<BTreeMap<Fingerprint, Candidate>, String> {
+    let ms = t.timestamp_millis();
+    match &rule.kind {
+        RuleKind::Anomaly(cfg) => {
+            let cache = baselines.ok_or("anomaly replay needs the store holding the baselines")?;
+            let map = cache
+                .get(Bucket::of(t, cfg.tz))
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut out = BTreeMap::new();
+            for (dir, by_time) in cfg.directions.iter().zip(timeline.iter_mut()) {
+                let samples = by_time.remove(&ms).unwrap_or_default();
+                detect::candidates(cfg, *dir, samples, &map, t, &mut out);
+            }
+            Ok(out)
+        }
+        _ => {
+            let samples = timeline
+                .first_mut()
+                .and_then(|m| m.remove(&ms))
+                .unwrap_or_default();
+            rule::candidates(rule, samples)
+        }
+    }
+}
+
+/// Replays every rule in `rules` over `[from, to]`; anomaly rules read baselines through
+/// `baselines`.
 pub async fn replay(
     rules: &RuleSet,
     querier: &dyn Querier,
     importer: &dyn Importer,
     store: &dyn Store,
+    baselines: Option<&BaselineCache>,
     opts: &ReplayOptions,
 ) -> Result<ReplaySummary, ReplayError> {
     if opts.from >= opts.to {
@@ -75,6 +144,9 @@ pub async fn replay(
         let first = align_up(opts.from, step);
         for r in &g.rules {
             let spec = rule::alert_spec(g, r, opts.touch_every);
+            if spec.is_none() && !opts.write_recording {
+                continue;
+            }
             let mut alerts = AlertSet::default();
             let mut chunk_start = first;
             let err_ds = |source| ReplayError::Datasource {
@@ -91,26 +163,17 @@ pub async fn replay(
                 let span =
                     chrono::Duration::milliseconds(step_ms * (i64::from(opts.steps_per_query) - 1));
                 let chunk_end = (chunk_start + span).min(opts.to);
-                let series = querier
-                    .query_range(&r.expr, chunk_start, chunk_end, step)
+                let mut timeline = fetch(r, querier, chunk_start, chunk_end, step)
                     .await
                     .map_err(err_ds)?;
-                let mut by_time: BTreeMap<i64, Vec<Sample>> = BTreeMap::new();
-                for s in series {
-                    for (ts, v) in s.points {
-                        by_time.entry(ts).or_default().push(Sample {
-                            labels: s.labels.clone(),
-                            value: v,
-                        });
-                    }
-                }
                 let mut t = chunk_start;
                 while t <= chunk_end {
-                    let samples = by_time.remove(&t.timestamp_millis()).unwrap_or_default();
                     sum.steps += 1;
                     match &spec {
                         Some(spec) => {
-                            let cands = rule::candidates(r, samples).map_err(err_rule)?;
+                            let cands = candidates_at(r, &mut timeline, t, baselines)
+                                .await
+                                .map_err(err_rule)?;
                             for tr in alerts.step(spec, cands, t) {
                                 match &tr {
                                     Transition::Fired(_) => {
@@ -126,6 +189,10 @@ pub async fn replay(
                             alerts.take_resolved();
                         }
                         None if opts.write_recording => {
+                            let samples = timeline
+                                .first_mut()
+                                .and_then(|m| m.remove(&t.timestamp_millis()))
+                                .unwrap_or_default();
                             let points = rule::recorded(r, samples, t).map_err(err_rule)?;
                             importer.import(&points).await.map_err(err_ds)?;
                             sum.recorded += points.len();

@@ -25,6 +25,13 @@ pub fn alert_spec(group: &Group, rule: &Rule, touch_every: Duration) -> Option<A
             keep_firing_for: *keep_firing_for,
             touch_every,
         }),
+        RuleKind::Anomaly(cfg) => Some(AlertSpec {
+            group: group.name.clone(),
+            name: rule.name.clone(),
+            for_: cfg.interval * cfg.consecutive.saturating_sub(1),
+            keep_firing_for: cfg.keep_firing_for,
+            touch_every,
+        }),
         RuleKind::Record => None,
     }
 }

@@ -4,6 +4,9 @@
 //! fingerprint and start), so a transition retried after an outage never duplicates a row.
 
 use crate::alert::{AlertRecord, RowState, Transition};
+use crate::baseline::bucket::Bucket;
+use crate::baseline::stats::BucketStats;
+use crate::baseline::Direction;
 use crate::datasource::BoxFuture;
 use crate::secret::Secret;
 use chrono::{DateTime, Utc};
@@ -43,7 +46,19 @@ pub struct HistoryRow {
     pub acknowledged_by: Option<String>,
 }
 
-/// Where alert history lives.
+/// One stored baseline bucket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BaselineRow {
+    pub device: String,
+    pub if_name: String,
+    pub direction: Direction,
+    pub bucket: Bucket,
+    pub stats: BucketStats,
+    pub timezone: String,
+    pub last_updated: DateTime<Utc>,
+}
+
+/// Where alert history and baselines live.
 pub trait Store: Send + Sync {
     /// Applies the embedded migrations.
     fn migrate(&self) -> BoxFuture<'_, Result<(), StoreError>>;
@@ -53,6 +68,18 @@ pub trait Store: Send + Sync {
     fn apply<'a>(&'a self, t: &'a Transition) -> BoxFuture<'a, Result<(), StoreError>>;
     /// The newest rows first, at most `limit`.
     fn history(&self, limit: i64) -> BoxFuture<'_, Result<Vec<HistoryRow>, StoreError>>;
+    /// Inserts or replaces baseline buckets, in one transaction.
+    fn upsert_baselines<'a>(
+        &'a self,
+        rows: &'a [BaselineRow],
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// Every interface's baseline for one bucket.
+    fn bucket_baselines(
+        &self,
+        bucket: Bucket,
+    ) -> BoxFuture<'_, Result<Vec<BaselineRow>, StoreError>>;
+    /// When baselines were last written, if ever.
+    fn baselines_updated(&self) -> BoxFuture<'_, Result<Option<DateTime<Utc>>, StoreError>>;
     /// `postgres` or `sqlite`, for logs and metrics.
     fn kind(&self) -> &'static str;
 }
@@ -76,6 +103,7 @@ pub async fn open(url: &Secret) -> Result<Box<dyn Store>, StoreError> {
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_millis(500));
         let pool = SqlitePoolOptions::new()
             .max_connections(2)
@@ -117,6 +145,20 @@ mod sql {
         if_name, interface_type, isp_provider, message, value, labels{T} AS labels, \
         annotations{T} AS annotations, state, started_at, resolved_at, last_evaluated_at, \
         acknowledged_at, acknowledged_by";
+
+    pub const BASELINE_INSERT: &str = "INSERT INTO interface_baselines (device, if_name, \
+        direction, day_of_week, hour_of_day, mean, std_dev, min_value, max_value, median, mad, \
+        sample_count, confidence, timezone, last_updated) ";
+    pub const BASELINE_UPSERT: &str = " ON CONFLICT (day_of_week, hour_of_day, device, if_name, \
+        direction) DO UPDATE SET mean = excluded.mean, std_dev = excluded.std_dev, \
+        min_value = excluded.min_value, max_value = excluded.max_value, median = excluded.median, \
+        mad = excluded.mad, sample_count = excluded.sample_count, \
+        confidence = excluded.confidence, timezone = excluded.timezone, \
+        last_updated = excluded.last_updated";
+    pub const BASELINE_SELECT: &str = "SELECT device, if_name, direction, day_of_week, \
+        hour_of_day, mean, std_dev, min_value, max_value, median, mad, sample_count, \
+        confidence, timezone, last_updated FROM interface_baselines \
+        WHERE day_of_week = $1 AND hour_of_day = $2";
 
     pub fn pg(s: &str) -> String {
         s.replace("{J}", "::jsonb").replace("{T}", "::text")
@@ -173,6 +215,45 @@ where
     })
 }
 
+fn decode_baseline<R: Row>(row: &R) -> Result<BaselineRow, sqlx::Error>
+where
+    for<'r> i32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> f64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> DateTime<Utc>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+{
+    let dir: String = row.try_get("direction")?;
+    let dow: i32 = row.try_get("day_of_week")?;
+    let hod: i32 = row.try_get("hour_of_day")?;
+    let samples: i32 = row.try_get("sample_count")?;
+    Ok(BaselineRow {
+        device: row.try_get("device")?,
+        if_name: row.try_get("if_name")?,
+        direction: Direction::parse(&dir)
+            .ok_or_else(|| sqlx::Error::Decode(format!("bad direction {dir:?}").into()))?,
+        bucket: Bucket {
+            day_of_week: dow.clamp(0, 6) as u8,
+            hour_of_day: hod.clamp(0, 23) as u8,
+        },
+        stats: BucketStats {
+            mean: row.try_get("mean")?,
+            std_dev: row.try_get("std_dev")?,
+            min: row.try_get("min_value")?,
+            max: row.try_get("max_value")?,
+            median: row.try_get("median")?,
+            mad: row.try_get("mad")?,
+            samples: samples.max(0) as usize,
+            confidence: row.try_get("confidence")?,
+        },
+        timezone: row.try_get("timezone")?,
+        last_updated: row.try_get("last_updated")?,
+    })
+}
+
+/// Rows per multi-row insert (15 parameters each, under SQLite's 32766).
+const BASELINE_CHUNK: usize = 2000;
+
 /// Sorts sqlx errors into retry-worthy and permanent ones: constraint, data and syntax
 /// errors are permanent; connection trouble, locks and everything else are retried.
 fn classify(what: &str, e: sqlx::Error) -> StoreError {
@@ -219,7 +300,7 @@ fn describe(t: &Transition) -> String {
 
 /// Both implementations share this body; only the pool type and SQL dialect differ.
 macro_rules! store_impl {
-    ($ty:ty, $kind:literal, $dialect:path, $migrations:literal) => {
+    ($ty:ty, $db:ty, $kind:literal, $dialect:path, $migrations:literal) => {
         impl Store for $ty {
             fn migrate(&self) -> BoxFuture<'_, Result<(), StoreError>> {
                 Box::pin(async move {
@@ -317,6 +398,80 @@ macro_rules! store_impl {
                 })
             }
 
+            fn upsert_baselines<'a>(
+                &'a self,
+                rows: &'a [BaselineRow],
+            ) -> BoxFuture<'a, Result<(), StoreError>> {
+                Box::pin(async move {
+                    let what = format!("writing {} baseline buckets", rows.len());
+                    let mut tx = self.pool.begin().await.map_err(|e| classify(&what, e))?;
+                    for chunk in rows.chunks(BASELINE_CHUNK) {
+                        let mut qb = sqlx::QueryBuilder::<$db>::new(sql::BASELINE_INSERT);
+                        qb.push_values(chunk, |mut b, r| {
+                            b.push_bind(r.device.clone())
+                                .push_bind(r.if_name.clone())
+                                .push_bind(r.direction.as_str())
+                                .push_bind(i32::from(r.bucket.day_of_week))
+                                .push_bind(i32::from(r.bucket.hour_of_day))
+                                .push_bind(r.stats.mean)
+                                .push_bind(r.stats.std_dev)
+                                .push_bind(r.stats.min)
+                                .push_bind(r.stats.max)
+                                .push_bind(r.stats.median)
+                                .push_bind(r.stats.mad)
+                                .push_bind(r.stats.samples.min(i32::MAX as usize) as i32)
+                                .push_bind(r.stats.confidence)
+                                .push_bind(r.timezone.clone())
+                                .push_bind(r.last_updated);
+                        });
+                        qb.push(sql::BASELINE_UPSERT);
+                        qb.build()
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(|e| classify(&what, e))?;
+                    }
+                    tx.commit().await.map_err(|e| classify(&what, e))
+                })
+            }
+
+            fn bucket_baselines(
+                &self,
+                bucket: Bucket,
+            ) -> BoxFuture<'_, Result<Vec<BaselineRow>, StoreError>> {
+                Box::pin(async move {
+                    let what = format!("reading baselines for {}", bucket.label());
+                    let rows = sqlx::query(&$dialect(sql::BASELINE_SELECT))
+                        .bind(i32::from(bucket.day_of_week))
+                        .bind(i32::from(bucket.hour_of_day))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(|e| classify(&what, e))?;
+                    rows.iter()
+                        .map(decode_baseline)
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| classify(&what, e))
+                })
+            }
+
+            fn baselines_updated(&self) -> BoxFuture<'_, Result<Option<DateTime<Utc>>, StoreError>> {
+                Box::pin(async move {
+                    let what = "reading when baselines were learned";
+                    let row = sqlx::query(
+                        "SELECT last_updated FROM interface_baselines ORDER BY last_updated DESC LIMIT 1",
+                    )
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(|e| classify(what, e))?;
+                    match row {
+                        None => Ok(None),
+                        Some(r) => r
+                            .try_get::<DateTime<Utc>, _>(0)
+                            .map(Some)
+                            .map_err(|e| classify(what, e)),
+                    }
+                })
+            }
+
             fn kind(&self) -> &'static str {
                 $kind
             }
@@ -324,5 +479,17 @@ macro_rules! store_impl {
     };
 }
 
-store_impl!(PgStore, "postgres", sql::pg, "../migrations/postgres");
-store_impl!(SqliteStore, "sqlite", sql::lite, "../migrations/sqlite");
+store_impl!(
+    PgStore,
+    sqlx::Postgres,
+    "postgres",
+    sql::pg,
+    "../migrations/postgres"
+);
+store_impl!(
+    SqliteStore,
+    sqlx::Sqlite,
+    "sqlite",
+    sql::lite,
+    "../migrations/sqlite"
+);

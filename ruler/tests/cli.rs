@@ -48,6 +48,41 @@ fn check_rules_accepts_good_files_and_names_file_line_and_field_in_bad_ones() {
         "{stdout}"
     );
 
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules/baselines.yml");
+    let out = Command::new(BIN)
+        .arg("check-rules")
+        .arg(format!("--baselines.file={}", shipped.display()))
+        .arg(fixture("good.yml"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(
+            "baselines.yml: ok, baselines for {is_critical=\"true\"}, 168 buckets in Asia/Tbilisi"
+        ),
+        "{stdout}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("baselines.yml");
+    std::fs::write(
+        &bad,
+        "baselines:\n  selector: ''\n  timezone: Mars/Olympus\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .arg("check-rules")
+        .arg(format!("--baselines.file={}", bad.display()))
+        .arg(fixture("good.yml"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("baselines.yml:3: field \"timezone\""),
+        "{stdout}"
+    );
+
     let cases = [
         ("bad-expr.yml", "bad-expr.yml:4: group \"fixture-bad-expr\" rule \"Broken\" field \"expr\""),
         ("bad-field.yml", "bad-field.yml:6: invalid YAML: groups[0].rules[0]: unknown field `lables`"),
@@ -313,4 +348,42 @@ async fn running_ruler_serves_its_api_reloads_safely_and_hides_the_store_passwor
     );
     assert!(!logs.contains(password), "password in the log");
     assert!(!seen.contains(password), "password in an API response");
+}
+
+#[tokio::test]
+async fn metricsql_only_expressions_are_checked_by_the_datasource() {
+    let vm = Vm::start().await;
+    let without = Command::new(BIN)
+        .arg("check-rules")
+        .arg(fixture("metricsql.yml"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        without.status.code(),
+        Some(1),
+        "the PromQL parser alone rejects it"
+    );
+    let with = Command::new(BIN)
+        .arg("check-rules")
+        .arg(format!("--datasource.url={}", vm.url()))
+        .arg(fixture("metricsql.yml"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&with.stdout);
+    assert!(
+        with.status.success(),
+        "VictoriaMetrics accepts MetricsQL: {stdout}"
+    );
+    let broken = Command::new(BIN)
+        .arg("check-rules")
+        .arg(format!("--datasource.url={}", vm.url()))
+        .arg(fixture("bad-expr.yml"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&broken.stdout);
+    assert_eq!(broken.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("bad-expr.yml:4:") && stdout.contains("(datasource: "),
+        "{stdout}"
+    );
 }

@@ -393,6 +393,7 @@ async fn replay_writes_the_rows_live_evaluation_would(backend: Backend) {
         &client,
         &importer,
         fx.store.as_ref(),
+        None,
         &wardflux_ruler::replay::ReplayOptions {
             from: at(0),
             to: at(30),

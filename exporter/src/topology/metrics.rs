@@ -10,6 +10,15 @@ use crate::inventory::{escape_label, DeviceEntry};
 
 pub const NEIGHBOR_INFO: &str = "wardflux_lldp_neighbor_info";
 
+/// Labels this family sets itself; a target label of the same name is left out.
+const OWN_LABELS: [&str; 5] = [
+    "device",
+    "if_name",
+    "neighbor_device",
+    "neighbor_port",
+    "protocol",
+];
+
 /// Append the neighbour info family (nothing when no device has neighbours).
 pub fn render_neighbors(out: &mut String, devices: &[DeviceEntry]) {
     let mut body = String::new();
@@ -17,9 +26,20 @@ pub fn render_neighbors(out: &mut String, devices: &[DeviceEntry]) {
     let mut seen: HashSet<String> = HashSet::new();
     for d in devices {
         let Some(inv) = &d.inventory else { continue };
+        // `device` and the target's labels, less any that would collide with ours.
+        let mut base = String::from("device=\"");
+        escape_label(&mut base, &d.target.name);
+        base.push('"');
+        for (k, v) in d.target.labels.iter() {
+            if !OWN_LABELS.contains(&k.as_str()) {
+                let _ = write!(base, ",{k}=\"");
+                escape_label(&mut base, v);
+                base.push('"');
+            }
+        }
         for n in &inv.neighbors.neighbors {
             labels.clear();
-            labels.push_str(&d.device_labels);
+            labels.push_str(&base);
             for (k, v) in [
                 ("if_name", n.local_port.as_str()),
                 ("neighbor_device", n.display_name().as_str()),
@@ -63,7 +83,10 @@ mod tests {
             name: Arc::from("SW-1"),
             address: "127.0.0.1".into(),
             auth_name: "a".into(),
-            labels: Arc::new(BTreeMap::new()),
+            labels: Arc::new(BTreeMap::from([
+                ("protocol".to_string(), "x".to_string()),
+                ("site".to_string(), "hq".to_string()),
+            ])),
         });
         let mut inv = DeviceInventory::build(
             &target,
@@ -116,8 +139,8 @@ mod tests {
             out,
             "# HELP wardflux_lldp_neighbor_info A neighbour seen by LLDP or CDP on an interface; value is always 1.\n\
              # TYPE wardflux_lldp_neighbor_info gauge\n\
-             wardflux_lldp_neighbor_info{device=\"SW-1\",if_name=\"Gi0/1\",neighbor_device=\"AP \\\"7\\\"\\\\x\",neighbor_port=\"Gi0/2\",protocol=\"cdp\"} 1\n\
-             wardflux_lldp_neighbor_info{device=\"SW-1\",if_name=\"Gi0/1\",neighbor_device=\"AP-8\",neighbor_port=\"Gi0/3\",protocol=\"cdp\"} 1\n"
+             wardflux_lldp_neighbor_info{device=\"SW-1\",site=\"hq\",if_name=\"Gi0/1\",neighbor_device=\"AP \\\"7\\\"\\\\x\",neighbor_port=\"Gi0/2\",protocol=\"cdp\"} 1\n\
+             wardflux_lldp_neighbor_info{device=\"SW-1\",site=\"hq\",if_name=\"Gi0/1\",neighbor_device=\"AP-8\",neighbor_port=\"Gi0/3\",protocol=\"cdp\"} 1\n"
         );
         let mut none = String::new();
         render_neighbors(&mut none, &[entry(vec![])]);

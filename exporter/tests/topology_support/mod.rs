@@ -122,6 +122,14 @@ impl Exporter {
         body
     }
 
+    /// POST without a body; panics unless the status is 200.
+    pub fn post_ok(&self, path: &str) -> String {
+        let (status, body) =
+            request(&self.addr, "POST", path).unwrap_or_else(|e| panic!("POST {path}: {e}"));
+        assert_eq!(status, 200, "POST {path}: {body}");
+        body
+    }
+
     pub fn json(&self, path: &str) -> serde_json::Value {
         let body = self.get_ok(path);
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: bad JSON {e}: {body}"))
@@ -130,11 +138,16 @@ impl Exporter {
 
 /// A blocking HTTP/1.0 GET: (status, body).
 pub fn get(addr: &str, path: &str) -> std::io::Result<(u16, String)> {
+    request(addr, "GET", path)
+}
+
+/// A blocking HTTP/1.0 request without a body: (status, body).
+pub fn request(addr: &str, method: &str, path: &str) -> std::io::Result<(u16, String)> {
     let mut s = TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(20)))?;
     write!(
         s,
-        "GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     )?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf)?;

@@ -458,6 +458,9 @@ impl Harness {
                 queue: queue.clone(),
                 notifier,
                 metrics: metrics.clone(),
+                baselines: Some(wardflux_ruler::baseline::cache::BaselineCache::new(
+                    store.clone(),
+                )),
             },
             settings,
         );

@@ -45,9 +45,14 @@ pub struct Figures {
     pub devices_up: usize,
     pub render_seconds: f64,
     pub render_cpu_seconds: f64,
+    /// The exporter's own figure for its last render (no HTTP transfer).
+    pub render_self_seconds: f64,
     pub metrics_bytes: usize,
     pub series: usize,
     pub peak_rss_bytes: u64,
+    /// Agent-bound floor of a cycle at the exporter's concurrency, and unbounded.
+    pub floor_seconds: f64,
+    pub floor_unbounded_seconds: f64,
 }
 
 /// The exporter process, killed when dropped.
@@ -168,6 +173,15 @@ pub fn run(sc: &Scenario) -> anyhow::Result<Figures> {
     std::fs::create_dir_all(&sc.work_dir)?;
     let agent = Agent::new(synth::devices(sc.devices, sc.interfaces), Limits::default());
     let running = wardflux_simagent::spawn("127.0.0.1:0".parse()?, agent, sc.delay)?;
+    let floor = crate::floor::measure(
+        running.addr,
+        sc.devices,
+        sc.interfaces,
+        sc.concurrency as usize,
+    )?;
+    let floor_unbounded =
+        crate::floor::measure(running.addr, sc.devices, sc.interfaces, sc.devices)?;
+    let before_exporter = running.stats.snapshot();
     let cfg = sc.work_dir.join("exporter.yml");
     std::fs::write(&cfg, config(sc.devices, running.addr, sc))?;
     let started = Instant::now();
@@ -175,7 +189,7 @@ pub fn run(sc: &Scenario) -> anyhow::Result<Figures> {
     let pid = exp.child.id();
     wait_all_up(exp.addr, sc.devices, Duration::from_secs(600))?;
     let first_cycle = started.elapsed().as_secs_f64();
-    let after_discovery = running.stats.snapshot();
+    let after_discovery = running.stats.snapshot().since(&before_exporter);
 
     // Steady state: the window's CPU excludes both /metrics renders (see BENCHMARKS.md).
     std::thread::sleep(sc.poll_interval.min(Duration::from_secs(5)));
@@ -224,6 +238,12 @@ pub fn run(sc: &Scenario) -> anyhow::Result<Figures> {
         size = body.len();
         series = promtext::series(&String::from_utf8_lossy(&body));
     }
+    let (_, selfm) = http::get(exp.addr, "/metrics/self")?;
+    let render_self = promtext::sum(
+        &String::from_utf8_lossy(&selfm),
+        "wardflux_metrics_render_duration_seconds",
+    )
+    .0;
     let peak = procfs::status_bytes(pid, "VmHWM")?;
     drop(exp);
     running.stop();
@@ -249,26 +269,33 @@ pub fn run(sc: &Scenario) -> anyhow::Result<Figures> {
         devices_up: h1.up,
         render_seconds: best,
         render_cpu_seconds: best_cpu,
+        render_self_seconds: render_self,
         metrics_bytes: size,
         series,
         peak_rss_bytes: peak,
+        floor_seconds: floor,
+        floor_unbounded_seconds: floor_unbounded,
     })
 }
 
 /// The figures as a Markdown table.
 pub fn table(rows: &[Figures]) -> String {
     let mut s = String::new();
-    s.push_str("| devices x interfaces | delay | first full cycle (discovery+poll) s | est. poll cycle s | SNMP requests / device poll | bytes / device poll | first-visit requests / device (discovery + poll) | CPU s / 1,000 interface polls | polls/s (CPU cores) | mean device poll ms | devices up; missed / failed polls | /metrics render s (CPU s) | /metrics MB | series | peak RSS MB |\n");
-    s.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    s.push_str("| devices x interfaces | delay | first full cycle (discovery+poll) s | est. poll cycle s | agent-bound floor s: 256 / unbounded concurrency | est. cycle / floor (256) | SNMP requests / device poll | bytes / device poll | first-visit requests / device (discovery + poll) | CPU s / 1,000 interface polls | polls/s (CPU cores) | mean device poll ms | devices up; missed / failed polls | /metrics render s: exporter's own / GET incl. transfer (CPU s) | /metrics MB | series | peak RSS MB |\n");
+    s.push_str(&"|---".repeat(17));
+    s.push_str("|\n");
     for f in rows {
         let _ = writeln!(
             s,
-            "| {} x {} | {} ms | {:.2} | {:.2} | {:.2} | {:.0} | {:.1} | {:.4} | {:.0} ({:.2}) | {:.1} | {}; {:.0} / {:.0} | {:.3} ({:.3}) | {:.1} | {} | {:.0} |",
+            "| {} x {} | {} ms | {:.2} | {:.2} | {:.2} / {:.2} | {:.2} | {:.2} | {:.0} | {:.1} | {:.4} | {:.0} ({:.2}) | {:.1} | {}; {:.0} / {:.0} | {:.3} / {:.3} ({:.2}) | {:.1} | {} | {:.0} |",
             f.devices,
             f.interfaces,
             f.delay_ms,
             f.first_cycle_seconds,
             f.cycle_estimate_seconds,
+            f.floor_seconds,
+            f.floor_unbounded_seconds,
+            f.cycle_estimate_seconds / f.floor_seconds,
             f.requests_per_poll,
             f.bytes_per_poll,
             f.discovery_requests_per_device,
@@ -279,6 +306,7 @@ pub fn table(rows: &[Figures]) -> String {
             f.devices_up,
             f.polls_missed,
             f.poll_failures,
+            f.render_self_seconds,
             f.render_seconds,
             f.render_cpu_seconds,
             f.metrics_bytes as f64 / 1e6,

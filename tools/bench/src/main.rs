@@ -2,6 +2,7 @@
 
 mod compare;
 mod exporter;
+mod floor;
 mod http;
 mod procfs;
 mod promtext;
