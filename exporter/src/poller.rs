@@ -636,21 +636,25 @@ mod tests {
         }
     }
 
+    fn limits() -> WalkLimits {
+        WalkLimits {
+            max_repetitions: 25,
+            max_varbinds: 50,
+        }
+    }
+
+    async fn discover_fake(
+        agent: &mut FakeAgent,
+        limits: &mut WalkLimits,
+    ) -> Result<DeviceInventory, AtOid> {
+        discover(agent, &meta(), limits, &Classifier::embedded_default()).await
+    }
+
     #[tokio::test]
     async fn discovery_then_poll_reads_hc_and_legacy_counters() {
         let mut agent = FakeAgent::new(router());
-        let mut limits = WalkLimits {
-            max_repetitions: 25,
-            max_varbinds: 50,
-        };
-        let inv = discover(
-            &mut agent,
-            &meta(),
-            &mut limits,
-            &Classifier::embedded_default(),
-        )
-        .await
-        .unwrap();
+        let mut limits = limits();
+        let inv = discover_fake(&mut agent, &mut limits).await.unwrap();
         assert_eq!(inv.interfaces.len(), 2);
         assert_eq!(inv.system.sys_name, b"BRANCH-RTR-01");
         let gi = &inv.interfaces[0];
@@ -674,18 +678,8 @@ mod tests {
     async fn too_big_answers_shrink_the_request_and_are_remembered() {
         let mut agent = FakeAgent::new(router());
         agent.max_varbinds = Some(8);
-        let mut limits = WalkLimits {
-            max_repetitions: 25,
-            max_varbinds: 50,
-        };
-        let inv = discover(
-            &mut agent,
-            &meta(),
-            &mut limits,
-            &Classifier::embedded_default(),
-        )
-        .await
-        .unwrap();
+        let mut limits = limits();
+        let inv = discover_fake(&mut agent, &mut limits).await.unwrap();
         assert_eq!(inv.interfaces.len(), 2);
         let vals = poll(&mut agent, &inv, &mut limits).await.unwrap();
         assert_eq!(vals.counters[0][0], Some(1));
@@ -696,18 +690,8 @@ mod tests {
     async fn snmpv1_style_agents_walk_with_getnext() {
         let mut agent = FakeAgent::new(router());
         agent.bulk = false;
-        let mut limits = WalkLimits {
-            max_repetitions: 25,
-            max_varbinds: 50,
-        };
-        let inv = discover(
-            &mut agent,
-            &meta(),
-            &mut limits,
-            &Classifier::embedded_default(),
-        )
-        .await
-        .unwrap();
+        let mut limits = limits();
+        let inv = discover_fake(&mut agent, &mut limits).await.unwrap();
         assert_eq!(inv.interfaces.len(), 2);
         assert_eq!(inv.interfaces[1].info.descr, b"Serial0/1");
     }
@@ -719,18 +703,8 @@ mod tests {
             attempts: 3,
             timeout: Duration::from_secs(1),
         });
-        let mut limits = WalkLimits {
-            max_repetitions: 25,
-            max_varbinds: 50,
-        };
-        let err = discover(
-            &mut agent,
-            &meta(),
-            &mut limits,
-            &Classifier::embedded_default(),
-        )
-        .await
-        .unwrap_err();
+        let mut limits = limits();
+        let err = discover_fake(&mut agent, &mut limits).await.unwrap_err();
         assert_eq!(err.oid.to_string(), "1.3.6.1.2.1.1.1.0");
         assert_eq!(err.error.reason(), "timeout");
     }
