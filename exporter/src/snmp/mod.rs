@@ -221,12 +221,24 @@ pub fn error_status_name(status: u32) -> &'static str {
 }
 
 /// An SNMP failure and the OID being asked for when it happened.
-#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
-#[error("{error} (oid {oid})")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AtOid {
     pub oid: Oid,
     pub error: SnmpError,
 }
+
+impl fmt::Display for AtOid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.oid.0.is_empty() {
+            // Not tied to one request (a visit's deadline, say).
+            write!(f, "{}", self.error)
+        } else {
+            write!(f, "{} (oid {})", self.error, self.oid)
+        }
+    }
+}
+
+impl std::error::Error for AtOid {}
 
 impl AtOid {
     pub fn new(oid: &Oid, error: SnmpError) -> AtOid {
