@@ -381,7 +381,12 @@ fn lab_finds_cabled_edges_sees_a_cut_link_and_core_failure_impact() {
         let all_up = t["nodes"]
             .as_array()
             .is_some_and(|n| n.len() == 5 && n.iter().all(|n| n["status"] == "up"));
-        (all_up && edge_strings(&t) == want).then_some(t)
+        // A fresh veth can read oper-down in snmpd's first answers: wait until the
+        // agents report every cabled port up.
+        let edges_up = t["edges"]
+            .as_array()
+            .is_some_and(|e| e.iter().all(|e| e["status"] == "up"));
+        (all_up && edges_up && edge_strings(&t) == want).then_some(t)
     });
     assert_eq!(edge_strings(&topo), want);
     for e in topo["edges"].as_array().unwrap() {
