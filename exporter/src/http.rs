@@ -22,8 +22,9 @@ use crate::mib::if_mib::{Duplex, POLLED};
 
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// An API error: status and a message safe to show.
-pub struct ApiError(StatusCode, String);
+/// An API error: status and a message safe to show. Every JSON endpoint (topology's too)
+/// answers errors with it.
+pub struct ApiError(pub StatusCode, pub String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::app::App;
+use crate::http::ApiError;
 
 use super::config::TopologyConfig;
 use super::graph::{self, DeviceView, Edge, Topology};
@@ -36,15 +37,6 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/topology", get(page))
         .route("/topology/topology.js", get(page_js))
         .route("/topology/topology.css", get(page_css))
-}
-
-/// A topology API error: status and a message safe to show.
-pub struct TopoError(StatusCode, String);
-
-impl IntoResponse for TopoError {
-    fn into_response(self) -> Response {
-        (self.0, Json(json!({ "status": "error", "error": self.1 }))).into_response()
-    }
 }
 
 fn config_of(app: &App) -> TopologyConfig {
@@ -203,12 +195,12 @@ async fn topology(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
 async fn neighbors(
     State(app): State<Arc<App>>,
     Path(name): Path<String>,
-) -> Result<Json<serde_json::Value>, TopoError> {
+) -> Result<Json<serde_json::Value>, ApiError> {
     app.metrics
         .count_request("/api/v1/devices/{name}/neighbors");
     let views = graph::views(&app.inventory.snapshot());
     let Some(i) = views.iter().position(|v| *v.name == *name) else {
-        return Err(TopoError(
+        return Err(ApiError(
             StatusCode::NOT_FOUND,
             format!("unknown device {name:?}"),
         ));
@@ -317,17 +309,17 @@ pub fn impact_json(
 async fn impact_query(
     State(app): State<Arc<App>>,
     q: Result<Query<ImpactQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<serde_json::Value>, TopoError> {
+) -> Result<Json<serde_json::Value>, ApiError> {
     app.metrics.count_request("/api/v1/topology/impact");
-    let Query(q) = q.map_err(|e| TopoError(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let Query(q) = q.map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?;
     let device = q
         .device
         .filter(|d| !d.is_empty())
-        .ok_or_else(|| TopoError(StatusCode::BAD_REQUEST, "missing device parameter".into()))?;
+        .ok_or_else(|| ApiError(StatusCode::BAD_REQUEST, "missing device parameter".into()))?;
     let (views, t) = current(&app);
     impact_json(&views, &t, &device, q.interface.as_deref())
         .map(Json)
-        .map_err(|(s, m)| TopoError(s, m))
+        .map_err(|(s, m)| ApiError(s, m))
 }
 
 /// The last layout, keyed by the graph's shape (names and links, not statuses).
