@@ -129,7 +129,7 @@ impl Progress {
             .fetch_add(interfaces as u64, Ordering::Relaxed);
         let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
         let step = (total / 10).max(1);
-        if done % step == 0 || done == total {
+        if done.is_multiple_of(step) || done == total {
             let elapsed = self
                 .started
                 .lock()

@@ -39,7 +39,7 @@ pub fn parse_oid(s: &str) -> Option<Vec<u32>> {
 
 fn hex(s: &str) -> Option<Vec<u8>> {
     let s = s.trim();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
