@@ -330,6 +330,7 @@ impl Querier for VmClient {
 
 /// Renders points in the Prometheus text format with millisecond timestamps.
 pub fn exposition(points: &[Point]) -> String {
+    use std::fmt::Write as _;
     let mut out = String::with_capacity(points.len() * 96);
     for p in points {
         let name = p
@@ -350,23 +351,31 @@ pub fn exposition(points: &[Point]) -> String {
             first = false;
             out.push_str(k);
             out.push_str("=\"");
-            for ch in v.chars() {
-                match ch {
-                    '\\' => out.push_str("\\\\"),
-                    '"' => out.push_str("\\\""),
-                    '\n' => out.push_str("\\n"),
-                    c => out.push(c),
-                }
-            }
+            push_escaped(&mut out, v);
             out.push('"');
         }
         out.push_str("} ");
         out.push_str(&crate::template::go_float(p.value));
-        out.push(' ');
-        out.push_str(&p.at.timestamp_millis().to_string());
-        out.push('\n');
+        // Writing into a String cannot fail.
+        let _ = writeln!(out, " {}", p.at.timestamp_millis());
     }
     out
+}
+
+/// Appends a label value escaped for the text format; most values need no escaping.
+fn push_escaped(out: &mut String, v: &str) {
+    if !v.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
+        out.push_str(v);
+        return;
+    }
+    for ch in v.chars() {
+        match ch {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
 }
 
 /// Renders series as VictoriaMetrics JSON lines (`/api/v1/import`).
