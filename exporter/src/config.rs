@@ -144,12 +144,6 @@ pub struct RawTarget {
     pub max_repetitions: Option<u32>,
 }
 
-impl<'de> Deserialize<'de> for Secret {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(Secret::new)
-    }
-}
-
 /// A Prometheus-style duration: `500ms`, `30s`, `5m`, `1h30m`, `1d`, `1w`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PromDuration(pub Duration);
