@@ -206,18 +206,22 @@ fn no_secret_reaches_logs_answers_or_check_config() {
             (reader("/-/healthy").status == 200).then_some(())
         });
         // Both good devices polled, the wrong v3 password reported.
-        wait_for("devices polled and the wrong password reported", Duration::from_secs(60), || {
-            let c = reader("/api/v1/devices");
-            let devs: Vec<serde_json::Value> = serde_json::from_str(&c.body).ok()?;
-            let dev = |n: &str| devs.iter().find(|d| d["name"] == n).cloned();
-            let up = |n: &str| {
-                dev(n).is_some_and(|d| d["up"] == true && d["last_success"].is_number())
-            };
-            (up("SNMP-V2")
-                && up("SNMP-V3")
-                && dev("SNMP-V3-WRONG").is_some_and(|d| d["last_error"].is_string()))
-            .then_some(())
-        });
+        wait_for(
+            "devices polled and the wrong password reported",
+            Duration::from_secs(60),
+            || {
+                let c = reader("/api/v1/devices");
+                let devs: Vec<serde_json::Value> = serde_json::from_str(&c.body).ok()?;
+                let dev = |n: &str| devs.iter().find(|d| d["name"] == n).cloned();
+                let up = |n: &str| {
+                    dev(n).is_some_and(|d| d["up"] == true && d["last_success"].is_number())
+                };
+                (up("SNMP-V2")
+                    && up("SNMP-V3")
+                    && dev("SNMP-V3-WRONG").is_some_and(|d| d["last_error"].is_string()))
+                .then_some(())
+            },
+        );
 
         for path in [
             "/",
@@ -262,7 +266,11 @@ fn no_secret_reaches_logs_answers_or_check_config() {
             assert_eq!(c.status, 403, "{run} reader POST {path}: {c:?}");
             record(format!("{run} reader POST {path}"), text_of(&c));
         }
-        for (user, pw) in [("reader", ADMIN_PW), ("admin", READER_PW), (READER_PW, READER_PW)] {
+        for (user, pw) in [
+            ("reader", ADMIN_PW),
+            ("admin", READER_PW),
+            (READER_PW, READER_PW),
+        ] {
             let c = as_user(user, pw, &[], "/metrics");
             assert_eq!(c.status, 401, "{run}: {c:?}");
             record(format!("{run} wrong credentials"), text_of(&c));

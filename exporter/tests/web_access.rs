@@ -2,7 +2,7 @@
 //! certificates made by the openssl CLI: TLS, required client certificates, basic auth (401 on
 //! a wrong password), write endpoints refused to a read-only user (403), the start-up warning
 //! without a web config, a slowloris client cut off while scrapes go on, and check-config on
-//! web configs.
+//! web configs; and vmagent scraping through all of it with the shipped scrape config.
 
 mod common;
 
@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{free_tcp_port, free_udp_port, Proc, TempDir};
+use common::{free_tcp_port, free_udp_port, require_tool, Proc, TempDir, VictoriaMetrics};
 use wardflux_web::testkit::{bcrypt_hash, curl, slow_client, wait_for, Pki, Slow};
 
 const BIN: &str = env!("CARGO_BIN_EXE_wardflux-exporter");
@@ -112,13 +112,27 @@ fn tls_client_certificates_basic_auth_and_write_users() {
     let c = mtls(port, "reader:reader-pass-1", &[], "/metrics");
     assert_eq!(c.status, 200, "{c:?}");
     assert!(c.body.contains("wardflux_"), "{}", c.body);
-    assert_eq!(c.header("x-content-type-options").as_deref(), Some("nosniff"));
+    assert_eq!(
+        c.header("x-content-type-options").as_deref(),
+        Some("nosniff")
+    );
     // TLS 1.2 is offered too (min_version defaults to TLS12).
-    let c = mtls(port, "reader:reader-pass-1", &["--tls-max", "1.2"], "/metrics");
+    let c = mtls(
+        port,
+        "reader:reader-pass-1",
+        &["--tls-max", "1.2"],
+        "/metrics",
+    );
     assert_eq!(c.status, 200, "{c:?}");
 
     // No client certificate, or one from an unknown CA: no TLS session at all.
-    let c = curl(&["--cacert", &ca, "-u", "reader:reader-pass-1", &url("/metrics")]);
+    let c = curl(&[
+        "--cacert",
+        &ca,
+        "-u",
+        "reader:reader-pass-1",
+        &url("/metrics"),
+    ]);
     assert_eq!(c.status, 0, "no client certificate: {c:?}");
     let c = curl(&[
         "--cacert",
@@ -197,7 +211,15 @@ fn without_a_web_config_the_exporter_warns_and_serves_plain_http() {
     let ex = start(
         &dir,
         &[format!("--web.config.file={}", web.display())],
-        |port| curl(&["--cacert", &ca, &format!("https://127.0.0.1:{port}/-/healthy")]).status == 200,
+        |port| {
+            curl(&[
+                "--cacert",
+                &ca,
+                &format!("https://127.0.0.1:{port}/-/healthy"),
+            ])
+            .status
+                == 200
+        },
     );
     assert!(
         ex.log().contains("requires no authentication"),
@@ -251,7 +273,11 @@ fn check_config_validates_the_web_config_and_bad_flags_stop_start_up() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(
         stdout.contains("ok: TLS 1.2-1.3, client certificates required, basic auth for 2 users"),
         "{stdout}"
@@ -281,7 +307,10 @@ fn check_config_validates_the_web_config_and_bad_flags_stop_start_up() {
         .arg(format!("--config.file={}", cfg.display()))
         .arg(format!("--web.config.file={}", web.display()))
         .arg("--web.write-users=ghost")
-        .arg(format!("--web.listen-address=127.0.0.1:{}", free_tcp_port()))
+        .arg(format!(
+            "--web.listen-address=127.0.0.1:{}",
+            free_tcp_port()
+        ))
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -289,5 +318,103 @@ fn check_config_validates_the_web_config_and_bad_flags_stop_start_up() {
     assert!(
         stderr.contains("--web.write-users: \"ghost\" is not in basic_auth_users"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn vmagent_scrapes_through_tls_client_certificates_and_basic_auth() {
+    let dir = TempDir::new("web-vmagent");
+    let pki = Pki::create(dir.path());
+    let web = tls_web_config(dir.path(), &pki);
+    let ca = pki.ca.display().to_string();
+    let cert = pki.client_cert.display().to_string();
+    let key = pki.client_key.display().to_string();
+    let ex = start(
+        &dir,
+        &[
+            format!("--web.config.file={}", web.display()),
+            "--web.write-users=admin".into(),
+        ],
+        |port| {
+            curl(&[
+                "--cacert",
+                &ca,
+                "--cert",
+                &cert,
+                "--key",
+                &key,
+                "-u",
+                "reader:reader-pass-1",
+                &format!("https://127.0.0.1:{port}/-/healthy"),
+            ])
+            .status
+                == 200
+        },
+    );
+    // The shipped example, pointed at this exporter and these files; vmagent logs in as the
+    // read-only user.
+    let password = dir.join("vmagent-password");
+    std::fs::write(&password, "reader-pass-1").unwrap();
+    let example = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/examples/vmagent-scrape.yml"),
+    )
+    .unwrap()
+    .replace("scrape_interval: 60s", "scrape_interval: 2s")
+    .replace("scrape_timeout: 30s", "scrape_timeout: 2s")
+    .replace("/etc/vmagent/tls/wardflux-ca.crt", &ca)
+    .replace("/etc/vmagent/tls/vmagent.crt", &cert)
+    .replace("/etc/vmagent/tls/vmagent.key", &key)
+    .replace(
+        "/etc/vmagent/wardflux-password",
+        &password.display().to_string(),
+    )
+    .replace("username: vmagent", "username: reader")
+    .replace("exporter.example:9117", &format!("127.0.0.1:{}", ex.port))
+    .replace(
+        "ruler.example:9095",
+        &format!("127.0.0.1:{}", free_tcp_port()),
+    );
+    let scrape = dir.join("scrape.yml");
+    std::fs::write(&scrape, example).unwrap();
+    let vm = VictoriaMetrics::start();
+    let mut vmagent = Proc::spawn(
+        "vmagent",
+        Command::new(require_tool("vmagent"))
+            .arg(format!("-promscrape.config={}", scrape.display()))
+            .arg("-promscrape.httpSDCheckInterval=1s")
+            .arg(format!("-remoteWrite.url=http://{}/api/v1/write", vm.addr))
+            .arg(format!(
+                "-remoteWrite.tmpDataPath={}",
+                dir.join("buffer").display()
+            ))
+            .arg("-remoteWrite.flushInterval=1s")
+            .arg(format!("-httpListenAddr=127.0.0.1:{}", free_tcp_port()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("vmagent.log")).unwrap()),
+    );
+    wait_for(
+        "vmagent to scrape both exporter jobs over TLS with basic auth",
+        Duration::from_secs(90),
+        || {
+            vmagent.assert_running();
+            let up = vm.query("up == 1");
+            let jobs: Vec<&str> = up
+                .iter()
+                .filter_map(|r| r["metric"]["job"].as_str())
+                .collect();
+            (jobs.contains(&"wardflux-devices") && jobs.contains(&"wardflux-exporter"))
+                .then_some(())
+        },
+    );
+    assert!(
+        !vm.query("wardflux_device_up{device=\"QUIET-1\"}")
+            .is_empty(),
+        "the self-metrics job's series arrived"
+    );
+    assert!(
+        !ex.log().contains("authentication failed"),
+        "vmagent's credentials were accepted: {}",
+        ex.log()
     );
 }

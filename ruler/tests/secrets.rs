@@ -26,7 +26,10 @@ async fn no_secret_reaches_logs_answers_or_migrate_output() {
         .url()
         .replacen("postgres@", &format!("postgres:{PG_PASSWORD}@"), 1);
     assert!(store_url.contains(PG_PASSWORD), "{store_url}");
-    let dead_store = format!("postgres://postgres:{PG_PASSWORD}@127.0.0.1:{}/x", free_port());
+    let dead_store = format!(
+        "postgres://postgres:{PG_PASSWORD}@127.0.0.1:{}/x",
+        free_port()
+    );
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_path_buf();
     write_rules(&d);
@@ -94,10 +97,14 @@ async fn no_secret_reaches_logs_answers_or_migrate_output() {
             .stderr(std::fs::File::create(&err).unwrap())
             .spawn()
             .unwrap();
-        wait_for("the ruler to report the store down", Duration::from_secs(30), || {
-            let t = std::fs::read_to_string(&err).unwrap_or_default();
-            (t.matches("store not ready").count() >= 2).then_some(())
-        });
+        wait_for(
+            "the ruler to report the store down",
+            Duration::from_secs(30),
+            || {
+                let t = std::fs::read_to_string(&err).unwrap_or_default();
+                (t.matches("store not ready").count() >= 2).then_some(())
+            },
+        );
         let _ = child.kill();
         let _ = child.wait();
         outputs.push((
@@ -151,10 +158,14 @@ async fn no_secret_reaches_logs_answers_or_migrate_output() {
         let port = r.port;
         // The datasource is down: the group's rule reports it.
         tokio::task::block_in_place(|| {
-            wait_for("the datasource error on /api/v1/rules", Duration::from_secs(30), || {
-                let c = call(port, "grafana", READER_PW, "GET", "/api/v1/rules");
-                c.body.contains("\"lastError\":\"").then_some(())
-            })
+            wait_for(
+                "the datasource error on /api/v1/rules",
+                Duration::from_secs(30),
+                || {
+                    let c = call(port, "grafana", READER_PW, "GET", "/api/v1/rules");
+                    c.body.contains("\"lastError\":\"").then_some(())
+                },
+            )
         });
         for path in [
             "/metrics",
@@ -170,7 +181,11 @@ async fn no_secret_reaches_logs_answers_or_migrate_output() {
             assert!(c.status != 0 && c.status < 500, "{run} GET {path}: {c:?}");
             outputs.push((format!("{run} GET {path}"), c.all_text()));
         }
-        for (user, pw) in [("grafana", ADMIN_PW), ("ops", READER_PW), (READER_PW, READER_PW)] {
+        for (user, pw) in [
+            ("grafana", ADMIN_PW),
+            ("ops", READER_PW),
+            (READER_PW, READER_PW),
+        ] {
             let c = call(port, user, pw, "GET", "/metrics");
             assert_eq!(c.status, 401, "{run}: {c:?}");
             outputs.push((format!("{run} wrong credentials"), c.all_text()));
@@ -182,7 +197,11 @@ async fn no_secret_reaches_logs_answers_or_migrate_output() {
         assert_eq!(c.status, 200, "{run}: {c:?}");
         outputs.push((format!("{run} reload"), c.all_text()));
         // A bad reload is refused and named; the good rules come back.
-        std::fs::write(d.join("rules/zz-bad.yml"), "groups:\n  - name: bad\n    rules:\n      - alert: X\n        expr: rate(\n").unwrap();
+        std::fs::write(
+            d.join("rules/zz-bad.yml"),
+            "groups:\n  - name: bad\n    rules:\n      - alert: X\n        expr: rate(\n",
+        )
+        .unwrap();
         let c = call(port, "ops", ADMIN_PW, "POST", "/-/reload");
         assert_eq!(c.status, 400, "{run}: {c:?}");
         assert!(c.body.contains("zz-bad.yml"), "{}", c.body);

@@ -49,14 +49,23 @@ fn tls_basic_auth_and_write_users_guard_the_api() {
         |port| call(port, "grafana:grafana-pass", "GET", "/-/ready").status == 200,
     );
     let port = r.port;
-    for path in ["/metrics", "/api/v1/alerts", "/api/v1/rules", "/api/v1/history"] {
+    for path in [
+        "/metrics",
+        "/api/v1/alerts",
+        "/api/v1/rules",
+        "/api/v1/history",
+    ] {
         let c = call(port, "grafana:grafana-pass", "GET", path);
         assert_eq!(c.status, 200, "{path}: {c:?}");
         let c = call(port, "grafana:wrong", "GET", path);
         assert_eq!(c.status, 401, "{path}: {c:?}");
         assert!(c.header("www-authenticate").is_some(), "{c:?}");
     }
-    let c = curl(&["--cacert", &ca, &format!("https://127.0.0.1:{port}/-/healthy")]);
+    let c = curl(&[
+        "--cacert",
+        &ca,
+        &format!("https://127.0.0.1:{port}/-/healthy"),
+    ]);
     assert_eq!(c.status, 401, "no credentials: {c:?}");
     let c = call(port, "grafana:grafana-pass", "POST", "/-/reload");
     assert_eq!(c.status, 403, "{c:?}");

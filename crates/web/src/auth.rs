@@ -253,7 +253,11 @@ mod tests {
         ));
         assert_eq!(a.verified.lock().unwrap().len(), 1);
         // The cached tag answers without bcrypt: take every slot away and ask again.
-        let _all = a.slots.clone().acquire_many_owned(BCRYPT_SLOTS as u32).await;
+        let _all = a
+            .slots
+            .clone()
+            .acquire_many_owned(BCRYPT_SLOTS as u32)
+            .await;
         assert!(matches!(
             a.check(&Method::GET, "/", Some(&h)).await,
             Decision::Allow(_)

@@ -218,10 +218,7 @@ impl WebConfig {
         };
         let users = match self.users.len() {
             0 => "no basic auth".to_string(),
-            n => format!(
-                "basic auth for {n} user{}",
-                if n == 1 { "" } else { "s" }
-            ),
+            n => format!("basic auth for {n} user{}", if n == 1 { "" } else { "s" }),
         };
         format!("{tls}, {users}")
     }
@@ -420,7 +417,11 @@ fn pem(
     }
 }
 
-fn version(v: Option<&str>, key: &'static str, default: TlsVersion) -> Result<TlsVersion, FieldError> {
+fn version(
+    v: Option<&str>,
+    key: &'static str,
+    default: TlsVersion,
+) -> Result<TlsVersion, FieldError> {
     match v {
         None | Some("") => Ok(default),
         Some("TLS12") => Ok(TlsVersion::Tls12),
@@ -434,7 +435,13 @@ fn version(v: Option<&str>, key: &'static str, default: TlsVersion) -> Result<Tl
 }
 
 fn tls_settings(t: RawTlsServerConfig, base: &Path) -> Result<Option<TlsSettings>, FieldError> {
-    let cert = pem(t.cert.map(Secret::new), t.cert_file, base, "cert", "cert_file")?;
+    let cert = pem(
+        t.cert.map(Secret::new),
+        t.cert_file,
+        base,
+        "cert",
+        "cert_file",
+    )?;
     let key = pem(t.key, t.key_file, base, "key", "key_file")?;
     let client_ca = pem(
         t.client_ca.map(Secret::new),
@@ -486,8 +493,7 @@ fn tls_settings(t: RawTlsServerConfig, base: &Path) -> Result<Option<TlsSettings
         (ClientAuth::None, Some(_)) => {
             return Err((
                 "client_ca_file",
-                "set, but client_auth_type is NoClientCert: say RequireAndVerifyClientCert"
-                    .into(),
+                "set, but client_auth_type is NoClientCert: say RequireAndVerifyClientCert".into(),
             ))
         }
         (ClientAuth::VerifyIfGiven | ClientAuth::RequireAndVerify, None) => {
@@ -524,7 +530,10 @@ fn tls_settings(t: RawTlsServerConfig, base: &Path) -> Result<Option<TlsSettings
         } else if !TLS13_SUITES.contains(&s.as_str()) {
             return Err((
                 "cipher_suites",
-                format!("{s:?} is not supported (supported: {})", TLS12_SUITES.join(", ")),
+                format!(
+                    "{s:?} is not supported (supported: {})",
+                    TLS12_SUITES.join(", ")
+                ),
             ));
         }
     }
@@ -624,7 +633,12 @@ mod tests {
 
     #[test]
     fn empty_files_and_certless_tls_mean_plain_http() {
-        for src in ["", "# nothing\n", "tls_server_config: {}\n", "basic_auth_users:\n"] {
+        for src in [
+            "",
+            "# nothing\n",
+            "tls_server_config: {}\n",
+            "basic_auth_users:\n",
+        ] {
             let c = parse(src).unwrap();
             assert!(c.tls.is_none() && c.users.is_empty(), "{src}");
         }
@@ -632,8 +646,16 @@ mod tests {
 
     #[test]
     fn errors_name_line_and_field_and_never_a_value() {
-        check_err("tls_server_config:\n  cert_fil: x\n", 2, "unknown field `cert_fil`");
-        check_err("basic_auth_user:\n  a: b\n", 1, "unknown field `basic_auth_user`");
+        check_err(
+            "tls_server_config:\n  cert_fil: x\n",
+            2,
+            "unknown field `cert_fil`",
+        );
+        check_err(
+            "basic_auth_user:\n  a: b\n",
+            1,
+            "unknown field `basic_auth_user`",
+        );
         check_err(
             "basic_auth_users:\n  alice: $2y$04$short-hunter2\n",
             2,
@@ -681,7 +703,11 @@ mod tests {
             2,
             "mutually exclusive",
         );
-        check_err("tls_server_config:\n  cert_file: a\n", 1, "key_file: missing");
+        check_err(
+            "tls_server_config:\n  cert_file: a\n",
+            1,
+            "key_file: missing",
+        );
         check_err(
             "tls_server_config:\n  cert_file: a\n  key_file: b\n  max_version: TLS12\n  min_version: TLS13\n",
             4,

@@ -38,8 +38,9 @@ fn err(field: &'static str, message: impl Into<String>) -> TlsError {
 fn read_pem(p: &Pem, field: &'static str) -> Result<Vec<u8>, TlsError> {
     match p {
         Pem::Inline(s) => Ok(s.expose().as_bytes().to_vec()),
-        Pem::File(path) => std::fs::read(path)
-            .map_err(|e| err(field, format!("reading {}: {e}", path.display()))),
+        Pem::File(path) => {
+            std::fs::read(path).map_err(|e| err(field, format!("reading {}: {e}", path.display())))
+        }
     }
 }
 
@@ -211,7 +212,13 @@ impl ReloadingCert {
 impl ResolvesServerCert for ReloadingCert {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         self.maybe_reload();
-        Some(self.current.read().unwrap_or_else(|p| p.into_inner()).1.clone())
+        Some(
+            self.current
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .1
+                .clone(),
+        )
     }
 }
 
@@ -242,7 +249,11 @@ mod tests {
             curves: vec!["CurveP384"],
         };
         let r = restricted_provider(&settings);
-        assert_eq!(r.cipher_suites.len(), 4, "three TLS 1.3 suites and the one named");
+        assert_eq!(
+            r.cipher_suites.len(),
+            4,
+            "three TLS 1.3 suites and the one named"
+        );
         assert_eq!(r.kx_groups.len(), 1);
         let e = server_config(&settings).unwrap_err();
         assert_eq!(e.field, "cert_file");

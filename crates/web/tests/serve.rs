@@ -23,10 +23,7 @@ fn router() -> Router {
                 "late"
             }),
         )
-        .route(
-            "/big",
-            get(|| async { "x".repeat(32 << 20) }),
-        )
+        .route("/big", get(|| async { "x".repeat(32 << 20) }))
         .route(
             "/echo",
             post(|body: axum::body::Bytes| async move { format!("{} bytes", body.len()) }),
@@ -166,7 +163,8 @@ fn idle_connections_at_the_cap_are_closed_and_then_others_get_in() {
     let c = curl(&[&s.url("/metrics")]);
     assert_eq!(c.status, 200, "{c:?}");
     for conn in &mut idle {
-        conn.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
         let mut buf = [0u8; 16];
         let n = conn.read(&mut buf).unwrap_or(0);
         assert_eq!(n, 0, "an idle connection was closed without an answer");
@@ -265,7 +263,10 @@ fn basic_auth_write_users_headers_and_excluded_paths() {
     for _ in 0..3 {
         let c = curl(&["-u", "reader:reader-pw", &s.url("/metrics")]);
         assert_eq!((c.status, c.body.as_str()), (200, "metric 1\n"));
-        assert_eq!(c.header("x-content-type-options").as_deref(), Some("nosniff"));
+        assert_eq!(
+            c.header("x-content-type-options").as_deref(),
+            Some("nosniff")
+        );
     }
     let c = curl(&["-u", "reader:reader-pw", "-X", "POST", &s.url("/-/reload")]);
     assert_eq!(c.status, 403, "{c:?}");
@@ -276,7 +277,10 @@ fn basic_auth_write_users_headers_and_excluded_paths() {
     assert_eq!(c.status, 200, "excluded path");
     // Unknown paths are behind auth too.
     assert_eq!(curl(&[&s.url("/nope")]).status, 401);
-    assert_eq!(curl(&["-u", "reader:reader-pw", &s.url("/nope")]).status, 404);
+    assert_eq!(
+        curl(&["-u", "reader:reader-pw", &s.url("/nope")]).status,
+        404
+    );
 }
 
 fn tls_server(dir: &tempdir::Dir, pki: &Pki, extra: &str) -> Server {
@@ -295,12 +299,26 @@ fn tls_versions_suites_and_client_certificates() {
     let ca = pki.ca.display().to_string();
 
     let s = tls_server(&dir, &pki, "  min_version: TLS13\n");
-    let url = format!("https://localhost:{}/metrics", s.addr.rsplit(':').next().unwrap());
+    let url = format!(
+        "https://localhost:{}/metrics",
+        s.addr.rsplit(':').next().unwrap()
+    );
     let resolve = format!("localhost:{}:127.0.0.1", s.addr.rsplit(':').next().unwrap());
     let c = curl(&["--cacert", &ca, "--resolve", &resolve, &url]);
     assert_eq!(c.status, 200, "{c:?}");
-    let c = curl(&["--cacert", &ca, "--resolve", &resolve, "--tls-max", "1.2", &url]);
-    assert_eq!(c.status, 0, "TLS 1.2 refused by a TLS 1.3-only server: {c:?}");
+    let c = curl(&[
+        "--cacert",
+        &ca,
+        "--resolve",
+        &resolve,
+        "--tls-max",
+        "1.2",
+        &url,
+    ]);
+    assert_eq!(
+        c.status, 0,
+        "TLS 1.2 refused by a TLS 1.3-only server: {c:?}"
+    );
     let c = curl(&[&s.url("/metrics")]);
     assert_ne!(c.status, 200, "plain HTTP on a TLS port");
     drop(s);
@@ -313,9 +331,21 @@ fn tls_versions_suites_and_client_certificates() {
     );
     let port = s.addr.rsplit(':').next().unwrap().to_string();
     let url = format!("https://127.0.0.1:{port}/metrics");
-    let ok = curl(&["--cacert", &ca, "--ciphers", "ECDHE-ECDSA-AES128-GCM-SHA256", &url]);
+    let ok = curl(&[
+        "--cacert",
+        &ca,
+        "--ciphers",
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+        &url,
+    ]);
     assert_eq!(ok.status, 200, "{ok:?}");
-    let no = curl(&["--cacert", &ca, "--ciphers", "ECDHE-ECDSA-AES256-GCM-SHA384", &url]);
+    let no = curl(&[
+        "--cacert",
+        &ca,
+        "--ciphers",
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+        &url,
+    ]);
     assert_eq!(no.status, 0, "{no:?}");
     drop(s);
 
@@ -323,9 +353,7 @@ fn tls_versions_suites_and_client_certificates() {
     let s = tls_server(
         &dir,
         &pki,
-        &format!(
-            "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {ca}\n"
-        ),
+        &format!("  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {ca}\n"),
     );
     let port = s.addr.rsplit(':').next().unwrap().to_string();
     let url = format!("https://127.0.0.1:{port}/metrics");
@@ -359,7 +387,10 @@ fn a_renewed_certificate_is_served_without_a_restart() {
         live.join("tls.key").display()
     );
     let s = Server::start(WebArgs::default(), Some((&src, &live.join("web.yml"))));
-    let url = format!("https://127.0.0.1:{}/metrics", s.addr.rsplit(':').next().unwrap());
+    let url = format!(
+        "https://127.0.0.1:{}/metrics",
+        s.addr.rsplit(':').next().unwrap()
+    );
     let old_ca = pki.ca.display().to_string();
     assert_eq!(curl(&["--cacert", &old_ca, &url]).status, 200);
 

@@ -32,7 +32,10 @@ impl Ruler {
         let child = Command::new(BIN)
             .arg(format!("--rules.file={}/rules/*.yml", dir.display()))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg(format!("--baselines.file={}/no-baselines.yml", dir.display()))
+            .arg(format!(
+                "--baselines.file={}/no-baselines.yml",
+                dir.display()
+            ))
             .args(extra)
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&stdout).unwrap())
