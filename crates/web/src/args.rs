@@ -110,20 +110,6 @@ impl WebArgs {
             .map(|u| u.trim().to_string())
             .filter(|u| !u.is_empty())
             .collect();
-        if !write_users.is_empty() {
-            let users = config.as_ref().map(|c| &c.users);
-            if users.is_none_or(|u| u.is_empty()) {
-                return Err(WebError::WriteUsers(
-                    "needs basic_auth_users in --web.config.file".into(),
-                ));
-            }
-            let users = users.expect("checked above");
-            if let Some(u) = write_users.iter().find(|u| !users.contains_key(*u)) {
-                return Err(WebError::WriteUsers(format!(
-                    "{u:?} is not in basic_auth_users"
-                )));
-            }
-        }
         Web::new(
             config,
             (!write_users.is_empty()).then_some(write_users),

@@ -11,13 +11,14 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use tracing::{debug, info};
 
-use crate::auth::{Authenticator, Decision};
+use crate::auth::Decision;
+use crate::live::{Access, Live};
 
 /// Limits on one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,8 +32,7 @@ pub struct RequestLimits {
 /// What the middleware needs.
 pub struct Guard {
     pub limits: RequestLimits,
-    pub auth: Option<Authenticator>,
-    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub(crate) live: Arc<Live>,
 }
 
 /// `router` with the guard in front of every route and the fallback.
@@ -49,7 +49,14 @@ fn error(status: StatusCode, message: &str) -> Response {
 }
 
 async fn guard_requests(State(g): State<Arc<Guard>>, req: Request, next: Next) -> Response {
-    let mut resp = match tokio::time::timeout(g.limits.timeout, admit(&g, req, next)).await {
+    // One snapshot for the whole request, even if the web config changes meanwhile.
+    let access = g.live.access();
+    let mut resp = match tokio::time::timeout(
+        g.limits.timeout,
+        admit(&access, g.limits.max_body_bytes, req, next),
+    )
+    .await
+    {
         Ok(r) => r,
         Err(_) => error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -57,14 +64,14 @@ async fn guard_requests(State(g): State<Arc<Guard>>, req: Request, next: Next) -
         ),
     };
     let h = resp.headers_mut();
-    for (name, value) in &g.headers {
+    for (name, value) in &access.headers {
         h.insert(name.clone(), value.clone());
     }
     resp
 }
 
-async fn admit(g: &Guard, req: Request, next: Next) -> Response {
-    if let Some(auth) = &g.auth {
+async fn admit(access: &Access, max: usize, req: Request, next: Next) -> Response {
+    if let Some(auth) = &access.auth {
         let peer = req
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
@@ -102,7 +109,6 @@ async fn admit(g: &Guard, req: Request, next: Next) -> Response {
             }
         }
     }
-    let max = g.limits.max_body_bytes;
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)

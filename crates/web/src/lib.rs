@@ -7,7 +7,8 @@
 //!   file:line errors.
 //! - [`tls`]: rustls server configuration (ring), client certificates, certificate renewal.
 //! - [`auth`]: bcrypt basic auth with a keyed cache, write users.
-//! - [`guard`]: the per-request middleware (timeout, auth, body limit, headers).
+//! - `guard`: the per-request middleware (timeout, auth, body limit, headers).
+//! - `live`: the current TLS and access set-up, replaced when the web config file changes.
 //! - `serve`: accept loop with a connection cap, handshake and header deadlines, shutdown.
 //! - [`args`]: the shared `--web.*` flags.
 //! - [`secret`]: `Secret` and `UrlSecret`, values that never print.
@@ -16,7 +17,8 @@
 pub mod args;
 pub mod auth;
 pub mod config;
-pub mod guard;
+mod guard;
+mod live;
 pub mod secret;
 mod serve;
 #[cfg(feature = "testkit")]
@@ -36,83 +38,51 @@ pub use guard::RequestLimits;
 pub use secret::{Secret, UrlSecret};
 pub use serve::ConnLimits;
 
-/// Everything the listener needs: TLS, the guard (auth, limits, headers), connection limits.
+/// Everything the listener needs: TLS, the guard (auth, limits, headers), connection limits,
+/// and the file to watch for changes.
 pub struct Web {
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    guard: Arc<guard::Guard>,
+    setup: live::Setup,
+    request: RequestLimits,
     conn: ConnLimits,
-    summary: String,
-    configured: bool,
-    /// Basic auth or a required client certificate stands before every endpoint.
-    protected: bool,
+    /// The web config file and the write users its successors must still hold.
+    source: Option<(
+        std::path::PathBuf,
+        Option<std::collections::BTreeSet<String>>,
+    )>,
 }
 
 impl Web {
-    /// Builds the setup; `write_users` must already be checked against the configured users.
+    /// Builds the setup; fails when `write_users` are not users of `config`.
     pub fn new(
         config: Option<WebConfig>,
         write_users: Option<std::collections::BTreeSet<String>>,
         conn: ConnLimits,
         request: RequestLimits,
     ) -> Result<Web, WebError> {
-        let configured = config.is_some();
-        let cert_required = config.as_ref().is_some_and(|c| {
-            c.tls
-                .as_ref()
-                .is_some_and(|t| t.client_auth == config::ClientAuth::RequireAndVerify)
-        });
-        let config = config.unwrap_or_else(|| WebConfig {
-            file: Default::default(),
-            tls: None,
-            headers: Vec::new(),
-            users: Default::default(),
-            excluded_paths: Vec::new(),
-        });
-        let tls = match &config.tls {
-            None => None,
-            Some(t) => {
-                let cfg = tls::server_config(t).map_err(|source| WebError::Tls {
-                    file: config.file.display().to_string(),
-                    source,
-                })?;
-                Some(tokio_rustls::TlsAcceptor::from(Arc::new(cfg)))
-            }
-        };
-        let mut summary = config.summary();
-        if let Some(w) = &write_users {
-            summary.push_str(", write endpoints for: ");
-            summary.push_str(&w.iter().cloned().collect::<Vec<_>>().join(", "));
-        }
-        let protected = cert_required || !config.users.is_empty();
-        let auth = (!config.users.is_empty()).then(|| {
-            auth::Authenticator::new(config.users.clone(), write_users, config.excluded_paths)
-        });
+        let source = config
+            .as_ref()
+            .map(|c| (c.file.clone(), write_users.clone()));
         Ok(Web {
-            tls,
-            guard: Arc::new(guard::Guard {
-                limits: request,
-                auth,
-                headers: config.headers,
-            }),
+            setup: live::setup(config, write_users)?,
+            request,
             conn,
-            protected,
-            summary,
-            configured,
+            source,
         })
     }
 
     /// What the listener does, for logs and `check-config` (never a secret).
     pub fn summary(&self) -> String {
-        self.summary.clone()
+        self.setup.summary.clone()
     }
 
     /// Whether the listener speaks TLS.
     pub fn is_tls(&self) -> bool {
-        self.tls.is_some()
+        self.setup.tls.is_some()
     }
 
     /// Serves `router` on `listener` until `shutdown` completes; requests in flight then get
-    /// a grace period. Logs the set-up once, with a warning when nothing protects it.
+    /// a grace period. Logs the set-up once, with a warning when nothing protects it, and
+    /// follows changes of the web config file while serving.
     pub async fn serve(
         self,
         listener: TcpListener,
@@ -120,25 +90,38 @@ impl Web {
         shutdown: impl Future<Output = ()>,
     ) -> std::io::Result<()> {
         let addr = listener.local_addr()?;
-        if !self.configured {
+        let summary = &self.setup.summary;
+        if self.source.is_none() {
             warn!(
                 address = %addr,
                 "no --web.config.file: HTTP without TLS or authentication, every endpoint (reload and discover too) is open to anyone who can connect"
             );
-        } else if !self.protected {
-            warn!(address = %addr, web = %self.summary, "the web config requires no authentication (no basic_auth_users, no required client certificate)");
+        } else if !self.setup.protected {
+            warn!(address = %addr, web = %summary, "the web config requires no authentication (no basic_auth_users, no required client certificate)");
         } else {
-            info!(address = %addr, web = %self.summary, "web access control on");
+            info!(address = %addr, web = %summary, "web access control on");
         }
-        let router = guard::apply(router, self.guard);
-        serve::serve(listener, router, self.tls, self.conn, shutdown).await
+        let live = Arc::new(live::Live::new(&self.setup));
+        let watcher = self
+            .source
+            .map(|(path, users)| tokio::spawn(live::watch(path, users, live.clone())));
+        let guard = Arc::new(guard::Guard {
+            limits: self.request,
+            live: live.clone(),
+        });
+        let router = guard::apply(router, guard);
+        let result = serve::serve(listener, router, live, self.conn, shutdown).await;
+        if let Some(w) = watcher {
+            w.abort();
+        }
+        result
     }
 }
 
 impl std::fmt::Debug for Web {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Web")
-            .field("summary", &self.summary)
+            .field("summary", &self.setup.summary)
             .field("conn", &self.conn)
             .finish_non_exhaustive()
     }

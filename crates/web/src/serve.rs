@@ -24,6 +24,8 @@ use tokio::sync::{watch, Semaphore};
 use tower::ServiceExt;
 use tracing::{debug, warn};
 
+use crate::live::Live;
+
 /// Limits on connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnLimits {
@@ -43,7 +45,7 @@ pub struct ConnLimits {
 pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
-    tls: Option<tokio_rustls::TlsAcceptor>,
+    live: Arc<Live>,
     limits: ConnLimits,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
@@ -85,7 +87,7 @@ pub(crate) async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let router = router.clone();
-        let tls = tls.clone();
+        let tls = live.tls();
         let closing = closing.clone();
         tokio::spawn(async move {
             let _permit = permit;

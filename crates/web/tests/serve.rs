@@ -407,3 +407,42 @@ fn a_renewed_certificate_is_served_without_a_restart() {
     });
     assert_eq!(curl(&["--cacert", &old_ca, &url]).status, 0);
 }
+
+#[test]
+fn a_changed_web_config_is_followed_and_a_broken_one_ignored() {
+    let dir = tmp("live");
+    let path = dir.join("web.yml");
+    let users = |pw: &str| {
+        format!(
+            "basic_auth_users:\n  reader: {}\n  admin: {}\n",
+            bcrypt_hash(pw),
+            bcrypt_hash("admin-pw")
+        )
+    };
+    let s = Server::start(
+        WebArgs {
+            write_users: vec!["admin".into()],
+            ..WebArgs::default()
+        },
+        Some((&users("first-pw"), &path)),
+    );
+    let url = s.url("/metrics");
+    assert_eq!(curl(&["-u", "reader:first-pw", &url]).status, 200);
+    // A new password: followed without a restart.
+    std::fs::write(&path, users("second-pw")).unwrap();
+    testkit::wait_for("the new password", Duration::from_secs(30), || {
+        (curl(&["-u", "reader:second-pw", &url]).status == 200).then_some(())
+    });
+    assert_eq!(curl(&["-u", "reader:first-pw", &url]).status, 401);
+    // A broken file, and one that drops a write user: both ignored.
+    std::fs::write(&path, "basic_auth_users:\n  reader: not-a-hash\n").unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    std::fs::write(
+        &path,
+        format!("basic_auth_users:\n  reader: {}\n", bcrypt_hash("third-pw")),
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(curl(&["-u", "reader:second-pw", &url]).status, 200);
+    assert_eq!(curl(&["-u", "reader:third-pw", &url]).status, 401);
+}
