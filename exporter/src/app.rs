@@ -1,17 +1,23 @@
 //! The running exporter: config file, classifier, poller and inventory wired together, with
-//! the reload that SIGHUP and `POST /-/reload` share.
+//! the reload that SIGHUP and `POST /-/reload` share, and the `targets_sql` refresh task whose
+//! rows are merged with the file's targets.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use tracing::{error, info};
+use tokio::sync::Notify;
+use tracing::{debug, error, info, warn};
 
 use crate::classify::Classifier;
-use crate::config::{self, Config, ConfigError, Env};
+use crate::config::{self, Config, ConfigError, Env, TargetsSqlConfig};
 use crate::inventory::Inventory;
 use crate::metrics::selfmetrics::{ResultLabel, SelfMetrics};
 use crate::poller::{unix_now, Poller};
+use crate::secret::Secret;
 use crate::shard::Shard;
+use crate::targets_sql::{self, Episodes, PgSource, RowSource, SkipReason, SqlRow};
 
 /// Shared state of a running exporter.
 pub struct App {
@@ -19,10 +25,25 @@ pub struct App {
     pub inventory: Arc<Inventory>,
     pub poller: Arc<Poller>,
     pub metrics: SelfMetrics,
+    /// The config file as validated, every target of it (sharding is applied when the
+    /// poller is configured).
     pub config: Mutex<Option<Arc<Config>>>,
     /// The part of the targets this exporter polls.
     pub shard: Shard,
     env: Box<dyn Env + Send + Sync>,
+    /// The last good `targets_sql` rows and what has been logged about them.
+    sql: Mutex<SqlState>,
+    /// Wakes the `targets_sql` task (a reload may have changed its section).
+    sql_wake: Notify,
+    /// Serialises configuring the poller (reload and `targets_sql` refreshes).
+    apply_lock: Mutex<()>,
+}
+
+/// The `targets_sql` rows of the last good query, and which url and query they came from.
+#[derive(Default)]
+struct SqlState {
+    rows: Option<(Secret, String, Arc<Vec<SqlRow>>)>,
+    episodes: Episodes,
 }
 
 impl App {
@@ -44,6 +65,9 @@ impl App {
             config: Mutex::new(None),
             shard,
             env,
+            sql: Mutex::new(SqlState::default()),
+            sql_wake: Notify::new(),
+            apply_lock: Mutex::new(()),
         })
     }
 
@@ -55,21 +79,19 @@ impl App {
             result: r.to_string(),
         };
         match result {
-            Ok((mut cfg, classifier)) => {
-                let total = cfg.targets.len();
-                cfg.targets.retain(|t| self.shard.owns(&t.name));
-                if self.shard.count > 1 {
-                    info!(
-                        shard = self.shard.index,
-                        shards = self.shard.count,
-                        owned = cfg.targets.len(),
-                        total,
-                        "sharded targets"
-                    );
-                }
+            Ok((cfg, classifier)) => {
                 let cfg = Arc::new(cfg);
-                self.poller.apply(&cfg, Arc::new(classifier));
-                *self.config.lock().unwrap_or_else(|p| p.into_inner()) = Some(cfg.clone());
+                let owned = {
+                    let _g = lock(&self.apply_lock);
+                    *lock(&self.config) = Some(cfg.clone());
+                    let merged = self.merged(&cfg);
+                    self.poller.apply(&merged, Arc::new(classifier));
+                    merged.targets.len()
+                };
+                if cfg.targets_sql.is_some() {
+                    self.metrics.sql.enable();
+                }
+                self.sql_wake.notify_one();
                 self.metrics
                     .config_reloads
                     .get_or_create(&label("success"))
@@ -78,7 +100,13 @@ impl App {
                 self.metrics
                     .config_last_reload_success_timestamp
                     .set(unix_now());
-                info!(file = %self.config_file.display(), targets = cfg.targets.len(), "configuration loaded");
+                info!(
+                    file = %self.config_file.display(),
+                    targets = cfg.targets.len(),
+                    polled = owned,
+                    targets_sql = cfg.targets_sql.is_some(),
+                    "configuration loaded"
+                );
                 Ok(())
             }
             Err(e) => {
@@ -91,6 +119,167 @@ impl App {
                 Err(e)
             }
         }
+    }
+
+    /// `cfg` with its targets replaced by what this exporter polls: the file's targets plus
+    /// the last good `targets_sql` rows (when they came from the url and query configured
+    /// now), then this shard's part. Logs rows skipped for a reason not logged last time.
+    fn merged(&self, cfg: &Config) -> Config {
+        let mut targets = cfg.targets.clone();
+        let mut sql_state = lock(&self.sql);
+        let rows = match (&cfg.targets_sql, &sql_state.rows) {
+            (Some(sql), Some((url, query, rows))) if *url == sql.url && *query == sql.query => {
+                Some((sql, rows.clone()))
+            }
+            _ => None,
+        };
+        if let Some((sql, rows)) = rows {
+            let taken: HashSet<&str> = cfg.targets.iter().map(|t| &*t.name).collect();
+            match targets_sql::build(&rows, sql, &cfg.auths, &taken) {
+                Ok(built) => {
+                    for s in sql_state.episodes.new_skips(&built.skipped) {
+                        warn!(
+                            row = s.row,
+                            name = s.name.as_deref().unwrap_or(""),
+                            column = s.column,
+                            reason = s.reason.as_str(),
+                            problem = %s.message,
+                            "targets_sql: row skipped"
+                        );
+                    }
+                    let counts: Vec<(SkipReason, i64)> = SkipReason::ALL
+                        .iter()
+                        .map(|r| {
+                            let n = built.skipped.iter().filter(|s| s.reason == *r).count();
+                            (*r, n as i64)
+                        })
+                        .collect();
+                    self.metrics.sql.set_skipped(&counts);
+                    self.metrics.sql.targets.set(built.targets.len() as i64);
+                    targets.extend(built.targets);
+                }
+                // Rows are checked when they are read, so this is not expected.
+                Err(e) => {
+                    error!(error = %e, "targets_sql: rows unusable; polling the config file's targets only")
+                }
+            }
+        }
+        drop(sql_state);
+        targets.retain(|t| self.shard.owns(&t.name));
+        Config {
+            targets,
+            ..cfg.clone()
+        }
+    }
+
+    /// Read the inventory once. On success a changed row set reconfigures the poller (new
+    /// devices start, removed ones stop, changed ones restart); on failure the last good rows
+    /// stay. Returns whether the query succeeded.
+    pub async fn refresh_targets_sql(
+        &self,
+        source: &dyn RowSource,
+        sql: &TargetsSqlConfig,
+    ) -> bool {
+        let started = std::time::Instant::now();
+        let result = source
+            .fetch()
+            .await
+            .and_then(|rows| targets_sql::check_columns(&rows).map(|()| rows));
+        let m = &self.metrics.sql;
+        m.query_seconds.set(started.elapsed().as_secs_f64());
+        m.count_refresh(result.is_ok());
+        match result {
+            Ok(rows) => {
+                m.up.set(1);
+                m.last_success.set(unix_now());
+                let changed = {
+                    let mut st = lock(&self.sql);
+                    if let Some(was) = st.episodes.succeeded() {
+                        info!(was = %was, rows = rows.len(), "targets_sql: the inventory can be read again");
+                    }
+                    let same = st.rows.as_ref().is_some_and(|(url, query, old)| {
+                        *url == sql.url && *query == sql.query && **old == rows
+                    });
+                    if !same {
+                        st.rows = Some((sql.url.clone(), sql.query.clone(), Arc::new(rows)));
+                    }
+                    !same
+                };
+                if changed {
+                    self.sync_poller();
+                }
+                debug!(changed, "targets_sql: inventory read");
+                true
+            }
+            Err(e) => {
+                m.up.set(0);
+                let first = lock(&self.sql).episodes.failed(&e);
+                if first {
+                    warn!(error = %e, "targets_sql: cannot read the inventory; keeping the last good targets");
+                } else {
+                    debug!(error = %e, "targets_sql: inventory still unreadable");
+                }
+                false
+            }
+        }
+    }
+
+    /// Reconfigure the poller from the current config and `targets_sql` rows.
+    fn sync_poller(&self) {
+        let _g = lock(&self.apply_lock);
+        let Some(cfg) = self.current_config() else {
+            return;
+        };
+        let merged = self.merged(&cfg);
+        info!(
+            targets = merged.targets.len(),
+            from_sql = self.metrics.sql.targets.get(),
+            "targets_sql: inventory changed; reconciling devices"
+        );
+        self.poller.reconcile(&merged);
+    }
+
+    /// Read `targets_sql` every `refresh_interval` (retrying sooner while it fails), and at
+    /// once after a reload. Does nothing while the config has no `targets_sql`.
+    pub fn spawn_targets_sql(self: &Arc<Self>) {
+        let app = self.clone();
+        tokio::spawn(async move {
+            let mut source: Option<(TargetsSqlConfig, PgSource)> = None;
+            let mut retry = RETRY_MIN;
+            loop {
+                let Some(sql) = app.current_config().and_then(|c| c.targets_sql.clone()) else {
+                    source = None;
+                    app.sql_wake.notified().await;
+                    continue;
+                };
+                if source.as_ref().is_none_or(|(c, _)| *c != sql) {
+                    match PgSource::new(&sql) {
+                        Ok(s) => source = Some((sql.clone(), s)),
+                        Err(e) => {
+                            // check_url accepted it at load, so this is not expected.
+                            error!(error = %e, "targets_sql: cannot use the url");
+                            app.sql_wake.notified().await;
+                            continue;
+                        }
+                    }
+                }
+                let Some((_, src)) = source.as_ref() else {
+                    continue;
+                };
+                let wait = if app.refresh_targets_sql(src, &sql).await {
+                    retry = RETRY_MIN;
+                    sql.refresh_interval
+                } else {
+                    let w = retry.min(sql.refresh_interval);
+                    retry = (retry * 2).min(RETRY_MAX);
+                    w
+                };
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = app.sql_wake.notified() => {}
+                }
+            }
+        });
     }
 
     /// Reload whenever a `targets_files` entry changes (checked every `every`).
@@ -119,11 +308,17 @@ impl App {
     }
 
     pub fn current_config(&self) -> Option<Arc<Config>> {
-        self.config
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        lock(&self.config).clone()
     }
+}
+
+/// First retry of a failing `targets_sql` query; doubles up to `RETRY_MAX` (never beyond
+/// `refresh_interval`).
+const RETRY_MIN: Duration = Duration::from_secs(5);
+const RETRY_MAX: Duration = Duration::from_secs(60);
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Load and validate the config and the classification rules it names.
