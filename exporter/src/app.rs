@@ -190,6 +190,7 @@ impl App {
         m.count_refresh(result.is_ok());
         match result {
             Ok(rows) => {
+                let n_rows = rows.len();
                 m.up.set(1);
                 m.last_success.set(unix_now());
                 let changed = {
@@ -208,7 +209,7 @@ impl App {
                 if changed {
                     self.sync_poller();
                 }
-                debug!(changed, "targets_sql: inventory read");
+                debug!(rows = n_rows, changed, "targets_sql: inventory read");
                 true
             }
             Err(e) => {
@@ -347,6 +348,105 @@ mod tests {
         fn var(&self, _: &str) -> Option<String> {
             None
         }
+    }
+
+    /// Rows (or an error) set by the test.
+    struct FakeSource(Mutex<Result<Vec<SqlRow>, targets_sql::SourceError>>);
+    impl RowSource for FakeSource {
+        fn fetch(
+            &self,
+        ) -> targets_sql::BoxFuture<'_, Result<Vec<SqlRow>, targets_sql::SourceError>> {
+            let r = lock(&self.0).clone();
+            Box::pin(async move { r })
+        }
+    }
+
+    fn rows(json: &[&str]) -> Vec<SqlRow> {
+        json.iter()
+            .enumerate()
+            .map(|(i, t)| SqlRow::from_json(t, i + 1).unwrap())
+            .collect()
+    }
+
+    fn device_names(app: &App) -> Vec<String> {
+        let mut n: Vec<String> = app
+            .inventory
+            .snapshot()
+            .iter()
+            .map(|d| d.target.name.to_string())
+            .collect();
+        n.sort();
+        n
+    }
+
+    #[tokio::test]
+    async fn sql_rows_merge_with_the_file_targets_follow_changes_and_survive_failures() {
+        let dir = std::env::temp_dir().join(format!("wf-app-sql-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = dir.join("wf.yml");
+        std::fs::write(
+            &cfg,
+            "poll_interval: 1h\nauths: {v2: {version: 2, community: x}}\n\
+             targets: [{name: STATIC, address: '127.0.0.1:9', auth: v2}]\n\
+             targets_sql: {url: 'postgres://u:pw@127.0.0.1:1/db', refresh_interval: 1h}\n",
+        )
+        .unwrap();
+        let app = App::new(cfg, Box::new(NoEnv));
+        app.reload().unwrap();
+        assert_eq!(device_names(&app), ["STATIC"]);
+        let sql = app.current_config().unwrap().targets_sql.clone().unwrap();
+
+        let source = FakeSource(Mutex::new(Ok(rows(&[
+            r#"{"name": "B", "ip": "127.0.0.1", "snmp_port": 9, "snmp_community": "cb"}"#,
+            r#"{"name": "C", "ip": "127.0.0.1", "snmp_port": 9, "snmp_community": "cc"}"#,
+            r#"{"name": "STATIC", "ip": "127.0.0.2", "snmp_community": "cs"}"#,
+            r#"{"name": "D", "ip": "not-an-ip", "snmp_community": "cd"}"#,
+        ]))));
+        assert!(app.refresh_targets_sql(&source, &sql).await);
+        assert_eq!(device_names(&app), ["B", "C", "STATIC"]);
+        assert_eq!(app.metrics.sql.up.get(), 1);
+        assert_eq!(app.metrics.sql.targets.get(), 2);
+        let skipped = |r: &str| {
+            app.metrics
+                .sql
+                .skipped_rows
+                .get_or_create(&crate::metrics::selfmetrics::ReasonLabel { reason: r.into() })
+                .get()
+        };
+        assert_eq!((skipped("name_clash"), skipped("bad_ip")), (1, 1));
+
+        // The database goes away: the last good set stays.
+        *lock(&source.0) = Err(targets_sql::SourceError::Connect("refused".into()));
+        assert!(!app.refresh_targets_sql(&source, &sql).await);
+        assert_eq!(device_names(&app), ["B", "C", "STATIC"]);
+        assert_eq!(app.metrics.sql.up.get(), 0);
+
+        // It comes back changed: C removed, E added, B moved to another address.
+        *lock(&source.0) = Ok(rows(&[
+            r#"{"name": "B", "ip": "127.0.0.3", "snmp_port": 9, "snmp_community": "cb"}"#,
+            r#"{"name": "E", "ip": "127.0.0.1", "snmp_port": 9, "snmp_community": "ce"}"#,
+        ]));
+        assert!(app.refresh_targets_sql(&source, &sql).await);
+        assert_eq!(device_names(&app), ["B", "E", "STATIC"]);
+        assert_eq!(
+            app.inventory.device("B").unwrap().target.address,
+            "127.0.0.3:9"
+        );
+        assert_eq!((skipped("name_clash"), skipped("bad_ip")), (0, 0));
+
+        // A reload keeps the SQL devices; one without targets_sql drops them.
+        app.reload().unwrap();
+        assert_eq!(device_names(&app), ["B", "E", "STATIC"]);
+        std::fs::write(
+            dir.join("wf.yml"),
+            "poll_interval: 1h\nauths: {v2: {version: 2, community: x}}\n\
+             targets: [{name: STATIC, address: '127.0.0.1:9', auth: v2}]\n",
+        )
+        .unwrap();
+        app.reload().unwrap();
+        assert_eq!(device_names(&app), ["STATIC"]);
+        app.poller.shutdown();
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[tokio::test]

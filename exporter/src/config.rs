@@ -1035,12 +1035,134 @@ targets:
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    const SQL: &str = "targets_sql:
+  url_env: INVENTORY_URL
+  refresh_interval: 2m
+  default_auth: branch_v2
+  v3_auth: core_v3
+  labels: {source: inventory}
+";
+
+    fn sql_env() -> FakeEnv {
+        let mut e = env();
+        e.0.push((
+            "INVENTORY_URL",
+            "postgres://inv:db-pass-77@127.0.0.1:5432/inventory",
+        ));
+        e
+    }
+
+    fn check_sql_err(sql: &str, line: usize, needle: &str) {
+        let src = format!("{GOOD}{sql}");
+        let e = parse(&src, Path::new("wf.yml"), &sql_env())
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with(&format!("wf.yml:{line}: ")), "{e}");
+        assert!(e.contains(needle), "{e}");
+        assert!(!e.contains("db-pass-77"), "{e}");
+    }
+
+    #[test]
+    fn targets_sql_validates_with_defaults_and_keeps_the_url_secret() {
+        let c = parse(&format!("{GOOD}{SQL}"), Path::new("wf.yml"), &sql_env()).unwrap();
+        let sql = c.targets_sql.as_ref().unwrap();
+        assert_eq!(
+            sql.url.expose(),
+            "postgres://inv:db-pass-77@127.0.0.1:5432/inventory"
+        );
+        assert_eq!(sql.query, DEFAULT_SQL_QUERY);
+        assert_eq!(sql.refresh_interval, Duration::from_secs(120));
+        assert_eq!(sql.query_timeout, Duration::from_secs(30));
+        assert_eq!(sql.default_port, 161);
+        assert_eq!(sql.timeout, Duration::from_secs(2));
+        assert_eq!(sql.retries, 2);
+        assert_eq!(sql.max_repetitions, 25);
+        assert_eq!(sql.default_auth.as_deref(), Some("branch_v2"));
+        assert_eq!(c.auths.len(), 2);
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("db-pass-77"), "{dbg}");
+    }
+
+    #[test]
+    fn targets_sql_errors_name_file_line_and_field() {
+        // GOOD has 14 lines; targets_sql: is line 15.
+        check_sql_err(
+            "targets_sql:\n  refresh_interval: 5m\n",
+            15,
+            "targets_sql.url: set url_env, url_file or url",
+        );
+        check_sql_err(
+            &SQL.replace("url_env: INVENTORY_URL", "url_env: NOT_SET_ANYWHERE"),
+            16,
+            "NOT_SET_ANYWHERE is not set",
+        );
+        check_sql_err(
+            &SQL.replace("url_env: INVENTORY_URL", "url: mysql://x@y/z"),
+            16,
+            "targets_sql.url: must start with postgres://",
+        );
+        check_sql_err(
+            &SQL.replace("default_auth: branch_v2", "default_auth: nope"),
+            18,
+            "targets_sql.default_auth: no auth named \"nope\"",
+        );
+        check_sql_err(
+            &SQL.replace("v3_auth: core_v3", "v3_auth: branch_v2"),
+            19,
+            "targets_sql.v3_auth: auth \"branch_v2\" is not version 3",
+        );
+        check_sql_err(
+            &SQL.replace("refresh_interval: 2m", "refresh_interval: 0s"),
+            17,
+            "targets_sql.refresh_interval: must be longer than 0s",
+        );
+        check_sql_err(
+            &SQL.replace("refresh_interval: 2m", "refresh_intervall: 2m"),
+            17,
+            "unknown field `refresh_intervall`",
+        );
+        check_sql_err(
+            &SQL.replace("{source: inventory}", "{device: x}"),
+            20,
+            "targets_sql.labels",
+        );
+        check_sql_err(
+            &format!("{SQL}  query: \" ; \"\n"),
+            21,
+            "targets_sql.query: must not be empty",
+        );
+    }
+
     #[test]
     fn the_shipped_example_config_validates() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/examples/exporter.yml");
         let c = load(&path, &env()).unwrap();
         assert_eq!(c.targets.len(), 2);
         assert_eq!(c.poll_interval, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn the_shipped_example_targets_sql_block_validates_once_uncommented() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/examples/exporter.yml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let start = text
+            .find("# targets_sql:")
+            .expect("example has a targets_sql block");
+        let block: String = text[start..]
+            .lines()
+            .map(|l| l.strip_prefix("# ").unwrap_or(l))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let src = format!("{}{block}", &text[..start]);
+        let mut e = env();
+        e.0.push((
+            "WARDFLUX_INVENTORY_URL",
+            "postgres://ro:pw@127.0.0.1:5432/inventory",
+        ));
+        let c = parse(&src, &path, &e).unwrap();
+        let sql = c.targets_sql.unwrap();
+        assert_eq!(sql.default_auth.as_deref(), Some("branch_v2"));
+        assert!(sql.query.contains("standalone_devices"), "{}", sql.query);
     }
 
     #[test]

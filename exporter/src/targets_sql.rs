@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use sqlx::postgres::PgConnectOptions;
+use sqlx::postgres::{PgConnectOptions, PgSslMode};
 use sqlx::{ConnectOptions, Connection};
 
 use crate::config::{valid_label_name, Target, TargetsSqlConfig, RESERVED_LABELS};
@@ -114,9 +114,15 @@ pub fn check_url(url: &Secret) -> Result<(), String> {
     if !(raw.starts_with("postgres://") || raw.starts_with("postgresql://")) {
         return Err("must start with postgres:// or postgresql://".into());
     }
-    PgConnectOptions::from_str(raw)
-        .map(|_| ())
-        .map_err(|e| redact(&e.to_string(), url))
+    let opts = PgConnectOptions::from_str(raw).map_err(|e| redact(&e.to_string(), url))?;
+    match opts.get_ssl_mode() {
+        PgSslMode::Require | PgSslMode::VerifyCa | PgSslMode::VerifyFull => Err(
+            "sslmode requires TLS, which this build does not include; use a trusted network \
+             or a local TLS tunnel (sslmode=prefer or disable)"
+                .into(),
+        ),
+        _ => Ok(()),
+    }
 }
 
 /// `text` with the URL and its password (if any) replaced by `<redacted>`.
@@ -280,8 +286,12 @@ impl Version {
     }
 }
 
+/// A version cell that names no SNMP version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnknownVersion;
+
 /// Parse a version cell; None for NULL or empty, Err for anything unknown.
-pub fn parse_version(v: Option<&str>) -> Result<Option<Version>, ()> {
+pub fn parse_version(v: Option<&str>) -> Result<Option<Version>, UnknownVersion> {
     let Some(v) = v else { return Ok(None) };
     let lower = v.trim().to_ascii_lowercase();
     let bare = lower.strip_prefix("snmp").unwrap_or(&lower);
@@ -291,7 +301,7 @@ pub fn parse_version(v: Option<&str>) -> Result<Option<Version>, ()> {
         "1" => Ok(Some(Version::V1)),
         "2" | "2c" => Ok(Some(Version::V2c)),
         "3" => Ok(Some(Version::V3)),
-        _ => Err(()),
+        _ => Err(UnknownVersion),
     }
 }
 
@@ -433,7 +443,7 @@ fn build_one(
         }
     };
     let version_text = row.text("snmp_version");
-    let version = parse_version(version_text.as_deref()).map_err(|()| {
+    let version = parse_version(version_text.as_deref()).map_err(|UnknownVersion| {
         skip(
             "snmp_version",
             SkipReason::BadVersion,
@@ -635,7 +645,7 @@ mod tests {
         }
         assert_eq!(parse_version(None), Ok(None));
         for bad in ["4", "v2d", "two", "2.0"] {
-            assert_eq!(parse_version(Some(bad)), Err(()), "{bad:?}");
+            assert_eq!(parse_version(Some(bad)), Err(UnknownVersion), "{bad:?}");
         }
     }
 
@@ -851,6 +861,8 @@ mod tests {
         let url = Secret::new("postgres://inv:pw-Xy9@db.example:5432/inventory");
         assert!(check_url(&url).is_ok());
         assert!(check_url(&Secret::new("mysql://a@b/c")).is_err());
+        let tls = check_url(&Secret::new("postgres://a:pw-Xy9@b/c?sslmode=require")).unwrap_err();
+        assert!(tls.contains("TLS") && !tls.contains("pw-Xy9"), "{tls}");
         let bad = Secret::new("postgres://inv:pw-Xy9@db.example:notaport/inventory");
         let e = check_url(&bad).unwrap_err();
         assert!(!e.contains("pw-Xy9"), "{e}");
