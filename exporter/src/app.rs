@@ -163,6 +163,11 @@ impl App {
                     error!(error = %e, "targets_sql: rows unusable; polling the config file's targets only")
                 }
             }
+        } else {
+            // No rows yet for the url and query configured now (or no targets_sql at all).
+            self.metrics.sql.targets.set(0);
+            let zero: Vec<(SkipReason, i64)> = SkipReason::ALL.iter().map(|r| (*r, 0)).collect();
+            self.metrics.sql.set_skipped(&zero);
         }
         drop(sql_state);
         targets.retain(|t| self.shard.owns(&t.name));
@@ -434,9 +439,14 @@ mod tests {
         );
         assert_eq!((skipped("name_clash"), skipped("bad_ip")), (0, 0));
 
-        // A reload keeps the SQL devices; one without targets_sql drops them.
+        // A reload keeps the SQL devices; another database or no targets_sql drops them.
         app.reload().unwrap();
         assert_eq!(device_names(&app), ["B", "E", "STATIC"]);
+        let text = std::fs::read_to_string(dir.join("wf.yml")).unwrap();
+        std::fs::write(dir.join("wf.yml"), text.replace("1/db", "1/other")).unwrap();
+        app.reload().unwrap();
+        assert_eq!(device_names(&app), ["STATIC"]);
+        assert_eq!(app.metrics.sql.targets.get(), 0);
         std::fs::write(
             dir.join("wf.yml"),
             "poll_interval: 1h\nauths: {v2: {version: 2, community: x}}\n\
