@@ -4,14 +4,15 @@
 //! and updates, skips bad rows naming them, keeps its last good targets while the database
 //! cannot be read, and never shows a community or the database password.
 //!
-//! Needs: Debian postgresql (server running), snmpsim, snmp, bzip2; PyPI snmpsim-data.
+//! Needs: Debian postgresql (server running), snmpsim, snmp, snmpd, iproute2, bzip2; PyPI
+//! snmpsim-data; root (the SNMPv3 test runs net-snmp in a network namespace).
 
 mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{find_sample, Exporter, Snmpsim};
+use common::{find_sample, mgmt_link, start_snmpd, Exporter, Netns, Snmpsim, TempDir};
 
 const REC: &str = "network/switch/cisco-c3750";
 /// Communities the recording is served under; secrets every output is searched for.
@@ -451,4 +452,63 @@ fn startup_with_the_inventory_down_polls_the_static_targets_then_the_rows() {
     );
     ex.assert_running();
     assert_no_secrets(&ex);
+}
+
+#[test]
+fn snmpv3_rows_use_a_named_auth_and_rows_without_community_the_default() {
+    const V3_AUTH: &str = "wfx-sql-v3-auth-1";
+    const V3_PRIV: &str = "wfx-sql-v3-priv-1";
+    let dir = TempDir::new("targets-sql-v3");
+    let mut ns = Netns::new("sqlv3");
+    let mgmt = mgmt_link(&ns);
+    start_snmpd(
+        &mut ns,
+        mgmt,
+        dir.path(),
+        &format!("createUser wardflux SHA {V3_AUTH} AES {V3_PRIV}\nrouser wardflux authPriv"),
+    );
+    let db = PgDb::create();
+    db.exec(&format!(
+        "CREATE TABLE standalone_devices (name text, ip inet, snmp_version text,
+                                          snmp_community text, snmp_auth text);
+         INSERT INTO standalone_devices VALUES
+           ('CORE-V3', '{mgmt}', 'v3', NULL, NULL),
+           ('CORE-V3-NAMED', '{mgmt}', NULL, NULL, 'core_v3'),
+           ('BR-DEFAULT', '{mgmt}', '2c', NULL, NULL),
+           ('BR-V1', '{mgmt}', '1', 'public', NULL)"
+    ));
+    let config = "poll_interval: 2s\ndiscovery_interval: 1h\ntimeout: 2s\nretries: 1\n\
+         auths:\n\
+         \x20 core_v3: {version: 3, username: wardflux, security_level: authPriv, auth_protocol: SHA,\n\
+         \x20           auth_password_env: V3_AUTH, priv_protocol: AES, priv_password_env: V3_PRIV}\n\
+         \x20 fallback: {version: 2, community: public}\n\
+         targets_sql:\n  url_env: WARDFLUX_TEST_INVENTORY_URL\n  refresh_interval: 1s\n\
+         \x20 v3_auth: core_v3\n  default_auth: fallback\n\
+         \x20 query: SELECT name, ip, snmp_version, snmp_community, snmp_auth FROM standalone_devices\n";
+    let mut ex = Exporter::start(
+        config,
+        &[
+            ("WARDFLUX_TEST_INVENTORY_URL", &db.url()),
+            ("V3_AUTH", V3_AUTH),
+            ("V3_PRIV", V3_PRIV),
+        ],
+    );
+    let all = ["BR-DEFAULT", "BR-V1", "CORE-V3", "CORE-V3-NAMED"];
+    ex.wait_devices_up(&all, LIMIT);
+    assert_eq!(names(&ex), all);
+    for (device, auth) in [
+        ("CORE-V3", "core_v3"),
+        ("CORE-V3-NAMED", "core_v3"),
+        ("BR-DEFAULT", "fallback"),
+        ("BR-V1", "targets_sql:v1"),
+    ] {
+        let d = ex.device(device);
+        assert_eq!(d["auth"], auth, "{device}");
+        assert_eq!(d["address"], format!("{mgmt}:161"), "{device}");
+    }
+    for text in [ex.log(), ex.get("/api/v1/devices"), ex.get("/metrics")] {
+        assert!(!text.contains(V3_AUTH) && !text.contains(V3_PRIV));
+        assert!(!text.contains(DB_PASSWORD));
+    }
+    ex.assert_running();
 }
