@@ -88,6 +88,14 @@ impl App {
                     self.poller.apply(&merged, Arc::new(classifier));
                     merged.targets.len()
                 };
+                if self.shard.count > 1 {
+                    info!(
+                        shard = self.shard.index,
+                        shards = self.shard.count,
+                        owned,
+                        "sharded targets"
+                    );
+                }
                 if cfg.targets_sql.is_some() {
                     self.metrics.sql.enable();
                 }
