@@ -468,6 +468,40 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn each_shard_polls_its_own_part_of_the_sql_rows() {
+        let dir = std::env::temp_dir().join(format!("wf-app-sqlshard-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = dir.join("wf.yml");
+        std::fs::write(
+            &cfg,
+            "poll_interval: 1h\n\
+             targets_sql: {url: 'postgres://u@127.0.0.1:1/db', refresh_interval: 1h}\n",
+        )
+        .unwrap();
+        let json: Vec<String> = (0..40)
+            .map(|i| format!(r#"{{"name": "BR-{i:03}", "ip": "127.0.0.1", "snmp_port": 9, "snmp_community": "c"}}"#))
+            .collect();
+        let json: Vec<&str> = json.iter().map(String::as_str).collect();
+        let source = FakeSource(Mutex::new(Ok(rows(&json))));
+        let mut seen = Vec::new();
+        for index in 0..2 {
+            let app = App::with_shard(cfg.clone(), Box::new(NoEnv), Shard::new(index, 2).unwrap());
+            app.reload().unwrap();
+            let sql = app.current_config().unwrap().targets_sql.clone().unwrap();
+            assert!(app.refresh_targets_sql(&source, &sql).await);
+            let names = device_names(&app);
+            assert!(!names.is_empty() && names.len() < 40, "{names:?}");
+            assert_eq!(app.metrics.sql.targets.get(), 40);
+            seen.extend(names);
+            app.poller.shutdown();
+        }
+        seen.sort();
+        let all: Vec<String> = (0..40).map(|i| format!("BR-{i:03}")).collect();
+        assert_eq!(seen, all, "every row on exactly one shard");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
     async fn a_bad_rules_file_is_rejected_and_the_running_config_stays() {
         let dir = std::env::temp_dir().join(format!("wf-app-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
