@@ -120,6 +120,13 @@ fn check_config(cli: &Cli) -> Result<()> {
                 cfg.poll_interval,
                 cfg.discovery_interval
             );
+            if let Some(sql) = &cfg.targets_sql {
+                // The database is not queried here: check-config needs no network.
+                println!(
+                    "targets_sql: more targets from the inventory database every {:?} (not queried by check-config)",
+                    sql.refresh_interval
+                );
+            }
             Ok(())
         }
         Err(e) => {
@@ -159,6 +166,7 @@ async fn serve(cli: Cli) -> Result<()> {
     info!(address = %listener.local_addr()?, tls = web.is_tls(), "listening");
     spawn_sighup(app.clone());
     app.spawn_targets_watch(std::time::Duration::from_secs(5));
+    app.spawn_targets_sql();
     let shutdown_app = app.clone();
     web.serve(listener, http::router(app), async move {
         shutdown_signal().await;

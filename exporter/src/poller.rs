@@ -184,6 +184,12 @@ impl Poller {
     pub fn apply(&self, config: &Config, classifier: Arc<Classifier>) {
         *self.classifier.lock().unwrap_or_else(|p| p.into_inner()) = classifier.clone();
         self.inventory.reclassify(&classifier);
+        self.reconcile(config);
+    }
+
+    /// Start, restart or stop device tasks so they match `config.targets`, keeping the
+    /// classifier: what a new `targets_sql` row set needs.
+    pub fn reconcile(&self, config: &Config) {
         self.resize(config.max_concurrent_devices as usize);
         let sem = self.semaphore.clone();
         let settings = Settings {

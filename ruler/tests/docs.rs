@@ -75,7 +75,7 @@ fn every_exporter_config_field_is_documented() {
     for (file, structs) in [
         (
             "exporter/src/config.rs",
-            &["RawConfig", "RawAuth", "RawTarget"][..],
+            &["RawConfig", "RawAuth", "RawTarget", "RawTargetsSql"][..],
         ),
         (
             "exporter/src/classify/config.rs",
