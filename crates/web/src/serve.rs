@@ -130,7 +130,7 @@ async fn connection<S>(
     let mut b = hyper::server::conn::http1::Builder::new();
     b.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
-        .max_buf_size(limits.max_header_bytes.max(8192))
+        .max_header_size(limits.max_header_bytes)
         .keep_alive(true);
     let conn = b.serve_connection(io, svc);
     let mut conn = std::pin::pin!(conn);

@@ -204,7 +204,7 @@ fn a_client_that_stops_reading_loses_its_connection() {
 }
 
 #[test]
-fn slow_handlers_get_503_and_large_bodies_413() {
+fn slow_handlers_get_503_large_bodies_413_and_huge_heads_431() {
     let s = Server::start(
         WebArgs {
             request_timeout: Duration::from_millis(500),
@@ -231,6 +231,10 @@ fn slow_handlers_get_503_and_large_bodies_413() {
         &s.url("/echo"),
     ]);
     assert_eq!(c.status, 413, "{c:?}");
+    // A request head over 64 KiB.
+    let huge = format!("X-Huge: {}", "h".repeat(70 * 1024));
+    let c = curl(&["-H", &huge, &s.url("/metrics")]);
+    assert_eq!(c.status, 431, "{c:?}");
 }
 
 #[test]
