@@ -201,12 +201,6 @@ fn d_sql_port() -> u16 {
     161
 }
 
-impl<'de> Deserialize<'de> for Secret {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(Secret::new)
-    }
-}
-
 /// A Prometheus-style duration: `500ms`, `30s`, `5m`, `1h30m`, `1d`, `1w`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PromDuration(pub Duration);
