@@ -54,9 +54,7 @@ pub async fn cycle(
             let community = synth::device_name(n);
             oids.chunks(per_request)
                 .enumerate()
-                .map(|(k, c)| {
-                    encode_request(community.as_bytes(), tag::GET, k as i32 + 1, 0, 0, c)
-                })
+                .map(|(k, c)| encode_request(community.as_bytes(), tag::GET, k as i32 + 1, 0, 0, c))
                 .collect()
         })
         .collect();
@@ -108,7 +106,9 @@ pub fn measure(
     concurrency: usize,
 ) -> anyhow::Result<Cycle> {
     // As many worker threads as the exporter's runtime gets (one per core).
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let mut best = Cycle {
         seconds: f64::MAX,
         resent: 0,
