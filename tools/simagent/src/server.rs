@@ -110,17 +110,43 @@ impl std::fmt::Display for Snapshot {
     }
 }
 
-/// Serves `agent` on `socket` until `shutdown` turns true. Each answer leaves `delay` after
-/// its request arrived; with a constant delay a FIFO queue keeps that order exactly.
+/// How the UDP edge runs.
+#[derive(Debug, Clone, Copy)]
+pub struct ServeOptions {
+    /// Held back before each answer, without blocking other requests.
+    pub delay: Duration,
+    /// Receive loops (and runtime worker threads) reading the one socket.
+    pub threads: usize,
+    /// Receive buffer asked of the kernel (capped by `net.core.rmem_max`), so bursts of
+    /// requests from thousands of devices wait in the socket instead of being dropped.
+    pub recv_buffer: usize,
+}
+
+impl ServeOptions {
+    /// `delay`, one receive loop per core (at least two), a 16 MB receive buffer.
+    pub fn with_delay(delay: Duration) -> ServeOptions {
+        ServeOptions {
+            delay,
+            threads: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+                .max(2),
+            recv_buffer: 16 << 20,
+        }
+    }
+}
+
+/// Serves `agent` on `socket` with one receive loop until `shutdown` turns true. Each answer
+/// leaves `delay` after its request arrived; with a constant delay a FIFO queue per receive
+/// loop keeps that order exactly. Several loops may share one socket (see [`spawn_with`]).
 pub async fn serve(
-    socket: UdpSocket,
+    socket: Arc<UdpSocket>,
     agent: Arc<Agent>,
     stats: Arc<Stats>,
     delay: Duration,
+    started: Instant,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let socket = Arc::new(socket);
-    let started = Instant::now();
     let (tx, mut rx) = mpsc::unbounded_channel::<(tokio::time::Instant, SocketAddr, Vec<u8>)>();
     let sender = {
         let socket = socket.clone();
@@ -178,16 +204,18 @@ pub async fn serve(
     Ok(())
 }
 
-/// An agent running on its own thread and single-threaded runtime.
+/// An agent running on threads of its own.
 pub struct Running {
     pub addr: SocketAddr,
     pub stats: Arc<Stats>,
+    /// Receive buffer the kernel granted (Linux reports twice the usable size).
+    pub recv_buffer: usize,
     stop: watch::Sender<bool>,
     thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
 }
 
 impl Running {
-    /// Stops the agent and waits for its thread.
+    /// Stops the agent and waits for its threads.
     pub fn stop(mut self) {
         self.halt();
     }
@@ -206,29 +234,60 @@ impl Drop for Running {
     }
 }
 
-/// Binds `bind` (port 0 picks a free one) and serves `agent` on a new thread.
+/// Binds `bind` (port 0 picks a free one) and serves `agent` with the default options.
 pub fn spawn(bind: SocketAddr, agent: Agent, delay: Duration) -> std::io::Result<Running> {
+    spawn_with(bind, agent, ServeOptions::with_delay(delay))
+}
+
+/// Binds `bind` and serves `agent` on a runtime of `opts.threads` worker threads, each
+/// running one receive loop on the same socket (the kernel hands each datagram to one
+/// reader). Counters are atomics shared by all loops, so they stay exact.
+pub fn spawn_with(bind: SocketAddr, agent: Agent, opts: ServeOptions) -> std::io::Result<Running> {
     let std_socket = std::net::UdpSocket::bind(bind)?;
     std_socket.set_nonblocking(true)?;
+    let sock = socket2::SockRef::from(&std_socket);
+    // Best effort: the kernel caps the size at net.core.rmem_max.
+    let _ = sock.set_recv_buffer_size(opts.recv_buffer);
+    let recv_buffer = sock.recv_buffer_size().unwrap_or(0);
     let addr = std_socket.local_addr()?;
     let stats = Arc::new(Stats::new(agent.devices().len()));
     let (stop, rx) = watch::channel(false);
     let agent = Arc::new(agent);
     let st = stats.clone();
+    let threads = opts.threads.max(1);
     let thread = std::thread::Builder::new()
         .name("simagent".into())
         .spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(threads)
+                .thread_name("simagent-worker")
                 .enable_all()
                 .build()?;
             rt.block_on(async move {
-                let socket = UdpSocket::from_std(std_socket)?;
-                serve(socket, agent, st, delay, rx).await
+                let socket = Arc::new(UdpSocket::from_std(std_socket)?);
+                let started = Instant::now();
+                let loops: Vec<_> = (0..threads)
+                    .map(|_| {
+                        tokio::spawn(serve(
+                            socket.clone(),
+                            agent.clone(),
+                            st.clone(),
+                            opts.delay,
+                            started,
+                            rx.clone(),
+                        ))
+                    })
+                    .collect();
+                for l in loops {
+                    l.await.map_err(std::io::Error::other)??;
+                }
+                Ok(())
             })
         })?;
     Ok(Running {
         addr,
         stats,
+        recv_buffer,
         stop,
         thread: Some(thread),
     })
