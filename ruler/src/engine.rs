@@ -337,8 +337,8 @@ impl GroupRuntime {
 enum Produced {
     /// Alert candidates and how many samples the queries returned.
     Candidates(BTreeMap<Fingerprint, Candidate>, usize),
-    /// Recorded points to write back.
-    Points(Vec<crate::datasource::Point>),
+    /// Recorded samples to write back.
+    Points(crate::datasource::Recorded),
 }
 
 /// Why a rule produced nothing.
@@ -387,7 +387,7 @@ async fn produce(
         }
         RuleKind::Record => {
             let samples = querier.query(&rule.expr, now, step).await?;
-            Ok(Produced::Points(rule::recorded(rule, samples, now)?))
+            Ok(Produced::Points(rule::recorded(rule, &samples, now)?))
         }
         RuleKind::Anomaly(cfg) => {
             let cache = baselines
@@ -943,8 +943,12 @@ mod tests {
         e.evaluate_all(t(0)).await;
         let imported = ds.imported.lock().unwrap();
         assert_eq!(imported.len(), 1);
-        assert_eq!(imported[0].labels["__name__"], "wardflux:r");
-        assert_eq!(imported[0].at, t(0));
+        assert!(
+            imported[0].0.starts_with("wardflux:r{"),
+            "{:?}",
+            imported[0]
+        );
+        assert_eq!(imported[0].1, t(0).timestamp_millis());
     }
 
     #[test]

@@ -65,6 +65,14 @@ pub struct ReplaySummary {
 /// Range results of one rule's queries, by timestamp (one map per query).
 type Timeline = Vec<BTreeMap<i64, Vec<Sample>>>;
 
+/// The expressions a rule asks for (anomaly rules one per direction).
+fn exprs(rule: &Rule) -> Vec<String> {
+    match &rule.kind {
+        RuleKind::Anomaly(cfg) => cfg.directions.iter().map(|d| cfg.expr(*d, "")).collect(),
+        _ => vec![rule.expr.clone()],
+    }
+}
+
 async fn fetch(
     rule: &Rule,
     querier: &dyn Querier,
@@ -72,12 +80,8 @@ async fn fetch(
     end: DateTime<Utc>,
     step: Duration,
 ) -> Result<Timeline, DatasourceError> {
-    let exprs: Vec<String> = match &rule.kind {
-        RuleKind::Anomaly(cfg) => cfg.directions.iter().map(|d| cfg.expr(*d, "")).collect(),
-        _ => vec![rule.expr.clone()],
-    };
     let mut out = Vec::new();
-    for e in exprs {
+    for e in exprs(rule) {
         let mut by_time: BTreeMap<i64, Vec<Sample>> = BTreeMap::new();
         for s in querier.query_range(&e, start, end, step).await? {
             for (ts, v) in s.points {
@@ -163,14 +167,29 @@ pub async fn replay(
                 let span =
                     chrono::Duration::milliseconds(step_ms * (i64::from(opts.steps_per_query) - 1));
                 let chunk_end = (chunk_start + span).min(opts.to);
-                let mut timeline = fetch(r, querier, chunk_start, chunk_end, step)
-                    .await
-                    .map_err(err_ds)?;
                 let mut t = chunk_start;
-                while t <= chunk_end {
-                    sum.steps += 1;
-                    match &spec {
-                        Some(spec) => {
+                match &spec {
+                    None => {
+                        // Recording: each series' labels rendered once for the whole chunk.
+                        let series = querier
+                            .query_range(&r.expr, chunk_start, chunk_end, step)
+                            .await
+                            .map_err(err_ds)?;
+                        let mut range = rule::RecordedRange::new(r, series);
+                        while t <= chunk_end {
+                            sum.steps += 1;
+                            let batch = range.at(t.timestamp_millis()).map_err(err_rule)?;
+                            importer.import(batch).await.map_err(err_ds)?;
+                            sum.recorded += batch.len();
+                            t += chrono::Duration::milliseconds(step_ms);
+                        }
+                    }
+                    Some(spec) => {
+                        let mut timeline = fetch(r, querier, chunk_start, chunk_end, step)
+                            .await
+                            .map_err(err_ds)?;
+                        while t <= chunk_end {
+                            sum.steps += 1;
                             let cands = candidates_at(r, &mut timeline, t, baselines)
                                 .await
                                 .map_err(err_rule)?;
@@ -187,19 +206,9 @@ pub async fn replay(
                                 store.apply(&tr).await?;
                             }
                             alerts.take_resolved();
+                            t += chrono::Duration::milliseconds(step_ms);
                         }
-                        None if opts.write_recording => {
-                            let samples = timeline
-                                .first_mut()
-                                .and_then(|m| m.remove(&t.timestamp_millis()))
-                                .unwrap_or_default();
-                            let points = rule::recorded(r, samples, t).map_err(err_rule)?;
-                            importer.import(&points).await.map_err(err_ds)?;
-                            sum.recorded += points.len();
-                        }
-                        None => {}
                     }
-                    t += chrono::Duration::milliseconds(step_ms);
                 }
                 chunk_start = t;
             }
