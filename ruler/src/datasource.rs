@@ -284,6 +284,262 @@ pub trait Querier: Send + Sync {
         end: DateTime<Utc>,
         step: Duration,
     ) -> BoxFuture<'a, Result<Vec<Series>, DatasourceError>>;
+
+    /// [`Querier::query`] decoded into one [`FlatSeries`] (no label map per series), for
+    /// results that are written straight back.
+    fn query_flat<'a>(
+        &'a self,
+        expr: &'a str,
+        at: DateTime<Utc>,
+        step: Duration,
+    ) -> BoxFuture<'a, Result<FlatSeries, DatasourceError>> {
+        Box::pin(async move {
+            let samples = self.query(expr, at, step).await?;
+            Ok(FlatSeries::from_samples(&samples, at.timestamp_millis()))
+        })
+    }
+
+    /// [`Querier::query_range`] decoded into one [`FlatSeries`].
+    fn query_range_flat<'a>(
+        &'a self,
+        expr: &'a str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        step: Duration,
+    ) -> BoxFuture<'a, Result<FlatSeries, DatasourceError>> {
+        Box::pin(async move {
+            let series = self.query_range(expr, start, end, step).await?;
+            Ok(FlatSeries::from_series(&series))
+        })
+    }
+}
+
+/// Query results decoded without a label map per series: the label pairs of every series
+/// in one shared buffer (sorted by name within a series), and every point in another.
+/// Decoding a result of N series costs no allocation per series.
+#[derive(Debug, Clone, Default)]
+pub struct FlatSeries {
+    text: String,
+    /// Label name and value of each pair, as ranges of `text`.
+    pairs: Vec<[u32; 4]>,
+    /// Per series: its pairs and its points, as ranges.
+    series: Vec<[u32; 4]>,
+    /// Milliseconds and value.
+    points: Vec<(i64, f64)>,
+}
+
+impl FlatSeries {
+    /// The number of series.
+    pub fn len(&self) -> usize {
+        self.series.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.series.is_empty()
+    }
+
+    /// The labels of series `i`, sorted by name (`__name__` included when present).
+    pub fn labels(&self, i: usize) -> impl Iterator<Item = (&str, &str)> + '_ {
+        let [a, b, _, _] = self.series[i];
+        self.pairs[a as usize..b as usize].iter().map(|p| {
+            (
+                &self.text[p[0] as usize..p[1] as usize],
+                &self.text[p[2] as usize..p[3] as usize],
+            )
+        })
+    }
+
+    /// The points of series `i` (milliseconds, value), in the order received.
+    pub fn points(&self, i: usize) -> &[(i64, f64)] {
+        let [_, _, a, b] = self.series[i];
+        &self.points[a as usize..b as usize]
+    }
+
+    fn push_str(&mut self, s: &str) -> (u32, u32) {
+        let a = offset(self.text.len());
+        self.text.push_str(s);
+        (a, offset(self.text.len()))
+    }
+
+    /// Ends a series whose pairs start at `pairs` and points at `points`: sorts its pairs.
+    fn end_series(&mut self, pairs: usize, points: usize) {
+        let text = &self.text;
+        let name = |p: &[u32; 4]| &text[p[0] as usize..p[1] as usize];
+        let own = &mut self.pairs[pairs..];
+        if !own.is_sorted_by(|a, b| name(a) <= name(b)) {
+            own.sort_by(|a, b| name(a).cmp(name(b)));
+        }
+        self.series.push([
+            offset(pairs),
+            offset(self.pairs.len()),
+            offset(points),
+            offset(self.points.len()),
+        ]);
+    }
+
+    fn push<'a>(
+        &mut self,
+        labels: impl IntoIterator<Item = (&'a String, &'a String)>,
+        points: impl IntoIterator<Item = (i64, f64)>,
+    ) {
+        let (p0, t0) = (self.pairs.len(), self.points.len());
+        for (k, v) in labels {
+            let (a, b) = self.push_str(k);
+            let (c, d) = self.push_str(v);
+            self.pairs.push([a, b, c, d]);
+        }
+        self.points.extend(points);
+        self.end_series(p0, t0);
+    }
+
+    /// Instant samples, each stamped `at_ms`.
+    pub fn from_samples(samples: &[Sample], at_ms: i64) -> Self {
+        let mut out = FlatSeries::default();
+        for s in samples {
+            out.push(&s.labels, [(at_ms, s.value)]);
+        }
+        out
+    }
+
+    /// Range series.
+    pub fn from_series(series: &[Series]) -> Self {
+        let mut out = FlatSeries::default();
+        for s in series {
+            out.push(&s.labels, s.points.iter().copied());
+        }
+        out
+    }
+}
+
+/// Decodes a `result` array (vector or matrix) straight into the shared buffers.
+impl<'de> Deserialize<'de> for FlatSeries {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+        use std::fmt;
+
+        struct Items;
+        impl<'de> Visitor<'de> for Items {
+            type Value = FlatSeries;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array of series")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<FlatSeries, A::Error> {
+                let mut out = FlatSeries::default();
+                while seq.next_element_seed(Item(&mut out))?.is_some() {}
+                Ok(out)
+            }
+        }
+
+        #[derive(Deserialize)]
+        #[serde(field_identifier, rename_all = "lowercase")]
+        enum Field {
+            Metric,
+            Value,
+            Values,
+            #[serde(other)]
+            Other,
+        }
+
+        struct Item<'o>(&'o mut FlatSeries);
+        impl<'de> DeserializeSeed<'de> for Item<'_> {
+            type Value = ();
+            fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+                d.deserialize_map(self)
+            }
+        }
+        impl<'de> Visitor<'de> for Item<'_> {
+            type Value = ();
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a series with metric and value(s)")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+                let out = self.0;
+                let (p0, t0) = (out.pairs.len(), out.points.len());
+                while let Some(field) = map.next_key::<Field>()? {
+                    match field {
+                        Field::Metric => map.next_value_seed(Metric(&mut *out))?,
+                        Field::Value => {
+                            let (t, v): (f64, PromValue) = map.next_value()?;
+                            out.points.push(((t * 1000.0).round() as i64, v.0));
+                        }
+                        Field::Values => map.next_value_seed(Values(&mut *out))?,
+                        Field::Other => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                out.end_series(p0, t0);
+                Ok(())
+            }
+        }
+
+        struct Metric<'o>(&'o mut FlatSeries);
+        impl<'de> DeserializeSeed<'de> for Metric<'_> {
+            type Value = ();
+            fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+                d.deserialize_map(self)
+            }
+        }
+        impl<'de> Visitor<'de> for Metric<'_> {
+            type Value = ();
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a label map")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+                let out = self.0;
+                while let Some((a, b)) = map.next_key_seed(Text(&mut out.text))? {
+                    let (c, d) = map.next_value_seed(Text(&mut out.text))?;
+                    out.pairs.push([a, b, c, d]);
+                }
+                Ok(())
+            }
+        }
+
+        /// A string appended to the shared text; yields its range.
+        struct Text<'o>(&'o mut String);
+        impl<'de> DeserializeSeed<'de> for Text<'_> {
+            type Value = (u32, u32);
+            fn deserialize<D: serde::Deserializer<'de>>(
+                self,
+                d: D,
+            ) -> Result<(u32, u32), D::Error> {
+                d.deserialize_str(self)
+            }
+        }
+        impl<'de> Visitor<'de> for Text<'_> {
+            type Value = (u32, u32);
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<(u32, u32), E> {
+                let a = offset(self.0.len());
+                self.0.push_str(s);
+                Ok((a, offset(self.0.len())))
+            }
+        }
+
+        struct Values<'o>(&'o mut FlatSeries);
+        impl<'de> DeserializeSeed<'de> for Values<'_> {
+            type Value = ();
+            fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+                d.deserialize_seq(self)
+            }
+        }
+        impl<'de> Visitor<'de> for Values<'_> {
+            type Value = ();
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array of [time, value]")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+                while let Some((t, v)) = seq.next_element::<(f64, PromValue)>()? {
+                    self.0.points.push(((t * 1000.0).round() as i64, v.0));
+                }
+                Ok(())
+            }
+        }
+
+        d.deserialize_seq(Items)
+    }
 }
 
 /// Writes samples to the time-series database.
@@ -356,12 +612,12 @@ impl VmClient {
         &self.base
     }
 
-    async fn get(
+    async fn get<D: serde::de::DeserializeOwned>(
         &self,
         path: &str,
         what: &str,
         params: &[(&str, String)],
-    ) -> Result<Data, DatasourceError> {
+    ) -> Result<D, DatasourceError> {
         let url = format!("{}{}", self.base, path);
         let resp = self
             .http
@@ -378,7 +634,7 @@ impl VmClient {
                 detail: format!("status {status}: {}", snippet(&body)),
             });
         }
-        let parsed: Response =
+        let parsed: Response<D> =
             serde_json::from_slice(&body).map_err(|e| DatasourceError::Decode {
                 what: what.to_string(),
                 detail: format!("{e}: {}", snippet(&body)),
@@ -422,10 +678,21 @@ fn secs(t: DateTime<Utc>) -> String {
 }
 
 #[derive(Deserialize)]
-struct Response {
+struct Response<D> {
     status: String,
-    data: Option<Data>,
+    data: Option<D>,
     error: Option<String>,
+}
+
+/// A result decoded into [`FlatSeries`].
+#[derive(Deserialize)]
+#[serde(tag = "resultType", content = "result", rename_all = "lowercase")]
+enum FlatData {
+    Vector(FlatSeries),
+    Matrix(FlatSeries),
+    Scalar((f64, PromValue)),
+    #[allow(dead_code)]
+    String(serde::de::IgnoredAny),
 }
 
 #[derive(Deserialize)]
@@ -490,7 +757,7 @@ impl Querier for VmClient {
                 ("time", secs(at)),
                 ("step", format!("{}s", step.as_secs().max(1))),
             ];
-            match self.get("/api/v1/query", &what, &params).await? {
+            match self.get::<Data>("/api/v1/query", &what, &params).await? {
                 Data::Vector(items) => Ok(items
                     .into_iter()
                     .map(|i| Sample {
@@ -530,7 +797,10 @@ impl Querier for VmClient {
                 ("step", format!("{}s", step.as_secs().max(1))),
                 ("nocache", "1".to_string()),
             ];
-            match self.get("/api/v1/query_range", &what, &params).await? {
+            match self
+                .get::<Data>("/api/v1/query_range", &what, &params)
+                .await?
+            {
                 Data::Matrix(items) => Ok(items
                     .into_iter()
                     .map(|i| Series {
@@ -542,6 +812,72 @@ impl Querier for VmClient {
                             .collect(),
                     })
                     .collect()),
+                _ => Err(DatasourceError::Decode {
+                    what,
+                    detail: "expected a range vector".into(),
+                }),
+            }
+        })
+    }
+
+    fn query_flat<'a>(
+        &'a self,
+        expr: &'a str,
+        at: DateTime<Utc>,
+        step: Duration,
+    ) -> BoxFuture<'a, Result<FlatSeries, DatasourceError>> {
+        Box::pin(async move {
+            let what = format!("{expr:?} at {}", at.to_rfc3339());
+            let params = [
+                ("query", expr.to_string()),
+                ("time", secs(at)),
+                ("step", format!("{}s", step.as_secs().max(1))),
+            ];
+            match self
+                .get::<FlatData>("/api/v1/query", &what, &params)
+                .await?
+            {
+                FlatData::Vector(v) => Ok(v),
+                FlatData::Scalar((_, v)) => Ok(FlatSeries::from_samples(
+                    &[Sample {
+                        labels: Labels::new(),
+                        value: v.0,
+                    }],
+                    at.timestamp_millis(),
+                )),
+                _ => Err(DatasourceError::Decode {
+                    what,
+                    detail: "expected an instant vector or scalar".into(),
+                }),
+            }
+        })
+    }
+
+    fn query_range_flat<'a>(
+        &'a self,
+        expr: &'a str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        step: Duration,
+    ) -> BoxFuture<'a, Result<FlatSeries, DatasourceError>> {
+        Box::pin(async move {
+            let what = format!(
+                "{expr:?} from {} to {}",
+                start.to_rfc3339(),
+                end.to_rfc3339()
+            );
+            let params = [
+                ("query", expr.to_string()),
+                ("start", secs(start)),
+                ("end", secs(end)),
+                ("step", format!("{}s", step.as_secs().max(1))),
+                ("nocache", "1".to_string()),
+            ];
+            match self
+                .get::<FlatData>("/api/v1/query_range", &what, &params)
+                .await?
+            {
+                FlatData::Matrix(m) => Ok(m),
                 _ => Err(DatasourceError::Decode {
                     what,
                     detail: "expected a range vector".into(),
@@ -802,8 +1138,80 @@ mod tests {
     }
 
     #[test]
+    fn flat_decoding_matches_the_label_maps() {
+        let vector = r#"{"status":"success","data":{"resultType":"vector","result":[
+            {"metric":{"__name__":"m","z":"1","a":"x\"y","b":"\u00e9"},"value":[1700000000.123,"2.5"]},
+            {"metric":{},"value":[1700000000.123,"NaN"],"extra":[1]}]}}"#;
+        let flat: Response<FlatData> = serde_json::from_str(vector).unwrap();
+        let Some(FlatData::Vector(flat)) = flat.data else {
+            panic!("expected a vector")
+        };
+        assert_eq!(flat.len(), 2);
+        let labels: Vec<(&str, &str)> = flat.labels(0).collect();
+        assert_eq!(
+            labels,
+            vec![
+                ("__name__", "m"),
+                ("a", "x\"y"),
+                ("b", "\u{e9}"),
+                ("z", "1")
+            ]
+        );
+        assert_eq!(flat.points(0), &[(1_700_000_000_123, 2.5)]);
+        assert_eq!(flat.labels(1).count(), 0);
+        assert!(flat.points(1)[0].1.is_nan());
+
+        let matrix = r#"{"status":"success","data":{"resultType":"matrix","result":[
+            {"values":[[60,"1"],[120,"+Inf"]],"metric":{"b":"2","a":"1"}},
+            {"metric":{"a":"3"},"values":[]}]}}"#;
+        let flat: Response<FlatData> = serde_json::from_str(matrix).unwrap();
+        let Some(FlatData::Matrix(flat)) = flat.data else {
+            panic!("expected a matrix")
+        };
+        let maps: Response<Data> = serde_json::from_str(matrix).unwrap();
+        let Some(Data::Matrix(items)) = maps.data else {
+            panic!("expected a matrix")
+        };
+        let maps: Vec<Series> = items
+            .into_iter()
+            .map(|i| Series {
+                labels: i.metric,
+                points: i
+                    .values
+                    .into_iter()
+                    .map(|(t, v)| ((t * 1000.0).round() as i64, v.0))
+                    .collect(),
+            })
+            .collect();
+        assert_eq!(flat.len(), maps.len());
+        for (i, m) in maps.iter().enumerate() {
+            let want: Vec<(&str, &str)> = m
+                .labels
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            assert_eq!(flat.labels(i).collect::<Vec<_>>(), want);
+            assert_eq!(flat.points(i), m.points.as_slice());
+        }
+        let built = FlatSeries::from_series(&maps);
+        let view = |f: &FlatSeries| -> Vec<(Vec<(String, String)>, Vec<(i64, f64)>)> {
+            (0..f.len())
+                .map(|i| {
+                    (
+                        f.labels(i)
+                            .map(|(k, v)| (k.to_string(), v.to_string()))
+                            .collect(),
+                        f.points(i).to_vec(),
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(view(&flat), view(&built));
+    }
+
+    #[test]
     fn decodes_vectors_and_matrices() {
-        let v: Response = serde_json::from_str(
+        let v: Response<Data> = serde_json::from_str(
             r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"a":"1"},"value":[1.5,"+Inf"]}]}}"#,
         )
         .unwrap();
@@ -811,7 +1219,7 @@ mod tests {
             Some(Data::Vector(items)) => assert!(parse_value(&items[0].value.1).is_infinite()),
             _ => panic!("expected vector"),
         }
-        let m: Response = serde_json::from_str(
+        let m: Response<Data> = serde_json::from_str(
             r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,"2"],[2,"NaN"]]}]}}"#,
         )
         .unwrap();

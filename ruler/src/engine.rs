@@ -386,8 +386,8 @@ async fn produce(
             Ok(Produced::Candidates(rule::candidates(rule, samples)?, n))
         }
         RuleKind::Record => {
-            let samples = querier.query(&rule.expr, now, step).await?;
-            Ok(Produced::Points(rule::recorded(rule, &samples, now)?))
+            let result = querier.query_flat(&rule.expr, now, step).await?;
+            Ok(Produced::Points(rule::recorded(rule, &result, now)?))
         }
         RuleKind::Anomaly(cfg) => {
             let cache = baselines

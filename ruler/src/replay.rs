@@ -172,7 +172,7 @@ pub async fn replay(
                     None => {
                         // Recording: each series' labels rendered once for the whole chunk.
                         let series = querier
-                            .query_range(&r.expr, chunk_start, chunk_end, step)
+                            .query_range_flat(&r.expr, chunk_start, chunk_end, step)
                             .await
                             .map_err(err_ds)?;
                         let mut range = rule::RecordedRange::new(r, series);

@@ -4,7 +4,7 @@
 
 use crate::alert::{AlertSpec, Candidate};
 use crate::config::{Group, Rule, RuleKind};
-use crate::datasource::{Recorded, Sample, Series, SeriesId};
+use crate::datasource::{FlatSeries, Recorded, Sample, SeriesId};
 use crate::labels::{self, Fingerprint, Labels, ALERT_NAME, METRIC_NAME};
 use crate::template::Context;
 use chrono::{DateTime, Utc};
@@ -123,18 +123,19 @@ impl<'r> Recording<'r> {
         Recording { name, labels }
     }
 
-    /// Appends the output series for a result series with `labels`.
-    pub fn push_series(&self, out: &mut Recorded, labels: &Labels) -> SeriesId {
+    /// Appends the output series for a result series with `labels` (sorted by name).
+    pub fn push_series<'a>(
+        &self,
+        out: &mut Recorded,
+        labels: impl Iterator<Item = (&'a str, &'a str)>,
+    ) -> SeriesId {
         out.begin_series(self.name);
         // Both sides are sorted by name: merge them, the rule's labels winning.
-        let mut own = labels
-            .iter()
-            .filter(|(k, _)| k.as_str() != METRIC_NAME)
-            .peekable();
+        let mut own = labels.filter(|(k, _)| *k != METRIC_NAME).peekable();
         let mut rule = self.labels.iter().peekable();
         loop {
             match (own.peek(), rule.peek()) {
-                (Some((ok, ov)), Some((rk, rv))) => match ok.as_str().cmp(rk) {
+                (Some((ok, ov)), Some((rk, rv))) => match (*ok).cmp(*rk) {
                     std::cmp::Ordering::Less => {
                         out.push_label(ok, ov);
                         own.next();
@@ -164,18 +165,21 @@ impl<'r> Recording<'r> {
     }
 }
 
-/// Samples to write back from a recording rule's instant result, stamped `at`; NaN and
-/// infinite values are skipped. Two series with the same labels once named are an error.
-pub fn recorded(rule: &Rule, samples: &[Sample], at: DateTime<Utc>) -> Result<Recorded, String> {
+/// Samples to write back from a recording rule's instant result (one point per series),
+/// stamped `at`; NaN and infinite values are skipped. Two series with the same labels once
+/// named are an error.
+pub fn recorded(rule: &Rule, result: &FlatSeries, at: DateTime<Utc>) -> Result<Recorded, String> {
     let rec = Recording::new(rule);
     let at_ms = at.timestamp_millis();
     let mut out = Recorded::new();
-    for s in samples {
-        if !s.value.is_finite() {
-            continue;
+    for i in 0..result.len() {
+        for &(_, v) in result.points(i) {
+            if !v.is_finite() {
+                continue;
+            }
+            let id = rec.push_series(&mut out, result.labels(i));
+            out.push_sample(id, at_ms, v);
         }
-        let id = rec.push_series(&mut out, &s.labels);
-        out.push_sample(id, at_ms, s.value);
     }
     let mut seen = HashSet::with_capacity(out.series_count());
     for block in out.blocks() {
@@ -190,7 +194,7 @@ pub fn recorded(rule: &Rule, samples: &[Sample], at: DateTime<Utc>) -> Result<Re
 /// label block is rendered once for the whole range; series that would write the same
 /// labels are refused at a step where both have a value, as [`recorded`] would.
 pub struct RecordedRange {
-    series: Vec<Series>,
+    series: FlatSeries,
     /// Per series, the index of its next point.
     cursor: Vec<usize>,
     /// Per series, its block in `out`.
@@ -201,12 +205,11 @@ pub struct RecordedRange {
 }
 
 impl RecordedRange {
-    pub fn new(rule: &Rule, series: Vec<Series>) -> Self {
+    pub fn new(rule: &Rule, series: FlatSeries) -> Self {
         let recording = Recording::new(rule);
         let mut out = Recorded::new();
-        let ids: Vec<SeriesId> = series
-            .iter()
-            .map(|s| recording.push_series(&mut out, &s.labels))
+        let ids: Vec<SeriesId> = (0..series.len())
+            .map(|i| recording.push_series(&mut out, series.labels(i)))
             .collect();
         let mut first: HashMap<&str, (usize, usize)> = HashMap::with_capacity(ids.len());
         let canon: Vec<usize> = ids
@@ -237,12 +240,13 @@ impl RecordedRange {
     pub fn at(&mut self, at_ms: i64) -> Result<&Recorded, String> {
         self.out.clear_samples();
         let mut present: HashSet<usize> = HashSet::new();
-        for (i, s) in self.series.iter().enumerate() {
+        for i in 0..self.series.len() {
+            let points = self.series.points(i);
             let c = &mut self.cursor[i];
-            while s.points.get(*c).is_some_and(|p| p.0 < at_ms) {
+            while points.get(*c).is_some_and(|p| p.0 < at_ms) {
                 *c += 1;
             }
-            let Some(&(ts, v)) = s.points.get(*c) else {
+            let Some(&(ts, v)) = points.get(*c) else {
                 continue;
             };
             if ts != at_ms || !v.is_finite() {
@@ -338,11 +342,14 @@ mod tests {
         let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
         let pts = recorded(
             r,
-            &[
-                sample(&[("__name__", "y"), ("device", "R1"), ("zone", "a")], 0.5),
-                sample(&[("device", "R2")], f64::NAN),
-                sample(&[("device", "R3"), ("direction", "out")], 2.0),
-            ],
+            &FlatSeries::from_samples(
+                &[
+                    sample(&[("__name__", "y"), ("device", "R1"), ("zone", "a")], 0.5),
+                    sample(&[("device", "R2")], f64::NAN),
+                    sample(&[("device", "R3"), ("direction", "out")], 2.0),
+                ],
+                0,
+            ),
             at,
         )
         .unwrap();
@@ -370,10 +377,13 @@ mod tests {
         let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
         let err = recorded(
             r,
-            &[
-                sample(&[("__name__", "a"), ("device", "R1")], 1.0),
-                sample(&[("device", "R1"), ("direction", "out")], 1.0),
-            ],
+            &FlatSeries::from_samples(
+                &[
+                    sample(&[("__name__", "a"), ("device", "R1")], 1.0),
+                    sample(&[("device", "R1"), ("direction", "out")], 1.0),
+                ],
+                0,
+            ),
             at,
         )
         .unwrap_err();
@@ -384,8 +394,8 @@ mod tests {
         );
     }
 
-    fn series(pairs: &[(&str, &str)], points: &[(i64, f64)]) -> Series {
-        Series {
+    fn series(pairs: &[(&str, &str)], points: &[(i64, f64)]) -> crate::datasource::Series {
+        crate::datasource::Series {
             labels: sample(pairs, 0.0).labels,
             points: points.to_vec(),
         }
@@ -396,10 +406,10 @@ mod tests {
         let r = &rules()[1];
         let mut range = RecordedRange::new(
             r,
-            vec![
+            FlatSeries::from_series(&[
                 series(&[("device", "R1")], &[(0, 1.0), (30, 9.0), (60, 2.0)]),
                 series(&[("device", "R2")], &[(60, f64::NAN), (120, 3.0)]),
-            ],
+            ]),
         );
         let at0: Vec<(&str, i64, f64)> = range.at(0).unwrap().samples().collect();
         assert_eq!(
@@ -426,7 +436,7 @@ mod tests {
         let r = &rules()[1];
         let mut range = RecordedRange::new(
             r,
-            vec![
+            FlatSeries::from_series(&[
                 series(
                     &[("__name__", "a"), ("device", "R1")],
                     &[(0, 1.0), (60, 1.0)],
@@ -436,7 +446,7 @@ mod tests {
                     &[("__name__", "b"), ("device", "R1")],
                     &[(60, 1.0), (120, 1.0)],
                 ),
-            ],
+            ]),
         );
         assert_eq!(range.at(0).unwrap().len(), 2);
         let err = range.at(60).unwrap_err();
