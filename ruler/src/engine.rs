@@ -7,6 +7,7 @@ use crate::alert::{Alert, AlertRecord, AlertSet, AlertSpec, Candidate, Transitio
 use crate::baseline::bucket::Bucket;
 use crate::baseline::cache::BaselineCache;
 use crate::baseline::detect;
+use crate::baseline::split_directions;
 use crate::config::{Group, Rule, RuleKind, RuleSet};
 use crate::datasource::{DatasourceError, Importer, Querier};
 use crate::labels::{Fingerprint, Labels};
@@ -398,10 +399,10 @@ async fn produce(
                 .await
                 .map_err(|e| Failure::from(e.to_string()))?;
             let mut cands = BTreeMap::new();
-            let mut n = 0;
-            for &dir in &cfg.directions {
-                let samples = querier.query(&cfg.expr(dir, ""), now, step).await?;
-                n += samples.len();
+            // Every direction in one query: at most one query per rule.
+            let samples = querier.query(&cfg.detect_expr(), now, step).await?;
+            let n = samples.len();
+            for (dir, samples) in split_directions(&cfg.directions, samples) {
                 detect::candidates(cfg, dir, samples, &map, now, &mut cands);
             }
             Ok(Produced::Candidates(cands, n))

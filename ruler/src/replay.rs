@@ -7,6 +7,7 @@ use crate::alert::{AlertSet, Candidate, Transition};
 use crate::baseline::bucket::Bucket;
 use crate::baseline::cache::BaselineCache;
 use crate::baseline::detect;
+use crate::baseline::split_directions;
 use crate::config::RuleSet;
 use crate::config::{Rule, RuleKind};
 use crate::datasource::{DatasourceError, Importer, Querier, Sample};
@@ -62,16 +63,8 @@ pub struct ReplaySummary {
     pub steps: usize,
 }
 
-/// Range results of one rule's queries, by timestamp (one map per query).
-type Timeline = Vec<BTreeMap<i64, Vec<Sample>>>;
-
-/// The expressions a rule asks for (anomaly rules one per direction).
-fn exprs(rule: &Rule) -> Vec<String> {
-    match &rule.kind {
-        RuleKind::Anomaly(cfg) => cfg.directions.iter().map(|d| cfg.expr(*d, "")).collect(),
-        _ => vec![rule.expr.clone()],
-    }
-}
+/// Range results of one rule's query, by timestamp.
+type Timeline = BTreeMap<i64, Vec<Sample>>;
 
 async fn fetch(
     rule: &Rule,
@@ -80,20 +73,20 @@ async fn fetch(
     end: DateTime<Utc>,
     step: Duration,
 ) -> Result<Timeline, DatasourceError> {
-    let mut out = Vec::new();
-    for e in exprs(rule) {
-        let mut by_time: BTreeMap<i64, Vec<Sample>> = BTreeMap::new();
-        for s in querier.query_range(&e, start, end, step).await? {
-            for (ts, v) in s.points {
-                by_time.entry(ts).or_default().push(Sample {
-                    labels: s.labels.clone(),
-                    value: v,
-                });
-            }
+    let expr = match &rule.kind {
+        RuleKind::Anomaly(cfg) => cfg.detect_expr(),
+        _ => rule.expr.clone(),
+    };
+    let mut by_time = Timeline::new();
+    for s in querier.query_range(&expr, start, end, step).await? {
+        for (ts, v) in s.points {
+            by_time.entry(ts).or_default().push(Sample {
+                labels: s.labels.clone(),
+                value: v,
+            });
         }
-        out.push(by_time);
     }
-    Ok(out)
+    Ok(by_time)
 }
 
 /// Alert candidates of `rule` at `t` from its fetched timeline.
@@ -112,19 +105,13 @@ async fn candidates_at(
                 .await
                 .map_err(|e| e.to_string())?;
             let mut out = BTreeMap::new();
-            for (dir, by_time) in cfg.directions.iter().zip(timeline.iter_mut()) {
-                let samples = by_time.remove(&ms).unwrap_or_default();
-                detect::candidates(cfg, *dir, samples, &map, t, &mut out);
+            let samples = timeline.remove(&ms).unwrap_or_default();
+            for (dir, samples) in split_directions(&cfg.directions, samples) {
+                detect::candidates(cfg, dir, samples, &map, t, &mut out);
             }
             Ok(out)
         }
-        _ => {
-            let samples = timeline
-                .first_mut()
-                .and_then(|m| m.remove(&ms))
-                .unwrap_or_default();
-            rule::candidates(rule, samples)
-        }
+        _ => rule::candidates(rule, timeline.remove(&ms).unwrap_or_default()),
     }
 }
 
