@@ -1194,7 +1194,8 @@ mod tests {
             assert_eq!(flat.points(i), m.points.as_slice());
         }
         let built = FlatSeries::from_series(&maps);
-        let view = |f: &FlatSeries| -> Vec<(Vec<(String, String)>, Vec<(i64, f64)>)> {
+        type View = Vec<(Vec<(String, String)>, Vec<(i64, f64)>)>;
+        let view = |f: &FlatSeries| -> View {
             (0..f.len())
                 .map(|i| {
                     (
