@@ -7,6 +7,7 @@ use crate::alert::{Alert, AlertRecord, AlertSet, AlertSpec, Candidate, Transitio
 use crate::baseline::bucket::Bucket;
 use crate::baseline::cache::BaselineCache;
 use crate::baseline::detect;
+use crate::baseline::split_directions;
 use crate::config::{Group, Rule, RuleKind, RuleSet};
 use crate::datasource::{DatasourceError, Importer, Querier};
 use crate::labels::{Fingerprint, Labels};
@@ -337,8 +338,8 @@ impl GroupRuntime {
 enum Produced {
     /// Alert candidates and how many samples the queries returned.
     Candidates(BTreeMap<Fingerprint, Candidate>, usize),
-    /// Recorded points to write back.
-    Points(Vec<crate::datasource::Point>),
+    /// Recorded samples to write back.
+    Points(crate::datasource::Recorded),
 }
 
 /// Why a rule produced nothing.
@@ -386,8 +387,8 @@ async fn produce(
             Ok(Produced::Candidates(rule::candidates(rule, samples)?, n))
         }
         RuleKind::Record => {
-            let samples = querier.query(&rule.expr, now, step).await?;
-            Ok(Produced::Points(rule::recorded(rule, samples, now)?))
+            let result = querier.query_flat(&rule.expr, now, step).await?;
+            Ok(Produced::Points(rule::recorded(rule, &result, now)?))
         }
         RuleKind::Anomaly(cfg) => {
             let cache = baselines
@@ -398,10 +399,10 @@ async fn produce(
                 .await
                 .map_err(|e| Failure::from(e.to_string()))?;
             let mut cands = BTreeMap::new();
-            let mut n = 0;
-            for &dir in &cfg.directions {
-                let samples = querier.query(&cfg.expr(dir, ""), now, step).await?;
-                n += samples.len();
+            // Every direction in one query: at most one query per rule.
+            let samples = querier.query(&cfg.detect_expr(), now, step).await?;
+            let n = samples.len();
+            for (dir, samples) in split_directions(&cfg.directions, samples) {
                 detect::candidates(cfg, dir, samples, &map, now, &mut cands);
             }
             Ok(Produced::Candidates(cands, n))
@@ -943,8 +944,12 @@ mod tests {
         e.evaluate_all(t(0)).await;
         let imported = ds.imported.lock().unwrap();
         assert_eq!(imported.len(), 1);
-        assert_eq!(imported[0].labels["__name__"], "wardflux:r");
-        assert_eq!(imported[0].at, t(0));
+        assert!(
+            imported[0].0.starts_with("wardflux:r{"),
+            "{:?}",
+            imported[0]
+        );
+        assert_eq!(imported[0].1, t(0).timestamp_millis());
     }
 
     #[test]

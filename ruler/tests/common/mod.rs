@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use wardflux_ruler::alert::Transition;
 use wardflux_ruler::config::{self, LoadOptions, RuleSet};
-use wardflux_ruler::datasource::{BoxFuture, DatasourceError, Importer, Point, VmClient};
+use wardflux_ruler::datasource::{BoxFuture, DatasourceError, Importer, Point, Recorded, VmClient};
 use wardflux_ruler::engine::{Deps, Engine, Settings};
 use wardflux_ruler::labels::Labels;
 use wardflux_ruler::metrics::Metrics;
@@ -145,7 +145,7 @@ impl Vm {
     }
 
     pub async fn import(&self, points: &[Point]) {
-        self.client().import(points).await.expect("backfill");
+        self.client().import_points(points).await.expect("backfill");
         self.flush().await;
     }
 
@@ -176,9 +176,9 @@ pub struct FlushingImporter {
 }
 
 impl Importer for FlushingImporter {
-    fn import<'a>(&'a self, points: &'a [Point]) -> BoxFuture<'a, Result<(), DatasourceError>> {
+    fn import<'a>(&'a self, batch: &'a Recorded) -> BoxFuture<'a, Result<(), DatasourceError>> {
         Box::pin(async move {
-            self.client.import(points).await?;
+            self.client.import(batch).await?;
             let _ = reqwest::get(format!("{}/internal/force_flush", self.client.base())).await;
             Ok(())
         })
