@@ -366,6 +366,7 @@ async fn device_loop(ctx: DeviceCtx, mut discover_rx: mpsc::Receiver<()>) {
     let mut totals = ClientStats::default();
     let mut first_discovery = true;
     let mut last_logged: Option<String> = None;
+    let mut last_markers: Option<(system::ChangeMarkers, f64)> = None;
     loop {
         let mut forced = false;
         tokio::select! {
@@ -392,7 +393,14 @@ async fn device_loop(ctx: DeviceCtx, mut discover_rx: mpsc::Receiver<()>) {
         };
         let outcome = tokio::time::timeout(
             deadline,
-            visit(&ctx, &mut client, &mut limits, current, need_discovery),
+            visit(
+                &ctx,
+                &mut client,
+                &mut limits,
+                current,
+                need_discovery,
+                last_markers,
+            ),
         )
         .await
         .unwrap_or_else(|_| {
@@ -408,6 +416,9 @@ async fn device_loop(ctx: DeviceCtx, mut discover_rx: mpsc::Receiver<()>) {
         totals.retries += stats.retries;
         totals.timeouts += stats.timeouts;
         totals.varbinds += stats.varbinds;
+        if let Ok(v) = &outcome {
+            last_markers = Some((v.values.markers, v.values.at));
+        }
         let discovered = outcome.as_ref().is_ok_and(|v| v.inventory.is_some());
         if discovered {
             next_discovery = tokio::time::Instant::now() + ctx.settings.discovery_interval;
@@ -517,6 +528,7 @@ async fn visit(
     limits: &mut WalkLimits,
     current: Option<Arc<DeviceInventory>>,
     need_discovery: bool,
+    prev: Option<(system::ChangeMarkers, f64)>,
 ) -> Result<Visit, VisitError> {
     let classifier = ctx
         .classifier
@@ -530,10 +542,6 @@ async fn visit(
             (inv, true, secs)
         }
     };
-    let prev = ctx
-        .inventory
-        .device(&ctx.target.name)
-        .and_then(|d| d.values.map(|v| v.markers));
     let mut values = poll(client, &inv, limits)
         .await
         .map_err(|error| VisitError {
@@ -541,7 +549,12 @@ async fn visit(
             error,
         })?;
     if !fresh {
-        if let Some(reason) = prev.and_then(|p| system::rediscovery_reason(&p, &values.markers)) {
+        // The markers of the last answered poll, kept across failed visits: a device that
+        // rebooted (and renumbered its interfaces) while it was unreachable must not have
+        // its old plan's instances read as if they were the same ports.
+        if let Some(reason) =
+            prev.and_then(|(p, at)| system::rediscovery_reason(&p, &values.markers, values.at - at))
+        {
             info!(device = %ctx.target.name, reason, "interface table changed, rediscovering");
             let (new_inv, secs) = rediscover(&ctx.meta, &classifier, client, limits).await?;
             inv = new_inv;

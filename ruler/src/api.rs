@@ -61,6 +61,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/history", get(history))
         .route("/-/healthy", get(|| async { "OK\n" }))
         .route("/-/ready", get(ready))
+        .route("/api/v1/leader", get(leader))
         .route("/-/reload", post(reload))
         .with_state(state)
 }
@@ -147,6 +148,16 @@ async fn ready(State(s): State<Arc<ApiState>>) -> Result<&'static str, ApiError>
     } else {
         Err(ApiError::Unavailable("not ready".into()))
     }
+}
+
+/// This replica's role: `leader`, `standby` or `reacquiring`.
+async fn leader(State(s): State<Arc<ApiState>>) -> Response {
+    let role = s.engine.role();
+    Json(json!({"status": "success", "data": {
+        "role": role,
+        "leader": role == crate::leader::Role::Leader,
+    }}))
+    .into_response()
 }
 
 async fn reload(State(s): State<Arc<ApiState>>) -> Result<&'static str, ApiError> {

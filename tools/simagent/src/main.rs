@@ -37,7 +37,8 @@ struct Flags {
     /// Most varbinds in one response (0: limited by size only).
     #[arg(long = "max-varbinds", default_value_t = 0)]
     max_varbinds: usize,
-    /// Make a device misbehave: DEVICE=MODE (non-increasing, wrong-type, truncated, silent).
+    /// Make a device misbehave: DEVICE=MODE (non-increasing, wrong-type, truncated, silent,
+    /// slow:MS, lossy:N, other-source:IP).
     #[arg(long)]
     hostile: Vec<String>,
 }

@@ -110,16 +110,45 @@ impl std::fmt::Display for Snapshot {
     }
 }
 
+/// A change made to a running agent (tests drive faults through [`Running`]).
+#[derive(Debug)]
+pub enum Control {
+    /// Reboot a device now; with `renumber > 0` its interface indexes move up by that much.
+    Reboot {
+        device: usize,
+        renumber: u32,
+        done: std::sync::mpsc::Sender<()>,
+    },
+}
+
 /// Serves `agent` on `socket` until `shutdown` turns true. Each answer leaves `delay` after
-/// its request arrived; with a constant delay a FIFO queue keeps that order exactly.
+/// its request arrived; with a constant delay a FIFO queue keeps that order exactly. Slow
+/// devices (`Hostile::Slow`) answer on their own timers; `Hostile::OtherSource` devices
+/// answer from a socket bound to their other address.
 pub async fn serve(
     socket: UdpSocket,
     agent: Arc<Agent>,
     stats: Arc<Stats>,
     delay: Duration,
+    shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let (_keep, control) = mpsc::unbounded_channel();
+    serve_controlled(socket, agent, stats, delay, shutdown, control).await
+}
+
+/// [`serve`] that also takes [`Control`] messages.
+pub async fn serve_controlled(
+    socket: UdpSocket,
+    mut agent: Arc<Agent>,
+    stats: Arc<Stats>,
+    delay: Duration,
     mut shutdown: watch::Receiver<bool>,
+    mut control: mpsc::UnboundedReceiver<Control>,
 ) -> std::io::Result<()> {
     let socket = Arc::new(socket);
+    let port = socket.local_addr()?.port();
+    let mut other_sockets: std::collections::HashMap<[u8; 4], Arc<UdpSocket>> =
+        std::collections::HashMap::new();
     let started = Instant::now();
     let (tx, mut rx) = mpsc::unbounded_channel::<(tokio::time::Instant, SocketAddr, Vec<u8>)>();
     let sender = {
@@ -140,6 +169,16 @@ pub async fn serve(
                 Err(_) => continue,
             },
             _ = shutdown.changed() => break,
+            Some(c) = control.recv() => {
+                match c {
+                    Control::Reboot { device, renumber, done } => {
+                        let now = started.elapsed().as_millis() as u64;
+                        agent = Arc::new(agent.rebooted(device, now, renumber));
+                        let _ = done.send(());
+                    }
+                }
+                continue;
+            }
         };
         let arrived = tokio::time::Instant::now();
         let elapsed_ms = started.elapsed().as_millis() as u64;
@@ -167,7 +206,31 @@ pub async fn serve(
         stats
             .varbinds_sent
             .fetch_add(out.varbinds as u64, Ordering::Relaxed);
-        if delay.is_zero() {
+        let hostile = out.device.and_then(|i| agent.devices()[i].hostile);
+        if let Some(crate::data::Hostile::OtherSource(ip)) = hostile {
+            let other = match other_sockets.get(&ip) {
+                Some(s) => s.clone(),
+                None => {
+                    let bound = std::net::Ipv4Addr::from(ip);
+                    // The same port on the other address, else any port on it.
+                    let s = match UdpSocket::bind((bound, port)).await {
+                        Ok(s) => s,
+                        Err(_) => UdpSocket::bind((bound, 0)).await?,
+                    };
+                    let s = Arc::new(s);
+                    other_sockets.insert(ip, s.clone());
+                    s
+                }
+            };
+            let _ = other.send_to(&reply, from).await;
+        } else if let Some(crate::data::Hostile::Slow(ms)) = hostile {
+            let socket = socket.clone();
+            let at = arrived + delay + Duration::from_millis(u64::from(ms));
+            tokio::spawn(async move {
+                tokio::time::sleep_until(at).await;
+                let _ = socket.send_to(&reply, from).await;
+            });
+        } else if delay.is_zero() {
             let _ = socket.send_to(&reply, from).await;
         } else {
             let _ = tx.send((arrived + delay, from, reply));
@@ -182,11 +245,44 @@ pub async fn serve(
 pub struct Running {
     pub addr: SocketAddr,
     pub stats: Arc<Stats>,
+    names: Vec<String>,
+    control: mpsc::UnboundedSender<Control>,
     stop: watch::Sender<bool>,
     thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
 }
 
 impl Running {
+    /// The index of a device (its slot in `stats.per_device`).
+    pub fn device_index(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| n == name)
+    }
+
+    /// Requests the device named `name` has received so far.
+    pub fn device_requests(&self, name: &str) -> u64 {
+        self.device_index(name)
+            .map(|i| self.stats.per_device[i].load(Ordering::Relaxed))
+            .unwrap_or(0)
+    }
+
+    /// Reboots a device now (sysUpTime and counters from zero); with `renumber > 0` its
+    /// interfaces come back with indexes moved up by that much. Returns once applied.
+    pub fn reboot(&self, name: &str, renumber: u32) {
+        let device = self
+            .device_index(name)
+            .unwrap_or_else(|| panic!("no simulated device named {name}"));
+        let (done, applied) = std::sync::mpsc::channel();
+        self.control
+            .send(Control::Reboot {
+                device,
+                renumber,
+                done,
+            })
+            .expect("agent running");
+        applied
+            .recv_timeout(Duration::from_secs(10))
+            .expect("reboot applied");
+    }
+
     /// Stops the agent and waits for its thread.
     pub fn stop(mut self) {
         self.halt();
@@ -212,6 +308,8 @@ pub fn spawn(bind: SocketAddr, agent: Agent, delay: Duration) -> std::io::Result
     std_socket.set_nonblocking(true)?;
     let addr = std_socket.local_addr()?;
     let stats = Arc::new(Stats::new(agent.devices().len()));
+    let names = agent.devices().iter().map(|d| d.name.clone()).collect();
+    let (control, control_rx) = mpsc::unbounded_channel();
     let (stop, rx) = watch::channel(false);
     let agent = Arc::new(agent);
     let st = stats.clone();
@@ -223,12 +321,14 @@ pub fn spawn(bind: SocketAddr, agent: Agent, delay: Duration) -> std::io::Result
                 .build()?;
             rt.block_on(async move {
                 let socket = UdpSocket::from_std(std_socket)?;
-                serve(socket, agent, st, delay, rx).await
+                serve_controlled(socket, agent, st, delay, rx, control_rx).await
             })
         })?;
     Ok(Running {
         addr,
         stats,
+        names,
+        control,
         stop,
         thread: Some(thread),
     })
