@@ -367,6 +367,7 @@ async fn device_loop(ctx: DeviceCtx, mut discover_rx: mpsc::Receiver<()>) {
     let mut first_discovery = true;
     let mut last_logged: Option<String> = None;
     let mut last_markers: Option<(system::ChangeMarkers, f64)> = None;
+    let mut other_source: Option<std::net::SocketAddr> = None;
     loop {
         let mut forced = false;
         tokio::select! {
@@ -410,6 +411,25 @@ async fn device_loop(ctx: DeviceCtx, mut discover_rx: mpsc::Receiver<()>) {
             })
         });
         drop(permit);
+        // A device that never answers may be answering from another address: say so.
+        let outcome = match outcome {
+            Err(mut e) if matches!(e.error.error, SnmpError::Timeout { .. }) => {
+                if other_source.is_none() {
+                    other_source = client.answer_from_elsewhere().await;
+                }
+                if let Some(from) = other_source {
+                    e.error.error = SnmpError::OtherSource {
+                        from: from.to_string(),
+                    };
+                }
+                Err(e)
+            }
+            Err(e) => Err(e),
+            Ok(v) => {
+                other_source = None;
+                Ok(v)
+            }
+        };
         let elapsed = started.elapsed().as_secs_f64();
         let stats = client.stats();
         totals.requests += stats.requests;

@@ -76,6 +76,15 @@ impl Agent {
         self.by_community.get(name.as_bytes()).copied()
     }
 
+    /// This agent with device `idx` misbehaving as `mode` (or behaving, with `None`).
+    pub fn with_hostile(&self, idx: usize, mode: Option<Hostile>) -> Agent {
+        let mut devices = self.devices.clone();
+        if let Some(d) = devices.get_mut(idx) {
+            d.hostile = mode;
+        }
+        Agent::new(devices, self.limits)
+    }
+
     /// This agent with device `idx` rebooted at agent time `at_ms`: sysUpTime and counters
     /// start again from zero, and with `renumber > 0` every interface index moves up by it.
     pub fn rebooted(&self, idx: usize, at_ms: u64, renumber: u32) -> Agent {

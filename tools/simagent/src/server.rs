@@ -119,6 +119,12 @@ pub enum Control {
         renumber: u32,
         done: std::sync::mpsc::Sender<()>,
     },
+    /// Change (or clear) how a device misbehaves.
+    SetHostile {
+        device: usize,
+        mode: Option<crate::data::Hostile>,
+        done: std::sync::mpsc::Sender<()>,
+    },
 }
 
 /// Serves `agent` on `socket` until `shutdown` turns true. Each answer leaves `delay` after
@@ -174,6 +180,10 @@ pub async fn serve_controlled(
                     Control::Reboot { device, renumber, done } => {
                         let now = started.elapsed().as_millis() as u64;
                         agent = Arc::new(agent.rebooted(device, now, renumber));
+                        let _ = done.send(());
+                    }
+                    Control::SetHostile { device, mode, done } => {
+                        agent = Arc::new(agent.with_hostile(device, mode));
                         let _ = done.send(());
                     }
                 }
@@ -281,6 +291,20 @@ impl Running {
         applied
             .recv_timeout(Duration::from_secs(10))
             .expect("reboot applied");
+    }
+
+    /// Makes a device misbehave from now on (`None`: behave again). Returns once applied.
+    pub fn set_hostile(&self, name: &str, mode: Option<crate::data::Hostile>) {
+        let device = self
+            .device_index(name)
+            .unwrap_or_else(|| panic!("no simulated device named {name}"));
+        let (done, applied) = std::sync::mpsc::channel();
+        self.control
+            .send(Control::SetHostile { device, mode, done })
+            .expect("agent running");
+        applied
+            .recv_timeout(Duration::from_secs(10))
+            .expect("mode applied");
     }
 
     /// Stops the agent and waits for its thread.
