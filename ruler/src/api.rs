@@ -1,4 +1,4 @@
-//! The HTTP API: `/metrics`, `/api/v1/alerts`, `/api/v1/rules`, `/api/v1/history`,
+//! The HTTP API: `/metrics`, `/api/v1/alerts`, `/api/v1/rules`, `/api/v1/history`, `/api/v1/leader`,
 //! `/-/healthy`, `/-/ready` and `POST /-/reload`. One error type logs the detail and shows
 //! callers only what they can act on.
 

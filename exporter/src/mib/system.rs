@@ -194,14 +194,14 @@ mod tests {
         );
         let mut c = a;
         c.if_number = Some(11);
-        assert_eq!(rediscovery_reason(&a, &c, 10.0), Some("ifNumber changed"));
+        assert_eq!(rediscovery_reason(&a, &c, 0.0), Some("ifNumber changed"));
         let mut d = a;
         d.if_table_last_change = Some(6);
         assert_eq!(
-            rediscovery_reason(&a, &d, 10.0),
+            rediscovery_reason(&a, &d, 0.0),
             Some("ifTableLastChange changed")
         );
         let missing = ChangeMarkers::default();
-        assert_eq!(rediscovery_reason(&a, &missing, 10.0), None);
+        assert_eq!(rediscovery_reason(&a, &missing, 0.0), None);
     }
 }
