@@ -118,7 +118,9 @@ pub fn rediscovery_reason(
 ) -> Option<&'static str> {
     match (prev.sys_uptime, now.sys_uptime) {
         (Some(a), Some(b)) if b < a => return Some("sysUpTime went backwards (reboot)"),
-        (Some(a), Some(b)) => {
+        // A sysUpTime that does not move at all (some recordings and broken agents) says
+        // nothing about reboots.
+        (Some(a), Some(b)) if b > a => {
             let elapsed = elapsed.max(0.0);
             let expected = f64::from(a) + elapsed * 100.0;
             let slack = 500.0 + elapsed * 10.0;
@@ -192,6 +194,8 @@ mod tests {
             None,
             "drift is not a reboot"
         );
+        b.sys_uptime = a.sys_uptime;
+        assert_eq!(rediscovery_reason(&a, &b, 600.0), None, "a frozen clock");
         let mut c = a;
         c.if_number = Some(11);
         assert_eq!(rediscovery_reason(&a, &c, 0.0), Some("ifNumber changed"));
