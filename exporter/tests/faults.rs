@@ -397,3 +397,66 @@ fn three_shards_poll_each_device_exactly_once_and_serve_discovery_for_their_own(
         }
     }
 }
+
+#[test]
+fn after_a_renumbering_reboot_victoriametrics_holds_one_series_per_interface_and_no_reset() {
+    let agent = simagent(1, 4, &[]);
+    let mut ex = Exporter::start(
+        &config(
+            &agent,
+            &names(1),
+            "poll_interval: 1s\ndiscovery_interval: 1h\ntimeout: 1s\nretries: 1\n",
+        ),
+        &[],
+    );
+    ex.wait_devices_up(&["dev0001"], Duration::from_secs(30));
+    let vm = common::VictoriaMetrics::start();
+    let mut vmagent =
+        common::Vmagent::start(&format!("http://{}/api/v1/targets", ex.addr), "1s", &vm);
+    let indexes = |q: &str| -> Vec<u32> {
+        let mut v: Vec<u32> = vm
+            .query(q)
+            .iter()
+            .filter_map(|r| r["metric"]["ifIndex"].as_str()?.parse().ok())
+            .collect();
+        v.sort();
+        v
+    };
+    let q = "ifHCInOctets{device=\"dev0001\"}";
+    wait_for(
+        "the series in VictoriaMetrics",
+        Duration::from_secs(90),
+        || {
+            vmagent.assert_running();
+            (indexes(q) == [1, 2, 3, 4]).then_some(())
+        },
+    );
+    agent.reboot("dev0001", 100);
+    wait_for(
+        "only the renumbered series in VictoriaMetrics",
+        Duration::from_secs(90),
+        || {
+            vmagent.assert_running();
+            (indexes(q) == [101, 102, 103, 104]).then_some(())
+        },
+    );
+    // Once the new series have a few samples: none of the device's series ever went down,
+    // the old ones just ended (vmagent marked them stale) and the new ones start low.
+    wait_for("samples of the new series", Duration::from_secs(60), || {
+        let r =
+            vm.query("min(count_over_time(ifHCInOctets{device=\"dev0001\",ifIndex=\"101\"}[5m]))");
+        r.first()
+            .and_then(|x| x["value"][1].as_str()?.parse::<f64>().ok())
+            .filter(|n| *n >= 3.0)
+    });
+    let resets = vm.query("max(resets(ifHCInOctets{device=\"dev0001\"}[10m]))");
+    assert_eq!(
+        resets[0]["value"][1], "0",
+        "no series of the device went down"
+    );
+    assert_eq!(
+        vm.query("count(ifHCInOctets{device=\"dev0001\"})")[0]["value"][1],
+        "4",
+        "one series per interface"
+    );
+}
