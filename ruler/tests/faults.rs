@@ -533,17 +533,30 @@ where
     }
 }
 
-/// `test_down` for live evaluation: one sample now (an instant query sees it for 5 minutes).
+/// `test_down` of `devices` for live evaluation at a 1 s interval: a sample every second from
+/// now for `secs` seconds (the ruler's instant queries look back one interval).
+fn live_down(devices: &[String], down: bool, secs: i64) -> Vec<Point> {
+    let now = chrono::Utc::now();
+    let mut out = Vec::new();
+    for d in devices {
+        for s in -2..=secs {
+            let mut l = Labels::new();
+            l.insert("__name__".into(), "test_down".into());
+            l.insert("device".into(), d.clone());
+            out.push(Point {
+                labels: l,
+                value: if down { 1.0 } else { 0.0 },
+                at: now + chrono::Duration::seconds(s),
+            });
+        }
+    }
+    out
+}
+
+/// One device down (or up again) from now on, for four minutes.
 async fn set_down(vm: &Vm, device: &str, down: bool) {
-    let mut l = Labels::new();
-    l.insert("__name__".into(), "test_down".into());
-    l.insert("device".into(), device.into());
-    vm.import(&[Point {
-        labels: l,
-        value: if down { 1.0 } else { 0.0 },
-        at: chrono::Utc::now(),
-    }])
-    .await;
+    vm.import(&live_down(&[device.to_string()], down, 240))
+        .await;
 }
 
 async fn open_rows(url: &str) -> Vec<(String, chrono::DateTime<chrono::Utc>)> {
@@ -738,4 +751,84 @@ async fn two_replicas_elect_one_leader_and_the_standby_takes_over_when_it_is_kil
     );
     assert_eq!(rows[0].record.started_at, first.1);
     drop(b);
+}
+
+async fn row_count(url: &str) -> i64 {
+    let Ok(mut c) = sqlx::PgConnection::connect(url).await else {
+        return 0;
+    };
+    sqlx::query_scalar::<_, i64>("SELECT count(*) FROM alert_history")
+        .fetch_one(&mut c)
+        .await
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn sigterm_during_a_burst_of_writes_leaves_whole_rows_and_a_restart_completes_them() {
+    let n = 2000;
+    let vm = Vm::start().await;
+    let db = PgDb::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let rules = rules_file(dir.path());
+    let devices: Vec<String> = (0..n).map(|d| format!("DEV-{d:05}")).collect();
+    vm.import(&live_down(&devices, true, 150)).await;
+    let mut r = Ruler::start(&rules, &vm.url(), &db.url(), dir.path().join("a.log"), &[]);
+    until(
+        "the burst of inserts to start",
+        Duration::from_secs(60),
+        || async { (row_count(&db.url()).await >= 50).then_some(()) },
+    )
+    .await;
+    let t = Instant::now();
+    r.signal("-TERM");
+    let status = r.wait_exit(Duration::from_secs(60)).await;
+    println!(
+        "ruler exit after SIGTERM during a burst of {n} inserts: {:?}, {} rows written",
+        t.elapsed(),
+        row_count(&db.url()).await
+    );
+    assert!(status.success(), "clean exit: {status}\n{}", r.log());
+    let before = store::open(&Secret::new(db.url()))
+        .await
+        .unwrap()
+        .history(10_000)
+        .await
+        .unwrap();
+    assert_one_row_per_episode(&before);
+    assert!(before
+        .iter()
+        .all(|r| r.record.state == RowState::Firing && !r.record.message.is_empty()));
+
+    // The next process continues the rows written and writes the rest.
+    let r2 = Ruler::start(&rules, &vm.url(), &db.url(), dir.path().join("b.log"), &[]);
+    let t = Instant::now();
+    while row_count(&db.url()).await < n as i64 {
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "every alert's row: {} of {n}; log:\n{}",
+            row_count(&db.url()).await,
+            r2.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let after = store::open(&Secret::new(db.url()))
+        .await
+        .unwrap()
+        .history(10_000)
+        .await
+        .unwrap();
+    assert_eq!(after.len(), n, "one row per alert");
+    assert_one_row_per_episode(&after);
+    for b in &before {
+        assert!(
+            after
+                .iter()
+                .any(|a| a.record.fingerprint == b.record.fingerprint
+                    && a.record.started_at == b.record.started_at
+                    && a.record.resolved_at.is_none()),
+            "{} continued",
+            b.record.fingerprint
+        );
+    }
+    drop(r2);
 }
