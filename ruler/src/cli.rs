@@ -407,15 +407,24 @@ pub async fn load_all(
 }
 
 /// Learns baselines when they are older than `learn_every` (or missing), then on schedule;
-/// follows the baselines file across reloads (idle while there is none).
+/// follows the baselines file across reloads (idle while there is none). Only the leading
+/// replica learns; a standby waits for the lead.
 async fn learn_loop(
     mut cfg_rx: watch::Receiver<Option<BaselineConfig>>,
     querier: Arc<VmClient>,
     store: Arc<dyn Store>,
     cache: Arc<BaselineCache>,
+    mut role: watch::Receiver<crate::leader::Role>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
+        if *role.borrow_and_update() != crate::leader::Role::Leader {
+            tokio::select! {
+                r = role.changed() => if r.is_err() { return },
+                _ = shutdown.changed() => return,
+            }
+            continue;
+        }
         let cfg = cfg_rx.borrow_and_update().clone();
         let wait = match cfg {
             None => Duration::MAX,
@@ -457,6 +466,7 @@ async fn learn_loop(
         tokio::select! {
             _ = tokio::time::sleep(wait.min(Duration::from_secs(86_400 * 365))) => {}
             r = cfg_rx.changed() => if r.is_err() { return },
+            r = role.changed() => if r.is_err() { return },
             _ = shutdown.changed() => return,
         }
     }
@@ -628,6 +638,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
         shutdown_rx.clone(),
         Duration::from_secs(10),
     ));
+    let learn_role = role_rx.clone();
     let follower = tokio::spawn(crate::leader::follow(
         role_rx,
         engine.clone(),
@@ -643,6 +654,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
         client.clone(),
         store.clone(),
         cache.clone(),
+        learn_role,
         shutdown_rx.clone(),
     ));
 

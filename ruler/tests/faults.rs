@@ -553,8 +553,30 @@ fn live_down(devices: &[String], down: bool, secs: i64) -> Vec<Point> {
     out
 }
 
-/// One device down (or up again) from now on, for four minutes.
+/// One device down (or up again) from now on, for four minutes. Going up first deletes the
+/// series, so no sample of "down" imported ahead of time can still be read.
 async fn set_down(vm: &Vm, device: &str, down: bool) {
+    if !down {
+        let sel: String = format!("test_down{{device=\"{device}\"}}")
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        let r = reqwest::Client::new()
+            .post(format!(
+                "{}/api/v1/admin/tsdb/delete_series?match[]={sel}",
+                vm.url()
+            ))
+            .send()
+            .await
+            .expect("delete_series");
+        assert!(r.status().is_success(), "delete_series: {}", r.status());
+    }
     vm.import(&live_down(&[device.to_string()], down, 240))
         .await;
 }
