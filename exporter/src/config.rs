@@ -69,6 +69,8 @@ pub struct RawConfig {
     /// relative to this file). Files are watched and reloaded when they change.
     #[serde(default)]
     pub targets_files: Vec<PathBuf>,
+    /// More targets, read from a PostgreSQL inventory table and refreshed in the background.
+    pub targets_sql: Option<RawTargetsSql>,
     /// Interface classification: rules file, overrides, what not to poll.
     #[serde(default)]
     pub classification: crate::classify::ClassificationConfig,
@@ -144,10 +146,59 @@ pub struct RawTarget {
     pub max_repetitions: Option<u32>,
 }
 
-impl<'de> Deserialize<'de> for Secret {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(Secret::new)
-    }
+/// `targets_sql` as written: where the inventory lives, the query, how often to read it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTargetsSql {
+    /// PostgreSQL URL, `postgres://user:password@host:5432/db`; a secret (inline for labs only).
+    pub url: Option<Secret>,
+    /// Name of an environment variable holding the URL.
+    pub url_env: Option<String>,
+    /// A file holding the URL (relative to this file).
+    pub url_file: Option<PathBuf>,
+    /// The query. Columns: `name`, `ip` (required), `snmp_version`, `snmp_community`,
+    /// `snmp_port`, `snmp_auth`; every other column becomes a label of the device.
+    #[serde(default = "d_sql_query")]
+    pub query: String,
+    /// How often the query runs (default 5m).
+    #[serde(default = "d_sql_refresh")]
+    pub refresh_interval: PromDuration,
+    /// Longest time to connect and run the query (default 30s).
+    #[serde(default = "d_sql_query_timeout")]
+    pub query_timeout: PromDuration,
+    /// SNMP port of rows whose `snmp_port` is NULL (default 161).
+    #[serde(default = "d_sql_port")]
+    pub default_port: u16,
+    /// `auths` entry for rows without a community (and without `snmp_auth`).
+    pub default_auth: Option<String>,
+    /// `auths` entry (version 3) for SNMPv3 rows without `snmp_auth`.
+    pub v3_auth: Option<String>,
+    /// Labels on every device of this source; a row's column of the same name wins.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// SNMP timeout for these devices (default: the top-level `timeout`).
+    pub timeout: Option<PromDuration>,
+    /// SNMP retries for these devices (default: the top-level `retries`).
+    pub retries: Option<u32>,
+    /// GETBULK max-repetitions for these devices (default: the top-level value).
+    pub max_repetitions: Option<u32>,
+}
+
+/// The default inventory query, for a table like the bank's `standalone_devices`.
+pub const DEFAULT_SQL_QUERY: &str =
+    "SELECT name, ip, snmp_version, snmp_community, snmp_port FROM standalone_devices ORDER BY name";
+
+fn d_sql_query() -> String {
+    DEFAULT_SQL_QUERY.to_string()
+}
+fn d_sql_refresh() -> PromDuration {
+    PromDuration(Duration::from_secs(300))
+}
+fn d_sql_query_timeout() -> PromDuration {
+    PromDuration(Duration::from_secs(30))
+}
+fn d_sql_port() -> u16 {
+    161
 }
 
 /// A Prometheus-style duration: `500ms`, `30s`, `5m`, `1h30m`, `1d`, `1w`.
@@ -214,6 +265,24 @@ pub struct Target {
     pub auth_name: String,
 }
 
+/// The validated `targets_sql` section.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetsSqlConfig {
+    pub url: Secret,
+    pub query: String,
+    pub refresh_interval: Duration,
+    pub query_timeout: Duration,
+    pub default_port: u16,
+    /// Name of an existing `auths` entry.
+    pub default_auth: Option<String>,
+    /// Name of an existing version 3 `auths` entry.
+    pub v3_auth: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub timeout: Duration,
+    pub retries: u32,
+    pub max_repetitions: u32,
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -225,6 +294,10 @@ pub struct Config {
     pub targets: Vec<Target>,
     /// Resolved paths of `targets_files`, watched for changes.
     pub targets_files: Vec<PathBuf>,
+    /// The PostgreSQL inventory source, if configured.
+    pub targets_sql: Option<TargetsSqlConfig>,
+    /// Every `auths` entry by name; `targets_sql` rows refer to them.
+    pub auths: BTreeMap<String, Credentials>,
     /// The raw classification section; `app::load_all` builds the classifier from it.
     pub classification: crate::classify::ClassificationConfig,
     /// Topology roots and manual links (branch topology).
@@ -397,6 +470,12 @@ fn validate(raw: RawConfig, src: &str, path: &Path, env: &dyn Env) -> Result<Con
         )?;
         targets_files.push(p);
     }
+    let targets_sql = match raw.targets_sql {
+        Some(sql) => Some(validate_targets_sql(
+            sql, src, &file, base, env, &auths, &defaults,
+        )?),
+        None => None,
+    };
     // -- topology (branch topology)
     let names: HashSet<&str> = targets.iter().map(|t| &*t.name).collect();
     let topology = crate::topology::config::validate(raw.topology, src, &file, &names)?;
@@ -409,8 +488,116 @@ fn validate(raw: RawConfig, src: &str, path: &Path, env: &dyn Env) -> Result<Con
         max_concurrent_devices: raw.max_concurrent_devices,
         targets,
         targets_files,
+        targets_sql,
+        auths: auths.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
         classification: raw.classification,
         topology,
+    })
+}
+
+fn validate_targets_sql(
+    raw: RawTargetsSql,
+    src: &str,
+    file: &str,
+    base: &Path,
+    env: &dyn Env,
+    auths: &BTreeMap<&str, Credentials>,
+    defaults: &TargetDefaults,
+) -> Result<TargetsSqlConfig, ConfigError> {
+    // Lines are looked up inside the section, so `url` finds `url_env:` there, not a comment.
+    let start = locate(src, &["targets_sql:"]).saturating_sub(1);
+    let section: String = src.lines().skip(start).collect::<Vec<_>>().join("\n");
+    let err = |needles: &[&str], message: String| ConfigError::Invalid {
+        file: file.to_string(),
+        line: match locate(&section, needles) {
+            0 => start + 1,
+            n => start + n,
+        },
+        message: format!("targets_sql.{message}"),
+    };
+    let url = secret("url", &raw.url, &raw.url_env, &raw.url_file, base, env)
+        .map_err(|m| err(&["url"], m))?
+        .ok_or_else(|| {
+            err(
+                &["targets_sql:"],
+                "url: set url_env, url_file or url".into(),
+            )
+        })?;
+    crate::targets_sql::check_url(&url).map_err(|m| err(&["url"], format!("url: {m}")))?;
+    if raw.query.trim().trim_end_matches(';').trim().is_empty() {
+        return Err(err(&["query:"], "query: must not be empty".into()));
+    }
+    for (field, d) in [
+        ("refresh_interval", raw.refresh_interval.0),
+        ("query_timeout", raw.query_timeout.0),
+    ] {
+        if d.is_zero() {
+            return Err(err(&[field], format!("{field}: must be longer than 0s")));
+        }
+    }
+    if raw.timeout.is_some_and(|t| t.0.is_zero()) {
+        return Err(err(
+            &["targets_sql:"],
+            "timeout: must be longer than 0s".into(),
+        ));
+    }
+    if raw.default_port == 0 {
+        return Err(err(
+            &["default_port"],
+            "default_port: must be 1-65535".into(),
+        ));
+    }
+    if raw.max_repetitions == Some(0) {
+        return Err(err(
+            &["max_repetitions"],
+            "max_repetitions: must be at least 1".into(),
+        ));
+    }
+    if let Some(name) = &raw.default_auth {
+        if !auths.contains_key(name.as_str()) {
+            return Err(err(
+                &["default_auth:", name],
+                format!("default_auth: no auth named {name:?} in auths"),
+            ));
+        }
+    }
+    if let Some(name) = &raw.v3_auth {
+        match auths.get(name.as_str()) {
+            None => {
+                return Err(err(
+                    &["v3_auth:", name],
+                    format!("v3_auth: no auth named {name:?} in auths"),
+                ))
+            }
+            Some(Credentials::V3(_)) => {}
+            Some(_) => {
+                return Err(err(
+                    &["v3_auth:", name],
+                    format!("v3_auth: auth {name:?} is not version 3"),
+                ))
+            }
+        }
+    }
+    for k in raw.labels.keys() {
+        if !valid_label_name(k) || RESERVED_LABELS.contains(&k.as_str()) {
+            return Err(err(
+                &[&format!("{k}:")],
+                format!("labels: {k:?} is not a valid label name or is reserved"),
+            ));
+        }
+    }
+    Ok(TargetsSqlConfig {
+        url,
+        query: raw.query,
+        refresh_interval: raw.refresh_interval.0,
+        query_timeout: raw.query_timeout.0,
+        default_port: raw.default_port,
+        default_auth: raw.default_auth,
+        v3_auth: raw.v3_auth,
+        labels: raw.labels,
+        timeout: raw.timeout.map(|d| d.0).unwrap_or(defaults.timeout),
+        retries: raw.retries.unwrap_or(defaults.retries),
+        max_repetitions: raw.max_repetitions.unwrap_or(defaults.max_repetitions),
     })
 }
 
@@ -518,7 +705,8 @@ pub const RESERVED_LABELS: &[&str] = &[
     "is_critical",
 ];
 
-fn valid_label_name(s: &str) -> bool {
+/// True for a Prometheus label name that is not reserved for internal use (`__`).
+pub fn valid_label_name(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -841,12 +1029,134 @@ targets:
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    const SQL: &str = "targets_sql:
+  url_env: INVENTORY_URL
+  refresh_interval: 2m
+  default_auth: branch_v2
+  v3_auth: core_v3
+  labels: {source: inventory}
+";
+
+    fn sql_env() -> FakeEnv {
+        let mut e = env();
+        e.0.push((
+            "INVENTORY_URL",
+            "postgres://inv:db-pass-77@127.0.0.1:5432/inventory",
+        ));
+        e
+    }
+
+    fn check_sql_err(sql: &str, line: usize, needle: &str) {
+        let src = format!("{GOOD}{sql}");
+        let e = parse(&src, Path::new("wf.yml"), &sql_env())
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with(&format!("wf.yml:{line}: ")), "{e}");
+        assert!(e.contains(needle), "{e}");
+        assert!(!e.contains("db-pass-77"), "{e}");
+    }
+
+    #[test]
+    fn targets_sql_validates_with_defaults_and_keeps_the_url_secret() {
+        let c = parse(&format!("{GOOD}{SQL}"), Path::new("wf.yml"), &sql_env()).unwrap();
+        let sql = c.targets_sql.as_ref().unwrap();
+        assert_eq!(
+            sql.url.expose(),
+            "postgres://inv:db-pass-77@127.0.0.1:5432/inventory"
+        );
+        assert_eq!(sql.query, DEFAULT_SQL_QUERY);
+        assert_eq!(sql.refresh_interval, Duration::from_secs(120));
+        assert_eq!(sql.query_timeout, Duration::from_secs(30));
+        assert_eq!(sql.default_port, 161);
+        assert_eq!(sql.timeout, Duration::from_secs(2));
+        assert_eq!(sql.retries, 2);
+        assert_eq!(sql.max_repetitions, 25);
+        assert_eq!(sql.default_auth.as_deref(), Some("branch_v2"));
+        assert_eq!(c.auths.len(), 2);
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("db-pass-77"), "{dbg}");
+    }
+
+    #[test]
+    fn targets_sql_errors_name_file_line_and_field() {
+        // GOOD has 14 lines; targets_sql: is line 15.
+        check_sql_err(
+            "targets_sql:\n  refresh_interval: 5m\n",
+            15,
+            "targets_sql.url: set url_env, url_file or url",
+        );
+        check_sql_err(
+            &SQL.replace("url_env: INVENTORY_URL", "url_env: NOT_SET_ANYWHERE"),
+            16,
+            "NOT_SET_ANYWHERE is not set",
+        );
+        check_sql_err(
+            &SQL.replace("url_env: INVENTORY_URL", "url: mysql://x@y/z"),
+            16,
+            "targets_sql.url: must start with postgres://",
+        );
+        check_sql_err(
+            &SQL.replace("default_auth: branch_v2", "default_auth: nope"),
+            18,
+            "targets_sql.default_auth: no auth named \"nope\"",
+        );
+        check_sql_err(
+            &SQL.replace("v3_auth: core_v3", "v3_auth: branch_v2"),
+            19,
+            "targets_sql.v3_auth: auth \"branch_v2\" is not version 3",
+        );
+        check_sql_err(
+            &SQL.replace("refresh_interval: 2m", "refresh_interval: 0s"),
+            17,
+            "targets_sql.refresh_interval: must be longer than 0s",
+        );
+        check_sql_err(
+            &SQL.replace("refresh_interval: 2m", "refresh_intervall: 2m"),
+            17,
+            "unknown field `refresh_intervall`",
+        );
+        check_sql_err(
+            &SQL.replace("{source: inventory}", "{device: x}"),
+            20,
+            "targets_sql.labels",
+        );
+        check_sql_err(
+            &format!("{SQL}  query: \" ; \"\n"),
+            21,
+            "targets_sql.query: must not be empty",
+        );
+    }
+
     #[test]
     fn the_shipped_example_config_validates() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/examples/exporter.yml");
         let c = load(&path, &env()).unwrap();
         assert_eq!(c.targets.len(), 2);
         assert_eq!(c.poll_interval, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn the_shipped_example_targets_sql_block_validates_once_uncommented() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/examples/exporter.yml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let start = text
+            .find("# targets_sql:")
+            .expect("example has a targets_sql block");
+        let block: String = text[start..]
+            .lines()
+            .map(|l| l.strip_prefix("# ").unwrap_or(l))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let src = format!("{}{block}", &text[..start]);
+        let mut e = env();
+        e.0.push((
+            "WARDFLUX_INVENTORY_URL",
+            "postgres://ro:pw@127.0.0.1:5432/inventory",
+        ));
+        let c = parse(&src, &path, &e).unwrap();
+        let sql = c.targets_sql.unwrap();
+        assert_eq!(sql.default_auth.as_deref(), Some("branch_v2"));
+        assert!(sql.query.contains("standalone_devices"), "{}", sql.query);
     }
 
     #[test]

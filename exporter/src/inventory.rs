@@ -12,7 +12,7 @@ use crate::classify::{Classification, Classifier, IfFacts};
 use crate::mib::display_bytes;
 use crate::mib::if_mib::{self, Counters, InterfaceInfo};
 use crate::mib::system::{ChangeMarkers, SystemInfo};
-use crate::snmp::Oid;
+use crate::snmp::{EncodedOids, Oid};
 
 /// What the exporter knows about a target from its config (no secrets).
 #[derive(Debug, Clone)]
@@ -38,11 +38,12 @@ impl IfEntry {
     }
 }
 
-/// The OIDs a counter poll asks for, and where each answer goes.
+/// The OIDs a counter poll asks for, and where each answer goes. The OIDs are BER-encoded
+/// once here and sent as they are by every poll until the next discovery.
 #[derive(Debug, Clone, Default)]
 pub struct PollPlan {
     /// Change markers first, then (interface, slot) pairs in `targets` order.
-    pub oids: Vec<Oid>,
+    pub oids: EncodedOids,
     pub targets: Vec<(u32, u8)>,
 }
 
@@ -129,16 +130,25 @@ fn classify_one(
 /// Plan a poll: markers, then every monitored interface's slots.
 pub fn plan_polls(interfaces: &[IfEntry]) -> PollPlan {
     let mut plan = PollPlan::default();
-    plan.oids.extend(crate::mib::system::marker_oids());
+    // Every OID here starts 1.3.6.1, so encoding cannot fail; a failure would only drop
+    // that one value, never shift the others.
+    for m in crate::mib::system::marker_oids() {
+        let _ = plan.oids.push(&m);
+    }
+    let mut oid = Oid(Vec::with_capacity(13));
     for (pos, e) in interfaces.iter().enumerate() {
         if !e.class.monitored {
             continue;
         }
         for &slot in if_mib::slots_for(e.info.has_hc) {
-            plan.oids.push(if_mib::POLLED[slot].oid(e.info.if_index));
-            plan.targets.push((pos as u32, slot as u8));
+            if_mib::POLLED[slot].oid_into(e.info.if_index, &mut oid);
+            if plan.oids.push(&oid).is_ok() {
+                plan.targets.push((pos as u32, slot as u8));
+            }
         }
     }
+    plan.oids.shrink_to_fit();
+    plan.targets.shrink_to_fit();
     plan
 }
 

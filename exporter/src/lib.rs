@@ -10,6 +10,7 @@
 //! - [`poller`]: discovery and counter polling schedules that fill the inventory.
 //! - [`metrics`]: renders the snapshot as Prometheus text; self-metrics.
 //! - [`http`]: `/metrics`, `/probe`, service discovery, JSON API, reload.
+//! - [`targets_sql`]: devices read from a PostgreSQL inventory table, refreshed in the background.
 //! - [`topology`]: LLDP/CDP neighbours, the network graph, impact analysis, `/topology`.
 
 pub mod app;
@@ -23,4 +24,5 @@ pub mod poller;
 pub mod secret;
 pub mod shard;
 pub mod snmp;
+pub mod targets_sql;
 pub mod topology;

@@ -39,6 +39,8 @@ struct Cli {
     /// Log line format: logfmt or json.
     #[arg(long = "log.format", default_value = "logfmt", global = true)]
     log_format: String,
+    #[command(flatten)]
+    web: wardflux_web::WebArgs,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -100,6 +102,15 @@ fn main() -> Result<()> {
 }
 
 fn check_config(cli: &Cli) -> Result<()> {
+    if let Some(path) = &cli.web.config_file {
+        match cli.web.load() {
+            Ok(web) => println!("{}: ok: {}", path.display(), web.summary()),
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::exit(1);
+            }
+        }
+    }
     match app::load_all(&cli.config_file, &ProcessEnv) {
         Ok((cfg, _)) => {
             println!(
@@ -109,6 +120,13 @@ fn check_config(cli: &Cli) -> Result<()> {
                 cfg.poll_interval,
                 cfg.discovery_interval
             );
+            if let Some(sql) = &cfg.targets_sql {
+                // The database is not queried here: check-config needs no network.
+                println!(
+                    "targets_sql: more targets from the inventory database every {:?} (not queried by check-config)",
+                    sql.refresh_interval
+                );
+            }
             Ok(())
         }
         Err(e) => {
@@ -137,6 +155,7 @@ fn classify(rules: Option<&std::path::Path>, explain: bool) -> Result<()> {
 
 async fn serve(cli: Cli) -> Result<()> {
     let addr = listen_addr(&cli.listen)?;
+    let web = cli.web.load()?;
     let shard = Shard::new(cli.shard_index, cli.shard_count).map_err(anyhow::Error::msg)?;
     let app = App::with_shard(cli.config_file.clone(), Box::new(ProcessEnv), shard);
     app.reload()
@@ -144,27 +163,27 @@ async fn serve(cli: Cli) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
-    info!(address = %listener.local_addr()?, "listening");
+    info!(address = %listener.local_addr()?, tls = web.is_tls(), "listening");
     spawn_sighup(app.clone());
     app.spawn_targets_watch(std::time::Duration::from_secs(5));
+    app.spawn_targets_sql();
     let shutdown_app = app.clone();
-    axum::serve(listener, http::router(app))
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            info!("shutting down");
-            shutdown_app.poller.shutdown();
-            // Device tasks are aborted mid-request at once; only HTTP clients that keep a
-            // connection open could hold the exit up, and they get a bounded wait.
-            tokio::spawn(async {
-                tokio::time::sleep(SHUTDOWN_GRACE).await;
-                warn!(
-                    grace_seconds = SHUTDOWN_GRACE.as_secs(),
-                    "HTTP connections still open, exiting anyway"
-                );
-                std::process::exit(0);
-            });
-        })
-        .await?;
+    web.serve(listener, http::router(app), async move {
+        shutdown_signal().await;
+        info!("shutting down");
+        shutdown_app.poller.shutdown();
+        // Device tasks are aborted mid-request at once; only HTTP clients that keep a
+        // connection open could hold the exit up, and they get a bounded wait.
+        tokio::spawn(async {
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+            warn!(
+                grace_seconds = SHUTDOWN_GRACE.as_secs(),
+                "HTTP connections still open, exiting anyway"
+            );
+            std::process::exit(0);
+        });
+    })
+    .await?;
     Ok(())
 }
 

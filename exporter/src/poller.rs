@@ -18,7 +18,7 @@ use crate::config::{Config, Target};
 use crate::inventory::{DeviceInventory, Inventory, PollValues, TargetMeta};
 use crate::mib::{if_mib, system};
 use crate::snmp::session::UdpClient;
-use crate::snmp::walk::{get_packed, walk_columns, WalkLimits};
+use crate::snmp::walk::{get_packed, get_packed_encoded, walk_columns, WalkLimits};
 use crate::snmp::{AtOid, ClientStats, SnmpClient, SnmpError};
 
 /// Unix time in seconds.
@@ -64,14 +64,15 @@ pub async fn poll<C: SnmpClient>(
     inv: &DeviceInventory,
     limits: &mut WalkLimits,
 ) -> Result<PollValues, AtOid> {
-    let answers = get_packed(client, &inv.plan.oids, limits).await?;
+    // The plan's OIDs go out pre-encoded; answers come back matched to them by position and
+    // OID bytes, never decoded into `Oid`s.
+    let answers = get_packed_encoded(client, &inv.plan.oids, limits).await?;
     let n_markers = system::marker_oids().len();
     let markers = system::decode_markers(&answers[..n_markers.min(answers.len())]);
     let mut counters = vec![[None; if_mib::POLLED.len()]; inv.interfaces.len()];
     for (i, (pos, slot)) in inv.plan.targets.iter().enumerate() {
-        let k = n_markers + i;
-        if let (Some(asked), Some(got)) = (inv.plan.oids.get(k), answers.get(k)) {
-            if_mib::store_value(&mut counters[*pos as usize], *slot as usize, asked, got);
+        if let Some(got) = answers.get(n_markers + i) {
+            if_mib::store_value(&mut counters[*pos as usize], *slot as usize, got.as_ref());
         }
     }
     Ok(PollValues {
@@ -184,6 +185,12 @@ impl Poller {
     pub fn apply(&self, config: &Config, classifier: Arc<Classifier>) {
         *self.classifier.lock().unwrap_or_else(|p| p.into_inner()) = classifier.clone();
         self.inventory.reclassify(&classifier);
+        self.reconcile(config);
+    }
+
+    /// Start, restart or stop device tasks so they match `config.targets`, keeping the
+    /// classifier: what a new `targets_sql` row set needs.
+    pub fn reconcile(&self, config: &Config) {
         self.resize(config.max_concurrent_devices as usize);
         let sem = self.semaphore.clone();
         let settings = Settings {

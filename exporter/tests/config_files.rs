@@ -24,6 +24,7 @@ fn check_config(name: &str, env: &[(&str, &str)]) -> (bool, String) {
         .arg(fixture(name))
         .arg("check-config")
         .env_remove("WARDFLUX_TEST_COMMUNITY")
+        .env_remove("WARDFLUX_TEST_INVENTORY_URL")
         .envs(env.iter().copied())
         .output()
         .expect("run wardflux-exporter check-config");
@@ -57,6 +58,37 @@ fn check_config_accepts_the_good_fixture() {
 }
 
 #[test]
+fn check_config_accepts_targets_sql_without_querying_or_showing_the_url() {
+    let url = "postgres://inv:fixture-db-pass@127.0.0.1:1/inventory";
+    let (ok, out) = check_config(
+        "good-targets-sql.yml",
+        &[
+            ("WARDFLUX_TEST_COMMUNITY", "fixture-community"),
+            ("WARDFLUX_TEST_INVENTORY_URL", url),
+        ],
+    );
+    assert!(ok, "good-targets-sql.yml rejected: {out}");
+    assert!(
+        out.contains("1 targets") && out.contains("targets_sql"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("fixture-db-pass") && !out.contains("fixture-community"),
+        "{out}"
+    );
+    // Without the variable the error names the file, the line of url_env and the variable.
+    let (ok, out) = check_config(
+        "good-targets-sql.yml",
+        &[("WARDFLUX_TEST_COMMUNITY", "fixture-community")],
+    );
+    assert!(!ok, "accepted without the url: {out}");
+    assert!(
+        out.contains("good-targets-sql.yml:8:") && out.contains("WARDFLUX_TEST_INVENTORY_URL"),
+        "{out}"
+    );
+}
+
+#[test]
 fn check_config_names_a_missing_secret_variable() {
     let (ok, out) = check_config("good.yml", &SECRETS[1..]);
     assert!(!ok, "accepted without WARDFLUX_TEST_COMMUNITY: {out}");
@@ -67,11 +99,16 @@ fn check_config_names_a_missing_secret_variable() {
 /// Each bad fixture: the line of the mistake and words that must be in the message.
 #[test]
 fn check_config_rejects_bad_fixtures_with_file_line_and_field() {
-    let cases: [(&str, usize, &[&str]); 4] = [
+    let cases: [(&str, usize, &[&str]); 5] = [
         ("bad-unknown-key.yml", 9, &["unknown field", "adress"]),
         ("bad-duration.yml", 3, &["discovery_interval", "1hour"]),
         ("bad-missing-auth.yml", 7, &["auth", "core_v3"]),
         ("bad-duplicate-target.yml", 8, &["duplicate", "CORE-SW-01"]),
+        (
+            "bad-targets-sql-auth.yml",
+            6,
+            &["targets_sql.v3_auth", "no auth named \"core_v3\""],
+        ),
     ];
     for (file, line, words) in cases {
         let (ok, out) = check_config(file, &[]);

@@ -252,6 +252,8 @@ pub struct RunArgs {
     #[command(flatten)]
     pub baselines: BaselineFileArgs,
     #[command(flatten)]
+    pub web: wardflux_web::WebArgs,
+    #[command(flatten)]
     pub log: LogArgs,
 }
 
@@ -556,6 +558,7 @@ fn listen_addr(s: &str) -> String {
 
 /// `run`: the long-lived ruler.
 pub async fn run(args: RunArgs) -> Result<()> {
+    let web = args.web.load()?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     tokio::spawn(async move {
         wait_for_termination().await;
@@ -669,16 +672,12 @@ pub async fn run(args: RunArgs) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
-    info!(address = %addr, "HTTP API listening");
+    info!(address = %addr, tls = web.is_tls(), "HTTP API listening");
     let mut srv_shutdown = shutdown_rx.clone();
     let router = api::router(state.clone());
-    let server = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = srv_shutdown.changed().await;
-            })
-            .await
-    });
+    let server = tokio::spawn(web.serve(listener, router, async move {
+        let _ = srv_shutdown.changed().await;
+    }));
     state.ready.store(true, Ordering::SeqCst);
 
     // SIGHUP asks for the same reload as POST /-/reload.

@@ -1,6 +1,7 @@
 //! `docs/configuration.md` against the code: every field of the exporter's configuration
-//! structs (read from their source, serde renames applied) and every long flag of both programs
-//! must appear in it, so a new setting cannot ship undocumented.
+//! structs and of the web configuration (read from their source, serde renames applied) and
+//! every long flag of both programs (the shared `--web.*` ones included) must appear in it, so
+//! a new setting cannot ship undocumented.
 
 use std::path::{Path, PathBuf};
 
@@ -74,7 +75,7 @@ fn every_exporter_config_field_is_documented() {
     for (file, structs) in [
         (
             "exporter/src/config.rs",
-            &["RawConfig", "RawAuth", "RawTarget"][..],
+            &["RawConfig", "RawAuth", "RawTarget", "RawTargetsSql"][..],
         ),
         (
             "exporter/src/classify/config.rs",
@@ -83,6 +84,15 @@ fn every_exporter_config_field_is_documented() {
         (
             "exporter/src/topology/config.rs",
             &["RawTopology", "RawLink"][..],
+        ),
+        (
+            "crates/web/src/config.rs",
+            &[
+                "RawWebConfig",
+                "RawTlsServerConfig",
+                "RawHttpServerConfig",
+                "RawHeaders",
+            ][..],
         ),
     ] {
         let src = read(file);
@@ -107,8 +117,11 @@ fn every_flag_of_both_programs_is_documented() {
     let doc = doc();
     let mut flags = long_flags(&read("exporter/src/main.rs"));
     flags.extend(long_flags(&read("ruler/src/cli.rs")));
+    flags.extend(long_flags(&read("crates/web/src/args.rs")));
     assert!(
-        flags.iter().any(|f| f == "--shard.count") && flags.iter().any(|f| f == "--store.url"),
+        flags.iter().any(|f| f == "--shard.count")
+            && flags.iter().any(|f| f == "--store.url")
+            && flags.iter().any(|f| f == "--web.write-users"),
         "flag parsing missed known flags: {flags:?}"
     );
     let gaps = missing(&flags, &doc);

@@ -8,11 +8,16 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabel {
     pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -33,6 +38,103 @@ pub struct SelfMetrics {
     pub config_last_reload_success_timestamp: Gauge<f64, AtomicU64>,
     pub http_requests: Family<HandlerLabel, Counter>,
     pub render_seconds: Gauge<f64, AtomicU64>,
+    /// The `targets_sql` source; rendered only once a config with `targets_sql` was loaded.
+    pub sql: SqlMetrics,
+}
+
+/// Metrics of the `targets_sql` inventory source, in a registry of their own.
+pub struct SqlMetrics {
+    registry: Registry,
+    enabled: AtomicBool,
+    pub up: Gauge,
+    pub last_success: Gauge<f64, AtomicU64>,
+    pub targets: Gauge,
+    pub skipped_rows: Family<ReasonLabel, Gauge>,
+    pub refreshes: Family<ResultLabel, Counter>,
+    pub query_seconds: Gauge<f64, AtomicU64>,
+}
+
+impl SqlMetrics {
+    fn new() -> SqlMetrics {
+        let mut registry = Registry::default();
+        let up = Gauge::default();
+        registry.register(
+            "wardflux_targets_sql_up",
+            "1 when the last targets_sql query succeeded, 0 while the inventory database cannot be read",
+            up.clone(),
+        );
+        let last_success = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "wardflux_targets_sql_last_success_timestamp_seconds",
+            "Unix time of the last successful targets_sql query",
+            last_success.clone(),
+        );
+        let targets = Gauge::default();
+        registry.register(
+            "wardflux_targets_sql_targets",
+            "Targets read from the inventory database in the last good row set (before sharding)",
+            targets.clone(),
+        );
+        let skipped_rows = Family::<ReasonLabel, Gauge>::default();
+        for r in crate::targets_sql::SkipReason::ALL {
+            let _ = skipped_rows.get_or_create(&ReasonLabel {
+                reason: r.as_str().to_string(),
+            });
+        }
+        registry.register(
+            "wardflux_targets_sql_skipped_rows",
+            "Inventory rows left out of the last good row set, by reason",
+            skipped_rows.clone(),
+        );
+        let refreshes = Family::<ResultLabel, Counter>::default();
+        for r in ["success", "failure"] {
+            let _ = refreshes.get_or_create(&ResultLabel { result: r.into() });
+        }
+        registry.register(
+            "wardflux_targets_sql_refreshes",
+            "targets_sql queries, by result (success or failure)",
+            refreshes.clone(),
+        );
+        let query_seconds = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "wardflux_targets_sql_query_duration_seconds",
+            "Time the last targets_sql query took, connecting included",
+            query_seconds.clone(),
+        );
+        SqlMetrics {
+            registry,
+            enabled: AtomicBool::new(false),
+            up,
+            last_success,
+            targets,
+            skipped_rows,
+            refreshes,
+            query_seconds,
+        }
+    }
+
+    /// Show these metrics from now on.
+    pub fn enable(&self) {
+        self.enabled.store(true, Ordering::Relaxed);
+    }
+
+    pub fn set_skipped(&self, counts: &[(crate::targets_sql::SkipReason, i64)]) {
+        for (r, n) in counts {
+            self.skipped_rows
+                .get_or_create(&ReasonLabel {
+                    reason: r.as_str().to_string(),
+                })
+                .set(*n);
+        }
+    }
+
+    pub fn count_refresh(&self, ok: bool) {
+        self.refreshes
+            .get_or_create(&ResultLabel {
+                result: if ok { "success" } else { "failure" }.to_string(),
+            })
+            .inc();
+    }
 }
 
 impl Default for SelfMetrics {
@@ -92,6 +194,7 @@ impl SelfMetrics {
             config_last_reload_success_timestamp,
             http_requests,
             render_seconds,
+            sql: SqlMetrics::new(),
         }
     }
 
@@ -108,6 +211,12 @@ impl SelfMetrics {
         let mut om = String::new();
         if prometheus_client::encoding::text::encode(&mut om, &self.registry).is_ok() {
             to_text_format(&om, out);
+        }
+        if self.sql.enabled.load(Ordering::Relaxed) {
+            om.clear();
+            if prometheus_client::encoding::text::encode(&mut om, &self.sql.registry).is_ok() {
+                to_text_format(&om, out);
+            }
         }
     }
 }

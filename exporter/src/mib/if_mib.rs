@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::snmp::walk::Column;
-use crate::snmp::{Oid, Value, VarBind};
+use crate::snmp::{Oid, Value};
 
 const IF_ENTRY: [u32; 9] = [1, 3, 6, 1, 2, 1, 2, 2, 1];
 const IFX_ENTRY: [u32; 10] = [1, 3, 6, 1, 2, 1, 31, 1, 1, 1];
@@ -152,15 +152,21 @@ pub enum Table {
 
 impl PolledColumn {
     pub fn oid(&self, if_index: u32) -> Oid {
+        let mut o = Oid(Vec::with_capacity(13));
+        self.oid_into(if_index, &mut o);
+        o
+    }
+
+    /// The same OID written into `out`, reusing its allocation.
+    pub fn oid_into(&self, if_index: u32, out: &mut Oid) {
         let base: &[u32] = match self.table {
             Table::If => &IF_ENTRY,
             Table::IfX => &IFX_ENTRY,
         };
-        let mut v = Vec::with_capacity(base.len() + 2);
-        v.extend_from_slice(base);
-        v.push(self.column);
-        v.push(if_index);
-        Oid(v)
+        out.0.clear();
+        out.0.extend_from_slice(base);
+        out.0.push(self.column);
+        out.0.push(if_index);
     }
 }
 
@@ -219,12 +225,12 @@ pub fn slots_for(has_hc: bool) -> &'static [usize] {
 /// One poll's values for one interface, a slot per `POLLED` column (None: not read or missing).
 pub type Counters = [Option<u64>; POLLED.len()];
 
-/// Store a GET answer value into its slot, checking the OID is the one asked for.
-pub fn store_value(counters: &mut Counters, slot: usize, asked: &Oid, got: &VarBind) {
-    let (oid, value) = got;
-    if oid != asked {
+/// Store a GET answer value into its slot. `None` (the agent answered for another OID, or
+/// not at all) leaves the slot as it is.
+pub fn store_value(counters: &mut Counters, slot: usize, got: Option<&Value>) {
+    let Some(value) = got else {
         return;
-    }
+    };
     counters[slot] = match (POLLED[slot].counter, value) {
         (true, Value::Counter64(v)) => Some(*v),
         (true, Value::Counter32(v)) => Some(u64::from(*v)),
@@ -270,22 +276,21 @@ mod tests {
     }
 
     #[test]
-    fn stored_values_must_match_the_asked_oid_and_type() {
+    fn stored_values_must_be_answers_of_the_right_type() {
         let mut c: Counters = [None; POLLED.len()];
-        let asked = POLLED[2].oid(7);
-        store_value(&mut c, 2, &asked, &(asked.clone(), Value::Counter64(42)));
+        store_value(&mut c, 2, Some(&Value::Counter64(42)));
         assert_eq!(c[2], Some(42));
-        store_value(&mut c, 2, &asked, &(POLLED[2].oid(8), Value::Counter64(1)));
-        assert_eq!(c[2], Some(42), "answer for another OID is ignored");
-        store_value(&mut c, 2, &asked, &(asked.clone(), Value::NoSuchInstance));
+        store_value(&mut c, 2, None);
+        assert_eq!(c[2], Some(42), "an answer for another OID is ignored");
+        store_value(&mut c, 2, Some(&Value::NoSuchInstance));
         assert_eq!(c[2], None);
-        store_value(
-            &mut c,
-            0,
-            &POLLED[0].oid(7),
-            &(POLLED[0].oid(7), Value::Integer(2)),
-        );
+        store_value(&mut c, 0, Some(&Value::Integer(2)));
         assert_eq!(c[0], Some(2));
+        store_value(&mut c, 0, Some(&Value::Counter64(2)));
+        assert_eq!(c[0], None, "a status must be an INTEGER");
+        let mut o = Oid::default();
+        POLLED[3].oid_into(9, &mut o);
+        assert_eq!(o, POLLED[3].oid(9));
         assert!(POLLED.iter().all(|p| p.oid(1).0.len() >= 11));
     }
 }

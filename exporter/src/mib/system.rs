@@ -88,20 +88,19 @@ pub fn marker_oids() -> [Oid; 3] {
     ]
 }
 
-/// Decode the marker values (positions 0..3 of `vbs`, answered in request order).
-pub fn decode_markers(vbs: &[VarBind]) -> ChangeMarkers {
+/// Decode the marker values: the answers to `marker_oids()`, in that order (`None`: the
+/// agent answered for another OID).
+pub fn decode_markers(values: &[Option<Value>]) -> ChangeMarkers {
     let mut m = ChangeMarkers::default();
-    for (oid, v) in vbs {
-        if v.is_exception() {
-            continue;
-        }
-        match oid.0.as_slice() {
-            o if o == SYS_UPTIME => m.sys_uptime = v.as_u64().map(|x| x as u32),
-            o if o == IF_NUMBER => m.if_number = v.as_i64(),
-            o if o == IF_TABLE_LAST_CHANGE => m.if_table_last_change = v.as_u64().map(|x| x as u32),
-            _ => {}
-        }
-    }
+    let at = |i: usize| {
+        values
+            .get(i)
+            .and_then(Option::as_ref)
+            .filter(|v| !v.is_exception())
+    };
+    m.sys_uptime = at(0).and_then(Value::as_u64).map(|x| x as u32);
+    m.if_number = at(1).and_then(Value::as_i64);
+    m.if_table_last_change = at(2).and_then(Value::as_u64).map(|x| x as u32);
     m
 }
 

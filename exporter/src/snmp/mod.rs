@@ -2,12 +2,16 @@
 //!
 //! Invariant: this module knows nothing of interfaces, HTTP or Prometheus. It moves varbinds.
 
+pub mod encoded;
 pub mod fake;
 pub mod session;
 pub mod walk;
 
 use std::fmt;
+use std::ops::Range;
 use std::time::Duration;
+
+pub use encoded::EncodedOids;
 
 /// An object identifier as a list of arcs.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -266,6 +270,17 @@ pub struct ClientStats {
     pub varbinds: u64,
 }
 
+/// GET answers in request order: varbind `k` answers `asked[k]` only when its OID is that one.
+pub fn match_answers(asked: &[Oid], answers: Vec<VarBind>) -> Vec<Option<Value>> {
+    let mut out: Vec<Option<Value>> = answers
+        .into_iter()
+        .zip(asked)
+        .map(|((oid, value), a)| (oid == *a).then_some(value))
+        .collect();
+    out.resize(asked.len(), None);
+    out
+}
+
 /// The three SNMP operations the exporter needs. One implementation speaks UDP through
 /// `snmp2`; tests may use a fake. Implementations own their retry and timeout policy.
 #[allow(async_fn_in_trait)]
@@ -280,6 +295,19 @@ pub trait SnmpClient {
         oids: &[Oid],
         max_repetitions: u32,
     ) -> Result<Vec<VarBind>, SnmpError>;
+    /// GET of the pre-encoded `oids[range]` (a poll plan). One value per OID asked, in
+    /// request order; `None` where the agent answered for another OID or left it out. The
+    /// default decodes the OIDs and goes through `get`; the UDP client sends the encoded
+    /// bytes as they are and matches answers without decoding their OIDs.
+    async fn get_encoded(
+        &mut self,
+        oids: &EncodedOids,
+        range: Range<usize>,
+    ) -> Result<Vec<Option<Value>>, SnmpError> {
+        let asked: Vec<Oid> = range.map(|i| oids.oid(i)).collect();
+        let answers = self.get(&asked).await?;
+        Ok(match_answers(&asked, answers))
+    }
     /// Traffic counters so far.
     fn stats(&self) -> ClientStats;
     /// Whether GETBULK is available (SNMPv2c and v3).

@@ -3,7 +3,7 @@
 //! Several columns walk together in one request (row by row), each stops at the end of its
 //! subtree or at endOfMibView, and an OID that does not increase is an error, never a loop.
 
-use super::{AtOid, Oid, SnmpClient, SnmpError, Value, VarBind};
+use super::{AtOid, EncodedOids, Oid, SnmpClient, SnmpError, Value, VarBind};
 
 /// The rows of one walked column: index suffix (arcs after the column OID) and value.
 pub type Column = Vec<(Vec<u32>, Value)>;
@@ -207,6 +207,41 @@ pub async fn get_packed<C: SnmpClient>(
                 start = end;
             }
             Err(e) => return Err(AtOid::new(&oids[start], e)),
+        }
+    }
+    Ok(out)
+}
+
+/// `get_packed` for a pre-encoded OID list (the poll plan): one value per OID in order,
+/// `None` where the agent answered for another OID. Same packing and tooBig halving; an
+/// SNMPv1 noSuchName falls back to `get_packed` for that request (rare, and v1 only).
+pub async fn get_packed_encoded<C: SnmpClient>(
+    client: &mut C,
+    oids: &EncodedOids,
+    limits: &mut WalkLimits,
+) -> Result<Vec<Option<Value>>, AtOid> {
+    let mut out = Vec::with_capacity(oids.len());
+    let mut start = 0;
+    while start < oids.len() {
+        let end = (start + limits.max_varbinds.max(1) as usize).min(oids.len());
+        match client.get_encoded(oids, start..end).await {
+            Ok(values) => {
+                out.extend(values);
+                start = end;
+            }
+            Err(e) if e.is_too_big() && limits.max_varbinds > 1 => {
+                limits.max_varbinds = (limits.max_varbinds / 2).max(1);
+            }
+            Err(SnmpError::ErrorStatus { status: 2, .. }) if !client.supports_bulk() => {
+                let asked: Vec<Oid> = (start..end).map(|i| oids.oid(i)).collect();
+                let mut sub = *limits;
+                let vbs = Box::pin(get_packed(client, &asked, &mut sub)).await?;
+                // get_packed puts the missing OID first: match by OID, not by position.
+                let by_oid: std::collections::HashMap<Oid, Value> = vbs.into_iter().collect();
+                out.extend(asked.iter().map(|a| by_oid.get(a).cloned()));
+                start = end;
+            }
+            Err(e) => return Err(AtOid::new(&oids.oid(start), e)),
         }
     }
     Ok(out)

@@ -351,6 +351,13 @@ impl Snmpsim {
     /// /tmp/wardflux-simcache, so the slow first indexing is done once and reused by later runs;
     /// give each test its own key so two tests never index the same files at once.
     pub fn start(key: &str, recordings: &[&str]) -> Snmpsim {
+        let named: Vec<(&str, &str)> = recordings.iter().map(|r| (*r, community_of(r))).collect();
+        Snmpsim::start_as(key, &named)
+    }
+
+    /// Like `start`, each recording served under the community given with it (snmpsim's
+    /// community is the file name), so a test can use communities it can look for in output.
+    pub fn start_as(key: &str, recordings: &[(&str, &str)]) -> Snmpsim {
         let bin = require_tool("snmpsimd");
         let root = Path::new("/tmp/wardflux-simcache").join(key);
         let data = root.join("data");
@@ -362,14 +369,14 @@ impl Snmpsim {
             .arg(&root)
             .status();
         let src = snmpsim_data_dir();
-        for r in recordings {
-            let dst = data.join(format!("{}.snmprec", community_of(r)));
+        for (r, community) in recordings {
+            let dst = data.join(format!("{community}.snmprec"));
             if dst.is_file() {
                 continue; // unchanged file keeps snmpsim's index valid
             }
             let plain = src.join(format!("{r}.snmprec"));
             let bz = src.join(format!("{r}.snmprec.bz2"));
-            let tmp = data.join(format!(".{}.tmp", community_of(r)));
+            let tmp = data.join(format!(".{community}.tmp"));
             if plain.is_file() {
                 std::fs::copy(&plain, &tmp).expect("copy recording");
             } else if bz.is_file() {
@@ -402,7 +409,7 @@ impl Snmpsim {
         }
         let mut proc = Proc::spawn("snmpsimd", &mut cmd);
         let addr = format!("127.0.0.1:{port}");
-        let first = community_of(recordings[0]).to_string();
+        let first = recordings[0].1.to_string();
         // The first start indexes every recording (large ones take a while).
         wait_for("snmpsimd to answer", Duration::from_secs(300), || {
             proc.assert_running();

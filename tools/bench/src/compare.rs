@@ -255,30 +255,35 @@ fn check_values(
     let mut check = ValueCheck::default();
     for dev in names {
         let theirs = scrape_snmp_exporter(se, sim, dev)?;
-        for (metric, _, _) in COLUMNS {
-            let t: BTreeMap<String, f64> =
-                promtext::samples_by(&theirs, metric, "ifIndex", "ifIndex")
-                    .into_iter()
-                    .map(|((i, _), v)| (i, v))
-                    .collect();
-            for ((d, idx), v) in promtext::samples_by(&ours, metric, "device", "ifIndex") {
-                if &d != dev {
-                    continue;
+        diff_values(dev, &ours, &theirs, &mut check);
+    }
+    Ok(check)
+}
+
+/// Compares every counter and status value wardflux exposes for `dev` (in `ours`, the
+/// exporter's exposition) with snmp_exporter's scrape of that device (`theirs`), by ifIndex.
+pub fn diff_values(dev: &str, ours: &str, theirs: &str, check: &mut ValueCheck) {
+    for (metric, _, _) in COLUMNS {
+        let t: BTreeMap<String, f64> = promtext::samples_by(theirs, metric, "ifIndex", "ifIndex")
+            .into_iter()
+            .map(|((i, _), v)| (i, v))
+            .collect();
+        for ((d, idx), v) in promtext::samples_by(ours, metric, "device", "ifIndex") {
+            if d != dev {
+                continue;
+            }
+            match t.get(&idx) {
+                Some(w) if *w == v => check.compared += 1,
+                Some(w) => {
+                    check.compared += 1;
+                    check.mismatches.push(format!(
+                        "{dev} {metric}{{ifIndex=\"{idx}\"}}: wardflux {v} snmp_exporter {w}"
+                    ));
                 }
-                match t.get(&idx) {
-                    Some(w) if *w == v => check.compared += 1,
-                    Some(w) => {
-                        check.compared += 1;
-                        check.mismatches.push(format!(
-                            "{dev} {metric}{{ifIndex=\"{idx}\"}}: wardflux {v} snmp_exporter {w}"
-                        ));
-                    }
-                    None => check.only_wardflux += 1,
-                }
+                None => check.only_wardflux += 1,
             }
         }
     }
-    Ok(check)
 }
 
 /// One program's figures on the simulated agent.
@@ -416,12 +421,22 @@ fn snmp_exporter_side(
 pub fn run(
     exporter_bin: &Path,
     names: &[String],
-    rounds: u32,
+    rounds: Option<u32>,
     work: &Path,
 ) -> anyhow::Result<String> {
     let data = work.join("data");
     prepare(names, &data)?;
     let check = check_values(exporter_bin, names, &data, work)?;
+    let Some(rounds) = rounds else {
+        let s = format!(
+            "Devices: {}. Value check on snmpsim: {} values compared, {} mismatches, {} only in wardflux.\n",
+            names.join(", "),
+            check.compared,
+            check.mismatches.len(),
+            check.only_wardflux
+        );
+        return verdict(check, s);
+    };
 
     let mut devices = Vec::new();
     for (d, _) in snmprec::load_dir(&data)? {
@@ -500,6 +515,12 @@ pub fn run(
         "\nInterfaces polled: wardflux {} (classified as monitored), snmp_exporter {} (every row).",
         ours.interfaces, theirs.interfaces
     );
+    verdict(check, s)
+}
+
+/// `s` when every compared value matched (and some were); otherwise prints `s` and the first
+/// mismatches and fails.
+fn verdict(check: ValueCheck, s: String) -> anyhow::Result<String> {
     if !check.mismatches.is_empty() || check.compared == 0 {
         for m in check.mismatches.iter().take(20) {
             eprintln!("mismatch: {m}");
@@ -512,4 +533,33 @@ pub fn run(
         );
     }
     Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_differing_value_is_a_mismatch_and_a_missing_one_is_counted_apart() {
+        let ours = "ifHCInOctets{device=\"sw1\",ifIndex=\"1\",ifName=\"Gi0/1\"} 100\n\
+                    ifHCInOctets{device=\"sw1\",ifIndex=\"2\",ifName=\"Gi0/2\"} 7\n\
+                    ifHCInOctets{device=\"sw1\",ifIndex=\"3\",ifName=\"Gi0/3\"} 1\n\
+                    ifOperStatus{device=\"sw2\",ifIndex=\"1\"} 1\n";
+        let theirs =
+            "ifHCInOctets{ifAlias=\"\",ifDescr=\"x\",ifIndex=\"1\",ifName=\"Gi0/1\"} 100\n\
+                      ifHCInOctets{ifAlias=\"\",ifDescr=\"x\",ifIndex=\"2\",ifName=\"Gi0/2\"} 8\n";
+        let mut c = ValueCheck::default();
+        diff_values("sw1", ours, theirs, &mut c);
+        assert_eq!((c.compared, c.only_wardflux), (2, 1));
+        assert_eq!(c.mismatches.len(), 1, "{:?}", c.mismatches);
+        assert!(c.mismatches[0].contains("ifIndex=\"2\""));
+        assert!(verdict(c, String::new()).is_err());
+        let mut ok = ValueCheck::default();
+        diff_values("sw1", ours, ours, &mut ok);
+        assert!(verdict(ok, String::new()).is_ok());
+        assert!(
+            verdict(ValueCheck::default(), String::new()).is_err(),
+            "nothing compared"
+        );
+    }
 }

@@ -6,6 +6,7 @@ mod floor;
 mod http;
 mod procfs;
 mod promtext;
+mod scale;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -60,6 +61,31 @@ enum Cmd {
         /// Where configs, recordings and logs go.
         #[arg(long = "work-dir", default_value = "/tmp/wardflux-bench/compare")]
         work_dir: PathBuf,
+        /// Only the value check on snmpsim (no figures): what CI runs.
+        #[arg(long = "values-only")]
+        values_only: bool,
+    },
+    /// The scale run: many devices polled on a real interval for minutes, scraped per target
+    /// by vmagent (HTTP service discovery) into VictoriaMetrics.
+    Scale {
+        /// Path of the wardflux-exporter binary (release build).
+        #[arg(long)]
+        exporter: PathBuf,
+        /// Scenario as DEVICESxINTERFACES@DELAYms.
+        #[arg(long, default_value = "5000x48@0ms")]
+        scenario: String,
+        /// Poll interval given to the exporter (and vmagent's scrape interval), in seconds.
+        #[arg(long = "poll-interval", default_value_t = 60)]
+        poll_interval: u64,
+        /// Measured span in seconds, after every device has been polled once.
+        #[arg(long, default_value_t = 600)]
+        duration: u64,
+        /// max_concurrent_devices given to the exporter.
+        #[arg(long, default_value_t = 256)]
+        concurrency: u32,
+        /// Where configs, data and logs go.
+        #[arg(long = "work-dir", default_value = "/tmp/wardflux-bench/scale")]
+        work_dir: PathBuf,
     },
 }
 
@@ -106,11 +132,36 @@ fn main() -> anyhow::Result<()> {
             recordings,
             polls,
             work_dir,
+            values_only,
         } => {
+            let polls = if values_only { None } else { Some(polls) };
             print!(
                 "{}",
                 compare::run(&exporter, &recordings, polls, &work_dir)?
             );
+        }
+        Cmd::Scale {
+            exporter,
+            scenario,
+            poll_interval,
+            duration,
+            concurrency,
+            work_dir,
+        } => {
+            let (devices, interfaces, delay) = parse_scenario(&scenario)?;
+            let plan = scale::Plan {
+                exporter,
+                devices,
+                interfaces,
+                delay,
+                poll_interval: Duration::from_secs(poll_interval),
+                duration: Duration::from_secs(duration),
+                concurrency,
+                work_dir,
+            };
+            let f = scale::run(&plan)?;
+            eprintln!("{f:?}");
+            print!("{}", scale::table(&plan, &f));
         }
     }
     Ok(())

@@ -6,7 +6,8 @@
 //! - [`snmprec`]: `.snmprec` recordings (snmpsim's format) read into templates.
 //! - [`synth`]: synthetic devices (N x M interfaces) with counters that grow with time.
 //! - [`agent`]: the pure request handler (no IO, no clock): datagram in, response out.
-//! - [`server`]: the UDP edge with response delay and traffic counters; `spawn` for tests.
+//! - [`server`]: the UDP edge: several receive loops on one socket with a large receive
+//!   buffer, response delay, exact traffic counters; `spawn` for tests and the bench.
 //!
 //! One UDP port serves every device; the community names the device (`dev0001`, or a
 //! recording's file name as snmpsim does). One socket scales to thousands of devices where a
@@ -21,4 +22,4 @@ pub mod synth;
 
 pub use agent::{Agent, Limits};
 pub use data::{Device, Hostile};
-pub use server::{spawn, Running, Snapshot, Stats};
+pub use server::{spawn, spawn_with, Running, ServeOptions, Snapshot, Stats};

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use wardflux_simagent::{snmprec, synth, Agent, Device, Hostile, Limits};
+use wardflux_simagent::{snmprec, synth, Agent, Device, Hostile, Limits, ServeOptions};
 
 /// A fast simulated SNMP v2c agent: one UDP port, community = device name.
 #[derive(Debug, Parser)]
@@ -37,6 +37,9 @@ struct Flags {
     /// Most varbinds in one response (0: limited by size only).
     #[arg(long = "max-varbinds", default_value_t = 0)]
     max_varbinds: usize,
+    /// Receive loops (runtime worker threads) reading the socket; 0: one per core, at least 2.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
     /// Make a device misbehave: DEVICE=MODE (non-increasing, wrong-type, truncated, silent,
     /// slow:MS, lossy:N, other-source:IP).
     #[arg(long)]
@@ -94,11 +97,15 @@ async fn main() -> anyhow::Result<()> {
             max_varbinds: flags.max_varbinds,
         },
     );
-    let running = wardflux_simagent::spawn(flags.listen, agent, flags.delay)
+    let mut opts = ServeOptions::with_delay(flags.delay);
+    if flags.threads > 0 {
+        opts.threads = flags.threads;
+    }
+    let running = wardflux_simagent::spawn_with(flags.listen, agent, opts)
         .with_context(|| format!("binding {}", flags.listen))?;
     eprintln!(
-        "serving devices={n} address={} delay={:?}",
-        running.addr, flags.delay
+        "serving devices={n} address={} delay={:?} threads={} recv_buffer_bytes={}",
+        running.addr, flags.delay, opts.threads, running.recv_buffer
     );
     let stats = running.stats.clone();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

@@ -1,5 +1,7 @@
 //! The UDP edge: receives datagrams, asks the pure agent, sends answers (after an optional
-//! delay that never blocks other requests), and counts everything.
+//! delay that never blocks other requests), and counts everything. Tests change a running
+//! agent through [`Running`] (reboot a device, make it misbehave): the agent is swapped
+//! whole, so the pure handler stays pure.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -110,52 +112,64 @@ impl std::fmt::Display for Snapshot {
     }
 }
 
-/// A change made to a running agent (tests drive faults through [`Running`]).
-#[derive(Debug)]
-pub enum Control {
-    /// Reboot a device now; with `renumber > 0` its interface indexes move up by that much.
-    Reboot {
-        device: usize,
-        renumber: u32,
-        done: std::sync::mpsc::Sender<()>,
-    },
-    /// Change (or clear) how a device misbehaves.
-    SetHostile {
-        device: usize,
-        mode: Option<crate::data::Hostile>,
-        done: std::sync::mpsc::Sender<()>,
-    },
+/// How the UDP edge runs.
+#[derive(Debug, Clone, Copy)]
+pub struct ServeOptions {
+    /// Held back before each answer, without blocking other requests.
+    pub delay: Duration,
+    /// Receive loops (and runtime worker threads) reading the one socket.
+    pub threads: usize,
+    /// Receive buffer asked of the kernel (capped by `net.core.rmem_max`), so bursts of
+    /// requests from thousands of devices wait in the socket instead of being dropped.
+    pub recv_buffer: usize,
 }
 
-/// Serves `agent` on `socket` until `shutdown` turns true. Each answer leaves `delay` after
-/// its request arrived; with a constant delay a FIFO queue keeps that order exactly. Slow
-/// devices (`Hostile::Slow`) answer on their own timers; `Hostile::OtherSource` devices
-/// answer from a socket bound to their other address.
+impl ServeOptions {
+    /// `delay`, one receive loop per core (at least two), a 16 MB receive buffer.
+    pub fn with_delay(delay: Duration) -> ServeOptions {
+        ServeOptions {
+            delay,
+            threads: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+                .max(2),
+            recv_buffer: 16 << 20,
+        }
+    }
+}
+
+/// The agent the receive loops answer with; replaced whole when a test changes a device.
+pub type SharedAgent = Arc<std::sync::RwLock<Arc<Agent>>>;
+
+/// Serves `agent` on `socket` with one receive loop until `shutdown` turns true. Each answer
+/// leaves `delay` after its request arrived; with a constant delay a FIFO queue per receive
+/// loop keeps that order exactly. Several loops may share one socket (see [`spawn_with`]).
 pub async fn serve(
-    socket: UdpSocket,
+    socket: Arc<UdpSocket>,
     agent: Arc<Agent>,
     stats: Arc<Stats>,
     delay: Duration,
+    started: Instant,
     shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let (_keep, control) = mpsc::unbounded_channel();
-    serve_controlled(socket, agent, stats, delay, shutdown, control).await
+    let shared = Arc::new(std::sync::RwLock::new(agent));
+    serve_shared(socket, shared, stats, delay, started, shutdown).await
 }
 
-/// [`serve`] that also takes [`Control`] messages.
-pub async fn serve_controlled(
-    socket: UdpSocket,
-    mut agent: Arc<Agent>,
+/// [`serve`] with an agent that may be swapped while it runs. Slow devices
+/// (`Hostile::Slow`) answer on timers of their own; `Hostile::OtherSource` devices answer
+/// from a socket bound to their other address.
+pub async fn serve_shared(
+    socket: Arc<UdpSocket>,
+    shared: SharedAgent,
     stats: Arc<Stats>,
     delay: Duration,
+    started: Instant,
     mut shutdown: watch::Receiver<bool>,
-    mut control: mpsc::UnboundedReceiver<Control>,
 ) -> std::io::Result<()> {
-    let socket = Arc::new(socket);
     let port = socket.local_addr()?.port();
     let mut other_sockets: std::collections::HashMap<[u8; 4], Arc<UdpSocket>> =
         std::collections::HashMap::new();
-    let started = Instant::now();
     let (tx, mut rx) = mpsc::unbounded_channel::<(tokio::time::Instant, SocketAddr, Vec<u8>)>();
     let sender = {
         let socket = socket.clone();
@@ -175,23 +189,10 @@ pub async fn serve_controlled(
                 Err(_) => continue,
             },
             _ = shutdown.changed() => break,
-            Some(c) = control.recv() => {
-                match c {
-                    Control::Reboot { device, renumber, done } => {
-                        let now = started.elapsed().as_millis() as u64;
-                        agent = Arc::new(agent.rebooted(device, now, renumber));
-                        let _ = done.send(());
-                    }
-                    Control::SetHostile { device, mode, done } => {
-                        agent = Arc::new(agent.with_hostile(device, mode));
-                        let _ = done.send(());
-                    }
-                }
-                continue;
-            }
         };
         let arrived = tokio::time::Instant::now();
         let elapsed_ms = started.elapsed().as_millis() as u64;
+        let agent = shared.read().unwrap_or_else(|p| p.into_inner()).clone();
         let out = agent.handle(&buf[..n], elapsed_ms);
         stats.requests.fetch_add(1, Ordering::Relaxed);
         stats.bytes_received.fetch_add(n as u64, Ordering::Relaxed);
@@ -251,12 +252,14 @@ pub async fn serve_controlled(
     Ok(())
 }
 
-/// An agent running on its own thread and single-threaded runtime.
+/// An agent running on threads of its own.
 pub struct Running {
     pub addr: SocketAddr,
     pub stats: Arc<Stats>,
-    names: Vec<String>,
-    control: mpsc::UnboundedSender<Control>,
+    /// Receive buffer the kernel granted (Linux reports twice the usable size).
+    pub recv_buffer: usize,
+    agent: SharedAgent,
+    started: Instant,
     stop: watch::Sender<bool>,
     thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
 }
@@ -264,7 +267,10 @@ pub struct Running {
 impl Running {
     /// The index of a device (its slot in `stats.per_device`).
     pub fn device_index(&self, name: &str) -> Option<usize> {
-        self.names.iter().position(|n| n == name)
+        self.agent
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .device_index(name)
     }
 
     /// Requests the device named `name` has received so far.
@@ -274,40 +280,27 @@ impl Running {
             .unwrap_or(0)
     }
 
+    fn change(&self, name: &str, f: impl FnOnce(&Agent, usize, u64) -> Agent) {
+        let mut a = self.agent.write().unwrap_or_else(|p| p.into_inner());
+        let idx = a
+            .device_index(name)
+            .unwrap_or_else(|| panic!("no simulated device named {name}"));
+        let now = self.started.elapsed().as_millis() as u64;
+        *a = Arc::new(f(&a, idx, now));
+    }
+
     /// Reboots a device now (sysUpTime and counters from zero); with `renumber > 0` its
-    /// interfaces come back with indexes moved up by that much. Returns once applied.
+    /// interfaces come back with indexes moved up by that much.
     pub fn reboot(&self, name: &str, renumber: u32) {
-        let device = self
-            .device_index(name)
-            .unwrap_or_else(|| panic!("no simulated device named {name}"));
-        let (done, applied) = std::sync::mpsc::channel();
-        self.control
-            .send(Control::Reboot {
-                device,
-                renumber,
-                done,
-            })
-            .expect("agent running");
-        applied
-            .recv_timeout(Duration::from_secs(10))
-            .expect("reboot applied");
+        self.change(name, |a, idx, now| a.rebooted(idx, now, renumber));
     }
 
-    /// Makes a device misbehave from now on (`None`: behave again). Returns once applied.
+    /// Makes a device misbehave from now on (`None`: behave again).
     pub fn set_hostile(&self, name: &str, mode: Option<crate::data::Hostile>) {
-        let device = self
-            .device_index(name)
-            .unwrap_or_else(|| panic!("no simulated device named {name}"));
-        let (done, applied) = std::sync::mpsc::channel();
-        self.control
-            .send(Control::SetHostile { device, mode, done })
-            .expect("agent running");
-        applied
-            .recv_timeout(Duration::from_secs(10))
-            .expect("mode applied");
+        self.change(name, |a, idx, _| a.with_hostile(idx, mode));
     }
 
-    /// Stops the agent and waits for its thread.
+    /// Stops the agent and waits for its threads.
     pub fn stop(mut self) {
         self.halt();
     }
@@ -326,33 +319,63 @@ impl Drop for Running {
     }
 }
 
-/// Binds `bind` (port 0 picks a free one) and serves `agent` on a new thread.
+/// Binds `bind` (port 0 picks a free one) and serves `agent` with the default options.
 pub fn spawn(bind: SocketAddr, agent: Agent, delay: Duration) -> std::io::Result<Running> {
+    spawn_with(bind, agent, ServeOptions::with_delay(delay))
+}
+
+/// Binds `bind` and serves `agent` on a runtime of `opts.threads` worker threads, each
+/// running one receive loop on the same socket (the kernel hands each datagram to one
+/// reader). Counters are atomics shared by all loops, so they stay exact.
+pub fn spawn_with(bind: SocketAddr, agent: Agent, opts: ServeOptions) -> std::io::Result<Running> {
     let std_socket = std::net::UdpSocket::bind(bind)?;
     std_socket.set_nonblocking(true)?;
+    let sock = socket2::SockRef::from(&std_socket);
+    // Best effort: the kernel caps the size at net.core.rmem_max.
+    let _ = sock.set_recv_buffer_size(opts.recv_buffer);
+    let recv_buffer = sock.recv_buffer_size().unwrap_or(0);
     let addr = std_socket.local_addr()?;
     let stats = Arc::new(Stats::new(agent.devices().len()));
-    let names = agent.devices().iter().map(|d| d.name.clone()).collect();
-    let (control, control_rx) = mpsc::unbounded_channel();
     let (stop, rx) = watch::channel(false);
-    let agent = Arc::new(agent);
+    let agent: SharedAgent = Arc::new(std::sync::RwLock::new(Arc::new(agent)));
+    let shared = agent.clone();
+    let started = Instant::now();
     let st = stats.clone();
+    let threads = opts.threads.max(1);
     let thread = std::thread::Builder::new()
         .name("simagent".into())
         .spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(threads)
+                .thread_name("simagent-worker")
                 .enable_all()
                 .build()?;
             rt.block_on(async move {
-                let socket = UdpSocket::from_std(std_socket)?;
-                serve_controlled(socket, agent, st, delay, rx, control_rx).await
+                let socket = Arc::new(UdpSocket::from_std(std_socket)?);
+                let loops: Vec<_> = (0..threads)
+                    .map(|_| {
+                        tokio::spawn(serve_shared(
+                            socket.clone(),
+                            shared.clone(),
+                            st.clone(),
+                            opts.delay,
+                            started,
+                            rx.clone(),
+                        ))
+                    })
+                    .collect();
+                for l in loops {
+                    l.await.map_err(std::io::Error::other)??;
+                }
+                Ok(())
             })
         })?;
     Ok(Running {
         addr,
         stats,
-        names,
-        control,
+        recv_buffer,
+        agent,
+        started,
         stop,
         thread: Some(thread),
     })

@@ -1,0 +1,290 @@
+//! Test helpers shared by both programs' access and secrets tests (feature `testkit`): a
+//! throw-away PKI made with the `openssl` CLI, a `curl` runner, bcrypt hashes, a slow client,
+//! and the scan of collected output for secrets.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Full path of `tool`, or a panic naming the Debian package to install.
+pub fn require_tool(tool: &str, package: &str) -> PathBuf {
+    let dirs = std::env::var("PATH").unwrap_or_default();
+    for d in dirs
+        .split(':')
+        .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"])
+    {
+        let p = Path::new(d).join(tool);
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!("required tool `{tool}` not found in PATH: install the Debian package {package} (./wardflux test installs every test dependency)");
+}
+
+/// Polls `f` every 100 ms until it returns Some; panics after `limit` naming what was
+/// awaited (the limit only stops a hung test).
+pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "gave up after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A TCP port free on 127.0.0.1 right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind 127.0.0.1:0")
+        .port()
+}
+
+/// A bcrypt hash of `password` at the lowest cost (tests only; use 10 or more in production).
+pub fn bcrypt_hash(password: &str) -> String {
+    bcrypt::hash(password, 4).expect("bcrypt hash")
+}
+
+/// A CA, a server certificate for `localhost`/127.0.0.1, a client certificate from the CA, and
+/// a client certificate from a CA the server does not know.
+pub struct Pki {
+    pub ca: PathBuf,
+    pub server_cert: PathBuf,
+    pub server_key: PathBuf,
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
+    pub rogue_cert: PathBuf,
+    pub rogue_key: PathBuf,
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new(require_tool("openssl", "openssl"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn issue(dir: &Path, ca: &str, name: &str, cn: &str, ext: &str) {
+    std::fs::write(dir.join(format!("{name}.ext")), ext).expect("write ext");
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.csr"),
+            "-subj",
+            &format!("/CN={cn}"),
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &format!("{name}.csr"),
+            "-CA",
+            &format!("{ca}.crt"),
+            "-CAkey",
+            &format!("{ca}.key"),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            &format!("{name}.crt"),
+            "-extfile",
+            &format!("{name}.ext"),
+        ],
+    );
+}
+
+fn make_ca(dir: &Path, name: &str) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.crt"),
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN=wardflux test {name}"),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    );
+}
+
+impl Pki {
+    /// Generates everything in `dir` with the `openssl` CLI.
+    pub fn create(dir: &Path) -> Pki {
+        make_ca(dir, "ca");
+        make_ca(dir, "rogue-ca");
+        issue(
+            dir,
+            "ca",
+            "server",
+            "localhost",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+        );
+        issue(
+            dir,
+            "ca",
+            "client",
+            "vmagent",
+            "subjectAltName=DNS:vmagent\nextendedKeyUsage=clientAuth\n",
+        );
+        issue(
+            dir,
+            "rogue-ca",
+            "rogue",
+            "vmagent",
+            "subjectAltName=DNS:vmagent\nextendedKeyUsage=clientAuth\n",
+        );
+        Pki {
+            ca: dir.join("ca.crt"),
+            server_cert: dir.join("server.crt"),
+            server_key: dir.join("server.key"),
+            client_cert: dir.join("client.crt"),
+            client_key: dir.join("client.key"),
+            rogue_cert: dir.join("rogue.crt"),
+            rogue_key: dir.join("rogue.key"),
+        }
+    }
+}
+
+/// What curl saw: the status (0 when no HTTP answer came), the answer's head and body, and
+/// curl's own error text.
+#[derive(Debug, Clone)]
+pub struct Curl {
+    pub status: u16,
+    pub head: String,
+    pub body: String,
+    pub stderr: String,
+    pub exit: i32,
+}
+
+impl Curl {
+    /// The value of a response header (case-insensitive name).
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
+        })
+    }
+
+    /// Everything curl printed, for scanning.
+    pub fn all_text(&self) -> String {
+        format!("{}\n{}\n{}", self.head, self.body, self.stderr)
+    }
+}
+
+/// Runs `curl -sS` with `args` (URL included) and a 30 s cap.
+pub fn curl(args: &[&str]) -> Curl {
+    let out = Command::new(require_tool("curl", "curl"))
+        .args(["-sS", "--max-time", "30", "-i", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .expect("run curl");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (rest, code) = stdout.rsplit_once('\n').unwrap_or(("", &stdout));
+    let (head, body) = rest
+        .split_once("\r\n\r\n")
+        .map(|(h, b)| (h.to_string(), b.to_string()))
+        .unwrap_or((rest.to_string(), String::new()));
+    Curl {
+        status: code.trim().parse().unwrap_or(0),
+        head,
+        body,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        exit: out.status.code().unwrap_or(-1),
+    }
+}
+
+/// How a slow client's attempt ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Slow {
+    /// The server closed (or reset) the connection before the head was complete.
+    CutOff { bytes_sent: usize },
+    /// The whole head went out; the server answered with this text.
+    Answered(String),
+}
+
+/// Sends a request head one byte per `every` (a slowloris client) until the server closes
+/// the connection or the head is out.
+pub fn slow_client(addr: &str, every: Duration) -> Slow {
+    let head = format!(
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: slowloris-test\r\nX-Padding: {}\r\n\r\n",
+        "a".repeat(64)
+    );
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_millis(10)))
+        .expect("read timeout");
+    for (i, b) in head.bytes().enumerate() {
+        if s.write_all(&[b]).is_err() {
+            return Slow::CutOff { bytes_sent: i };
+        }
+        // A closed connection shows as EOF (or a reset) on read.
+        let mut buf = [0u8; 512];
+        match s.read(&mut buf) {
+            Ok(0) => return Slow::CutOff { bytes_sent: i + 1 },
+            Ok(n) => return Slow::Answered(String::from_utf8_lossy(&buf[..n]).into_owned()),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => return Slow::CutOff { bytes_sent: i + 1 },
+        }
+        std::thread::sleep(every);
+    }
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("read timeout");
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    Slow::Answered(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// Every (secret name, where) pair for which `text` of `where` contains the secret's value.
+pub fn find_secrets(outputs: &[(String, String)], secrets: &[(&str, &str)]) -> Vec<String> {
+    let mut found = Vec::new();
+    for (place, text) in outputs {
+        for (name, value) in secrets {
+            assert!(value.len() >= 6, "secret {name} too short to scan for");
+            if text.contains(value) {
+                found.push(format!("{name} in {place}"));
+            }
+        }
+    }
+    found
+}
