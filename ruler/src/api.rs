@@ -1,4 +1,4 @@
-//! The HTTP API: `/metrics`, `/api/v1/alerts`, `/api/v1/rules`, `/api/v1/history`,
+//! The HTTP API: `/metrics`, `/api/v1/alerts`, `/api/v1/rules`, `/api/v1/history`, `/api/v1/leader`,
 //! `/-/healthy`, `/-/ready` and `POST /-/reload`. One error type logs the detail and shows
 //! callers only what they can act on.
 
@@ -61,6 +61,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/history", get(history))
         .route("/-/healthy", get(|| async { "OK\n" }))
         .route("/-/ready", get(ready))
+        .route("/api/v1/leader", get(leader))
         .route("/-/reload", post(reload))
         .with_state(state)
 }
@@ -147,6 +148,16 @@ async fn ready(State(s): State<Arc<ApiState>>) -> Result<&'static str, ApiError>
     } else {
         Err(ApiError::Unavailable("not ready".into()))
     }
+}
+
+/// This replica's role: `leader`, `standby` or `reacquiring`.
+async fn leader(State(s): State<Arc<ApiState>>) -> Response {
+    let role = s.engine.role();
+    Json(json!({"status": "success", "data": {
+        "role": role,
+        "leader": role == crate::leader::Role::Leader,
+    }}))
+    .into_response()
 }
 
 async fn reload(State(s): State<Arc<ApiState>>) -> Result<&'static str, ApiError> {

@@ -245,6 +245,10 @@ pub struct RunArgs {
     /// How often a firing alert's row gets its value and last_evaluated_at refreshed.
     #[arg(long = "store.touch-interval", default_value = "5m", value_parser = parse_dur)]
     pub touch_every: Duration,
+    /// Name of the PostgreSQL advisory lock that replicas sharing one store elect their
+    /// leader with; replicas with different rule sets on one database need different names.
+    #[arg(long = "ha.lock-name", default_value = "wardflux-ruler")]
+    pub ha_lock_name: String,
     #[command(flatten)]
     pub baselines: BaselineFileArgs,
     #[command(flatten)]
@@ -405,15 +409,24 @@ pub async fn load_all(
 }
 
 /// Learns baselines when they are older than `learn_every` (or missing), then on schedule;
-/// follows the baselines file across reloads (idle while there is none).
+/// follows the baselines file across reloads (idle while there is none). Only the leading
+/// replica learns; a standby waits for the lead.
 async fn learn_loop(
     mut cfg_rx: watch::Receiver<Option<BaselineConfig>>,
     querier: Arc<VmClient>,
     store: Arc<dyn Store>,
     cache: Arc<BaselineCache>,
+    mut role: watch::Receiver<crate::leader::Role>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
+        if *role.borrow_and_update() != crate::leader::Role::Leader {
+            tokio::select! {
+                r = role.changed() => if r.is_err() { return },
+                _ = shutdown.changed() => return,
+            }
+            continue;
+        }
         let cfg = cfg_rx.borrow_and_update().clone();
         let wait = match cfg {
             None => Duration::MAX,
@@ -455,6 +468,7 @@ async fn learn_loop(
         tokio::select! {
             _ = tokio::time::sleep(wait.min(Duration::from_secs(86_400 * 365))) => {}
             r = cfg_rx.changed() => if r.is_err() { return },
+            r = role.changed() => if r.is_err() { return },
             _ = shutdown.changed() => return,
         }
     }
@@ -601,24 +615,49 @@ pub async fn run(args: RunArgs) -> Result<()> {
             external_url: args.external_url.clone(),
         },
     );
-    let open = store
-        .open_alerts()
-        .await
-        .context("reading open alerts to restore state")?;
-    engine.restore(open, Utc::now()).await;
-
+    // Replicas on one PostgreSQL elect a leader (crate::leader); on SQLite this one leads.
+    // Taking the lead restores the open rows and starts the loops.
+    let (role_tx, role_rx) = watch::channel(crate::leader::Role::Standby);
+    let (lock_stop_tx, lock_stop_rx) = watch::channel(false);
+    let election = if store.kind() == "postgres" {
+        let retry = crate::leader::retry_interval(engine.shortest_interval());
+        let key = crate::leader::lock_key(&args.ha_lock_name);
+        info!(lock = %args.ha_lock_name, lock_key = key, retry_seconds = retry.as_secs_f64(), "leader election on the store's advisory lock");
+        Some(tokio::spawn(crate::leader::campaign(
+            secret.clone(),
+            key,
+            retry,
+            role_tx,
+            lock_stop_rx,
+        )))
+    } else {
+        role_tx.send_replace(crate::leader::Role::Leader);
+        None
+    };
+    let (write_tx, write_rx) = watch::channel(false);
     let writer = tokio::spawn(queue.clone().run(
         store.clone(),
+        write_rx,
         shutdown_rx.clone(),
         Duration::from_secs(10),
     ));
-    engine.start();
+    let learn_role = role_rx.clone();
+    let follower = tokio::spawn(crate::leader::follow(
+        role_rx,
+        engine.clone(),
+        queue.clone(),
+        store.clone(),
+        write_tx,
+        metrics.clone(),
+        shutdown_rx.clone(),
+    ));
     let (baselines_tx, baselines_rx) = watch::channel(baseline_cfg);
     tokio::spawn(learn_loop(
         baselines_rx,
         client.clone(),
         store.clone(),
         cache.clone(),
+        learn_role,
         shutdown_rx.clone(),
     ));
 
@@ -689,8 +728,14 @@ pub async fn run(args: RunArgs) -> Result<()> {
     }
     info!("shutting down");
     state.ready.store(false, Ordering::SeqCst);
+    let _ = follower.await;
     engine.stop().await;
     let _ = writer.await;
+    // Only now give up the lock, so a standby cannot start writing before this one stopped.
+    let _ = lock_stop_tx.send(true);
+    if let Some(e) = election {
+        let _ = e.await;
+    }
     let _ = server.await;
     Ok(())
 }

@@ -459,6 +459,8 @@ pub struct Engine {
     groups: RwLock<Vec<Arc<GroupHandle>>>,
     internal: tokio::sync::Mutex<Internal>,
     loops: std::sync::Mutex<Vec<(watch::Sender<bool>, JoinHandle<()>)>>,
+    /// This replica's role, for the API (set by `leader::follow`; a lone engine leads).
+    role: RwLock<crate::leader::Role>,
 }
 
 /// The first multiple of `interval` (since the epoch) at or after `t`.
@@ -493,7 +495,51 @@ impl Engine {
                 alerts: AlertSet::default(),
             }),
             loops: std::sync::Mutex::new(Vec::new()),
+            role: RwLock::new(crate::leader::Role::Leader),
         })
+    }
+
+    pub fn role(&self) -> crate::leader::Role {
+        *self.role.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn set_role(&self, role: crate::leader::Role) {
+        *self.role.write().unwrap_or_else(|p| p.into_inner()) = role;
+    }
+
+    /// The shortest group interval (how often anything is evaluated).
+    pub fn shortest_interval(&self) -> Duration {
+        self.handles()
+            .iter()
+            .map(|h| h.interval)
+            .min()
+            .unwrap_or(Duration::from_secs(60))
+    }
+
+    /// Forgets every live alert (a replica stepping down: the leader owns them now).
+    pub async fn clear_alerts(&self) {
+        for h in self.handles() {
+            let mut rt = h.runtime.lock().await;
+            for r in &mut rt.rules {
+                r.alerts = AlertSet::default();
+            }
+            *h.status.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(rt.status());
+        }
+        self.internal.lock().await.alerts = AlertSet::default();
+    }
+
+    /// Makes the firing alerts exactly the open rows (taking the lead): firing alerts without
+    /// an open row are forgotten, open rows are restored as firing, pending alerts stay, and
+    /// rows whose rule is gone are resolved at `now`.
+    pub async fn resync(&self, rows: Vec<AlertRecord>, now: DateTime<Utc>) {
+        for h in self.handles() {
+            let mut rt = h.runtime.lock().await;
+            for r in &mut rt.rules {
+                r.alerts.forget_firing();
+            }
+        }
+        self.internal.lock().await.alerts.forget_firing();
+        self.restore(rows, now).await;
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {

@@ -483,6 +483,11 @@ pub struct Exporter {
 impl Exporter {
     /// Start the exporter on `config` (YAML text) with extra environment variables.
     pub fn start(config: &str, env: &[(&str, &str)]) -> Exporter {
+        Exporter::start_with_args(config, env, &[])
+    }
+
+    /// [`Exporter::start`] with extra flags (e.g. `--shard.index`).
+    pub fn start_with_args(config: &str, env: &[(&str, &str)], args: &[&str]) -> Exporter {
         let dir = TempDir::new("exporter");
         std::fs::write(dir.join("wardflux.yml"), config).expect("write config");
         let port = free_tcp_port();
@@ -495,6 +500,7 @@ impl Exporter {
             .arg(&addr)
             .arg("--log.level")
             .arg("debug")
+            .args(args)
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -586,6 +592,17 @@ impl Exporter {
 
     pub fn assert_running(&mut self) {
         self.proc.assert_running();
+    }
+
+    /// Send SIGTERM and wait (at most `limit`, a guard against a hang) for the exit: the
+    /// exit status and how long it took.
+    pub fn terminate(&mut self, limit: Duration) -> (std::process::ExitStatus, Duration) {
+        let start = Instant::now();
+        run(Command::new("kill").args(["-TERM", &self.proc.pid().to_string()]));
+        let status = wait_for("the exporter to exit after SIGTERM", limit, || {
+            self.proc.child.try_wait().ok().flatten()
+        });
+        (status, start.elapsed())
     }
 }
 

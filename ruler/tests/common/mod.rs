@@ -132,6 +132,19 @@ impl Vm {
         }
     }
 
+    /// Kills the process at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts the binary again (after [`Vm::kill`] or [`Vm::stop`]) on the same port and data.
+    pub async fn start_again(&mut self) {
+        self.spawn().await;
+    }
+
     /// Starts it again on the same port and data.
     pub async fn restart(&mut self) {
         self.stop();
@@ -346,6 +359,31 @@ impl PrivatePg {
         self.pg_ctl("stop");
     }
 
+    /// Stops the server the way a crash would (`-m immediate`: no clean shutdown, recovery
+    /// at the next start).
+    pub fn crash(&self) {
+        let pg_ctl = require("pg_ctl", "postgresql");
+        let data = self.dir.path().join("data");
+        let out = as_postgres(
+            &pg_ctl,
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
+        )
+        .output()
+        .expect("running pg_ctl");
+        assert!(
+            out.status.success(),
+            "pg_ctl stop -m immediate failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     pub fn start_again(&self) {
         self.pg_ctl("start");
     }
@@ -448,12 +486,26 @@ impl Harness {
         rules: RuleSet,
     ) -> Harness {
         let client = VmClient::new(vm_url, Duration::from_secs(2)).unwrap();
+        Self::with_querier(Arc::new(client), vm_url, store, settings, notifier, rules).await
+    }
+
+    /// [`Harness::with`] asking `querier` (e.g. a wrapper that injects a fault) instead of
+    /// a plain client.
+    pub async fn with_querier(
+        querier: Arc<dyn wardflux_ruler::datasource::Querier>,
+        vm_url: &str,
+        store: Arc<dyn Store>,
+        settings: Settings,
+        notifier: Option<Arc<dyn Notifier>>,
+        rules: RuleSet,
+    ) -> Harness {
+        let client = VmClient::new(vm_url, Duration::from_secs(2)).unwrap();
         let metrics = Arc::new(Metrics::new());
         let queue = TransitionQueue::new(10_000, metrics.clone());
         let engine = Engine::new(
             rules,
             Deps {
-                querier: Arc::new(client.clone()),
+                querier,
                 importer: Arc::new(FlushingImporter { client }),
                 queue: queue.clone(),
                 notifier,

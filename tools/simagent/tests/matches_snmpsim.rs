@@ -138,6 +138,7 @@ fn simagent_answers_like_snmpsim_for_a_real_recording() {
             template: std::sync::Arc::new(loaded.template),
             seed: 1,
             hostile: None,
+            rebooted_at_ms: None,
         }],
         Limits::default(),
     );
