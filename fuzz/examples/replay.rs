@@ -25,7 +25,7 @@ fn main() {
         );
         std::process::exit(2);
     });
-    let run: fn(&[u8]) = if target == "all" {
+    let run: wardflux_fuzz::Harness = if target == "all" {
         wardflux_fuzz::run_all
     } else {
         match wardflux_fuzz::TARGETS.iter().find(|(n, _)| *n == target) {

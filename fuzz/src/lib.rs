@@ -23,8 +23,11 @@ pub mod template;
 pub mod topology;
 pub mod walk;
 
+/// One target's entry point.
+pub type Harness = fn(&[u8]);
+
 /// The targets, in the order the `all` target dispatches to them (first byte modulo count).
-pub const TARGETS: [(&str, fn(&[u8])); 9] = [
+pub const TARGETS: [(&str, Harness); 9] = [
     ("walk", walk::run),
     ("mib", mib::run),
     ("mib_columns", mib::run_columns),
@@ -37,8 +40,8 @@ pub const TARGETS: [(&str, fn(&[u8])); 9] = [
 ];
 
 /// The target `WARDFLUX_FUZZ_TARGET` names, if any (read once).
-fn chosen() -> Option<fn(&[u8])> {
-    static CHOSEN: std::sync::OnceLock<Option<fn(&[u8])>> = std::sync::OnceLock::new();
+fn chosen() -> Option<Harness> {
+    static CHOSEN: std::sync::OnceLock<Option<Harness>> = std::sync::OnceLock::new();
     *CHOSEN.get_or_init(|| {
         let name = std::env::var("WARDFLUX_FUZZ_TARGET").ok()?;
         let found = TARGETS.iter().find(|(n, _)| *n == name);
