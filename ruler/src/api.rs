@@ -4,8 +4,9 @@
 
 use crate::engine::Engine;
 use crate::store::Store;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -34,6 +35,17 @@ pub enum ApiError {
     /// The request could not be served as asked; the message is for the caller.
     Unavailable(String),
     BadRequest(String),
+    /// No endpoint at this path.
+    NotFound(String),
+    /// The path exists but not for this method (the `Allow` header lists the methods).
+    MethodNotAllowed(String),
+}
+
+/// A query string that does not fit the endpoint's parameters (`limit=ten`, say).
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> ApiError {
+        ApiError::BadRequest(r.body_text())
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -48,6 +60,8 @@ impl IntoResponse for ApiError {
             }
             ApiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m),
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
+            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
+            ApiError::MethodNotAllowed(m) => (StatusCode::METHOD_NOT_ALLOWED, m),
         };
         (status, Json(json!({"status": "error", "error": msg}))).into_response()
     }
@@ -63,7 +77,33 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/-/ready", get(ready))
         .route("/api/v1/leader", get(leader))
         .route("/-/reload", post(reload))
+        .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
         .with_state(state)
+}
+
+/// At most this much of a request's path is echoed in an error message.
+const ECHO_LIMIT: usize = 200;
+
+/// The path as it came (still percent-encoded), cut to `ECHO_LIMIT` bytes.
+fn echo_path(uri: &Uri) -> &str {
+    let p = uri.path();
+    let mut end = ECHO_LIMIT.min(p.len());
+    while !p.is_char_boundary(end) {
+        end -= 1;
+    }
+    &p[..end]
+}
+
+async fn no_route(uri: Uri) -> ApiError {
+    ApiError::NotFound(format!("no endpoint {}", echo_path(&uri)))
+}
+
+async fn wrong_method(method: Method, uri: Uri) -> ApiError {
+    ApiError::MethodNotAllowed(format!(
+        "method {method} not allowed for {}",
+        echo_path(&uri)
+    ))
 }
 
 async fn metrics(State(s): State<Arc<ApiState>>) -> Response {
@@ -125,8 +165,9 @@ struct HistoryParams {
 
 async fn history(
     State(s): State<Arc<ApiState>>,
-    Query(p): Query<HistoryParams>,
+    p: Result<Query<HistoryParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let Query(p) = p?;
     let limit = p.limit.unwrap_or(100);
     if !(1..=10_000).contains(&limit) {
         return Err(ApiError::BadRequest("limit must be 1..10000".into()));
