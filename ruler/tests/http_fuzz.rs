@@ -22,7 +22,7 @@ use tower::ServiceExt;
 use wardflux_ruler::api::{self, ApiState, ReloadRequest};
 use wardflux_ruler::config::{self, LoadOptions};
 use wardflux_ruler::datasource::{
-    BoxFuture, DatasourceError, Importer, Point, Querier, Sample, Series,
+    BoxFuture, DatasourceError, Importer, Querier, Recorded, Sample, Series,
 };
 use wardflux_ruler::engine::{Deps, Engine, Settings};
 use wardflux_ruler::labels::Labels;
@@ -86,7 +86,7 @@ impl Querier for Awkward {
 }
 
 impl Importer for Awkward {
-    fn import<'a>(&'a self, _points: &'a [Point]) -> BoxFuture<'a, Result<(), DatasourceError>> {
+    fn import<'a>(&'a self, _batch: &'a Recorded) -> BoxFuture<'a, Result<(), DatasourceError>> {
         Box::pin(async { Ok(()) })
     }
 }
