@@ -377,7 +377,9 @@ pub async fn backfill(
         let mine: Vec<&Injected> = plan
             .anomalies
             .iter()
-            .filter(|a| a.device == label(&p.labels, "device") && a.if_name == label(&p.labels, "ifName"))
+            .filter(|a| {
+                a.device == label(&p.labels, "device") && a.if_name == label(&p.labels, "ifName")
+            })
             .collect();
         for s in series(p, spec, &mine, spec.seed ^ (i as u64 + 1)) {
             total += s.points.len();
