@@ -7,6 +7,7 @@ use crate::baseline::{self, BaselineConfig};
 use crate::config::{self, LoadOptions, RuleErrors, RuleSet};
 use crate::datasource::{Querier, VmClient};
 use crate::engine::{Deps, Engine, Settings};
+use crate::labels::Labels;
 use crate::metrics::Metrics;
 use crate::notifier::{Alertmanager, Notifier};
 use crate::queue::TransitionQueue;
@@ -129,6 +130,17 @@ pub struct GenerateArgs {
     /// Write the injected anomalies here as JSON.
     #[arg(long = "anomalies.out")]
     pub anomalies_out: Option<PathBuf>,
+    /// Generate history for the interfaces of the series this selector finds in the
+    /// datasource now (e.g. `ifHCInOctets{site="tbilisi"}`), with their label sets as they
+    /// are, instead of a synthetic fleet; `--interfaces` is then not used.
+    #[arg(id = "series.match", long = "series.match")]
+    pub series_match: Option<String>,
+    /// Lowest business-hours inbound traffic of a generated interface, Mbps.
+    #[arg(id = "level.min-mbps", long = "level.min-mbps", default_value_t = crate::traffic::SYNTHETIC_LEVEL_MBPS.0)]
+    pub level_min: f64,
+    /// Highest business-hours inbound traffic of a generated interface, Mbps.
+    #[arg(id = "level.max-mbps", long = "level.max-mbps", default_value_t = crate::traffic::SYNTHETIC_LEVEL_MBPS.1)]
+    pub level_max: f64,
     #[command(flatten)]
     pub log: LogArgs,
 }
@@ -954,7 +966,18 @@ pub async fn baselines_generate(args: GenerateArgs) -> Result<()> {
         anomalies_per_week: args.per_week,
         seed: args.seed,
     };
-    let plan = crate::traffic::plan(&spec);
+    if !(args.level_min >= 0.0 && args.level_min <= args.level_max) {
+        bail!(
+            "--level.min-mbps ({}) must be at least 0 and at most --level.max-mbps ({})",
+            args.level_min,
+            args.level_max
+        );
+    }
+    let fleet = match &args.series_match {
+        None => crate::traffic::synthetic_fleet(args.interfaces),
+        Some(sel) => matched_interfaces(&client, sel).await?,
+    };
+    let plan = crate::traffic::plan_for(&spec, fleet, (args.level_min, args.level_max));
     let t0 = std::time::Instant::now();
     let n = crate::traffic::backfill(&client, &spec, &plan).await?;
     println!(
@@ -971,6 +994,28 @@ pub async fn baselines_generate(args: GenerateArgs) -> Result<()> {
         println!("anomalies written to {}", path.display());
     }
     Ok(())
+}
+
+/// The label sets (without the metric name) of the series `selector` finds now: the
+/// interfaces `baselines generate --series.match` writes history for.
+async fn matched_interfaces(client: &VmClient, selector: &str) -> Result<Vec<Labels>> {
+    let samples = client
+        .query(selector, Utc::now(), Duration::from_secs(60))
+        .await
+        .with_context(|| format!("--series.match {selector:?}"))?;
+    let mut fleet = std::collections::BTreeSet::new();
+    for s in samples {
+        let mut l = s.labels;
+        l.remove(crate::labels::METRIC_NAME);
+        if !l.contains_key("device") || !l.contains_key("ifName") {
+            bail!("--series.match {selector:?}: series {l:?} has no device or ifName label");
+        }
+        fleet.insert(l);
+    }
+    if fleet.is_empty() {
+        bail!("--series.match {selector:?}: no series in the datasource match");
+    }
+    Ok(fleet.into_iter().collect())
 }
 
 /// `baselines bench`.
