@@ -1072,54 +1072,62 @@ targets:
     #[test]
     fn targets_sql_errors_name_file_line_and_field() {
         // GOOD has 14 lines; targets_sql: is line 15.
-        for (sql, line, needle) in [
+        check_sql_err(
+            "targets_sql:\n  refresh_interval: 5m\n",
+            15,
+            "targets_sql.url: set url_env, url_file or url",
+        );
+        check_sql_err(
+            &format!("{SQL}  query: \" ; \"\n"),
+            21,
+            "targets_sql.query: must not be empty",
+        );
+        // (replace, with, line of the error, what it says)
+        for (from, to, line, needle) in [
             (
-                "targets_sql:\n  refresh_interval: 5m\n".to_string(),
-                15,
-                "targets_sql.url: set url_env, url_file or url",
-            ),
-            (
-                SQL.replace("url_env: INVENTORY_URL", "url_env: NOT_SET_ANYWHERE"),
+                "url_env: INVENTORY_URL",
+                "url_env: NOT_SET_ANYWHERE",
                 16,
                 "NOT_SET_ANYWHERE is not set",
             ),
             (
-                SQL.replace("url_env: INVENTORY_URL", "url: mysql://x@y/z"),
+                "url_env: INVENTORY_URL",
+                "url: mysql://x@y/z",
                 16,
                 "targets_sql.url: must start with postgres://",
             ),
             (
-                SQL.replace("default_auth: branch_v2", "default_auth: nope"),
+                "default_auth: branch_v2",
+                "default_auth: nope",
                 18,
                 "targets_sql.default_auth: no auth named \"nope\"",
             ),
             (
-                SQL.replace("v3_auth: core_v3", "v3_auth: branch_v2"),
+                "v3_auth: core_v3",
+                "v3_auth: branch_v2",
                 19,
                 "targets_sql.v3_auth: auth \"branch_v2\" is not version 3",
             ),
             (
-                SQL.replace("refresh_interval: 2m", "refresh_interval: 0s"),
+                "refresh_interval: 2m",
+                "refresh_interval: 0s",
                 17,
                 "targets_sql.refresh_interval: must be longer than 0s",
             ),
             (
-                SQL.replace("refresh_interval: 2m", "refresh_intervall: 2m"),
+                "refresh_interval: 2m",
+                "refresh_intervall: 2m",
                 17,
                 "unknown field `refresh_intervall`",
             ),
             (
-                SQL.replace("{source: inventory}", "{device: x}"),
+                "{source: inventory}",
+                "{device: x}",
                 20,
                 "targets_sql.labels",
             ),
-            (
-                format!("{SQL}  query: \" ; \"\n"),
-                21,
-                "targets_sql.query: must not be empty",
-            ),
         ] {
-            check_sql_err(&sql, line, needle);
+            check_sql_err(&SQL.replace(from, to), line, needle);
         }
     }
 
