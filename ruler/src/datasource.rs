@@ -677,6 +677,52 @@ fn secs(t: DateTime<Utc>) -> String {
     format!("{:.3}", t.timestamp_millis() as f64 / 1000.0)
 }
 
+/// What an instant query at `at` is called in errors, and its /api/v1/query parameters.
+fn instant_request(
+    expr: &str,
+    at: DateTime<Utc>,
+    step: Duration,
+) -> (String, [(&'static str, String); 3]) {
+    let what = format!("{expr:?} at {}", at.to_rfc3339());
+    let params = [
+        ("query", expr.to_string()),
+        ("time", secs(at)),
+        ("step", format!("{}s", step.as_secs().max(1))),
+    ];
+    (what, params)
+}
+
+/// What a range query is called in errors, and its /api/v1/query_range parameters (uncached:
+/// the range may end in the present).
+fn range_request(
+    expr: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    step: Duration,
+) -> (String, [(&'static str, String); 5]) {
+    let what = format!(
+        "{expr:?} from {} to {}",
+        start.to_rfc3339(),
+        end.to_rfc3339()
+    );
+    let params = [
+        ("query", expr.to_string()),
+        ("start", secs(start)),
+        ("end", secs(end)),
+        ("step", format!("{}s", step.as_secs().max(1))),
+        ("nocache", "1".to_string()),
+    ];
+    (what, params)
+}
+
+/// A well-formed answer of the wrong result type.
+fn unexpected(what: String, expected: &str) -> DatasourceError {
+    DatasourceError::Decode {
+        what,
+        detail: expected.into(),
+    }
+}
+
 #[derive(Deserialize)]
 struct Response<D> {
     status: String,
@@ -751,12 +797,7 @@ impl Querier for VmClient {
         step: Duration,
     ) -> BoxFuture<'a, Result<Vec<Sample>, DatasourceError>> {
         Box::pin(async move {
-            let what = format!("{expr:?} at {}", at.to_rfc3339());
-            let params = [
-                ("query", expr.to_string()),
-                ("time", secs(at)),
-                ("step", format!("{}s", step.as_secs().max(1))),
-            ];
+            let (what, params) = instant_request(expr, at, step);
             match self.get::<Data>("/api/v1/query", &what, &params).await? {
                 Data::Vector(items) => Ok(items
                     .into_iter()
@@ -769,10 +810,7 @@ impl Querier for VmClient {
                     labels: Labels::new(),
                     value: parse_value(&v),
                 }]),
-                _ => Err(DatasourceError::Decode {
-                    what,
-                    detail: "expected an instant vector or scalar".into(),
-                }),
+                _ => Err(unexpected(what, "expected an instant vector or scalar")),
             }
         })
     }
@@ -785,18 +823,7 @@ impl Querier for VmClient {
         step: Duration,
     ) -> BoxFuture<'a, Result<Vec<Series>, DatasourceError>> {
         Box::pin(async move {
-            let what = format!(
-                "{expr:?} from {} to {}",
-                start.to_rfc3339(),
-                end.to_rfc3339()
-            );
-            let params = [
-                ("query", expr.to_string()),
-                ("start", secs(start)),
-                ("end", secs(end)),
-                ("step", format!("{}s", step.as_secs().max(1))),
-                ("nocache", "1".to_string()),
-            ];
+            let (what, params) = range_request(expr, start, end, step);
             match self
                 .get::<Data>("/api/v1/query_range", &what, &params)
                 .await?
@@ -812,10 +839,7 @@ impl Querier for VmClient {
                             .collect(),
                     })
                     .collect()),
-                _ => Err(DatasourceError::Decode {
-                    what,
-                    detail: "expected a range vector".into(),
-                }),
+                _ => Err(unexpected(what, "expected a range vector")),
             }
         })
     }
@@ -827,12 +851,7 @@ impl Querier for VmClient {
         step: Duration,
     ) -> BoxFuture<'a, Result<FlatSeries, DatasourceError>> {
         Box::pin(async move {
-            let what = format!("{expr:?} at {}", at.to_rfc3339());
-            let params = [
-                ("query", expr.to_string()),
-                ("time", secs(at)),
-                ("step", format!("{}s", step.as_secs().max(1))),
-            ];
+            let (what, params) = instant_request(expr, at, step);
             match self
                 .get::<FlatData>("/api/v1/query", &what, &params)
                 .await?
@@ -845,10 +864,7 @@ impl Querier for VmClient {
                     }],
                     at.timestamp_millis(),
                 )),
-                _ => Err(DatasourceError::Decode {
-                    what,
-                    detail: "expected an instant vector or scalar".into(),
-                }),
+                _ => Err(unexpected(what, "expected an instant vector or scalar")),
             }
         })
     }
@@ -861,27 +877,13 @@ impl Querier for VmClient {
         step: Duration,
     ) -> BoxFuture<'a, Result<FlatSeries, DatasourceError>> {
         Box::pin(async move {
-            let what = format!(
-                "{expr:?} from {} to {}",
-                start.to_rfc3339(),
-                end.to_rfc3339()
-            );
-            let params = [
-                ("query", expr.to_string()),
-                ("start", secs(start)),
-                ("end", secs(end)),
-                ("step", format!("{}s", step.as_secs().max(1))),
-                ("nocache", "1".to_string()),
-            ];
+            let (what, params) = range_request(expr, start, end, step);
             match self
                 .get::<FlatData>("/api/v1/query_range", &what, &params)
                 .await?
             {
                 FlatData::Matrix(m) => Ok(m),
-                _ => Err(DatasourceError::Decode {
-                    what,
-                    detail: "expected a range vector".into(),
-                }),
+                _ => Err(unexpected(what, "expected a range vector")),
             }
         })
     }

@@ -53,6 +53,16 @@ fn load_rules(dir: &Path) -> wardflux_ruler::config::RuleSet {
     .expect("test rules")
 }
 
+/// A migrated store at `url` and a harness evaluating the test rules against `vm` into it.
+async fn harness_on(vm: &Vm, url: &Secret) -> (Arc<dyn Store>, Harness) {
+    let st: Arc<dyn Store> = Arc::from(store::open(url).await.unwrap());
+    st.migrate().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let rules = load_rules(dir.path());
+    let h = Harness::with(&vm.url(), st.clone(), settings(), None, rules).await;
+    (st, h)
+}
+
 /// `test_down{device=...}` for `n` devices, one sample a minute from `from` to `to`,
 /// 1 while `down(minute)`.
 fn test_down(n: usize, from: i64, to: i64, down: impl Fn(i64) -> bool) -> Vec<Point> {
@@ -245,17 +255,7 @@ async fn postgresql_crashed_mid_write_loses_nothing_and_duplicates_nothing() {
     vm.import(&test_down(n, -2, 12, |m| m < 10)).await;
     let pg = PrivatePg::start();
     let url = Secret::new(pg.url());
-    let st: Arc<dyn Store> = Arc::from(store::open(&url).await.unwrap());
-    st.migrate().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let h = Harness::with(
-        &vm.url(),
-        st.clone(),
-        settings(),
-        None,
-        load_rules(dir.path()),
-    )
-    .await;
+    let (st, h) = harness_on(&vm, &url).await;
     // The real writer task, retrying with backoff while the store is away.
     let (write_tx, write_rx) = tokio::sync::watch::channel(true);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -377,17 +377,7 @@ async fn sqlite_on_a_full_disk_queues_with_a_clear_error_and_writes_everything_o
         "sqlite://{}",
         fs.path().join("history.db").display()
     ));
-    let st: Arc<dyn Store> = Arc::from(store::open(&url).await.unwrap());
-    st.migrate().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let h = Harness::with(
-        &vm.url(),
-        st.clone(),
-        settings(),
-        None,
-        load_rules(dir.path()),
-    )
-    .await;
+    let (st, h) = harness_on(&vm, &url).await;
     let filler = fs.fill();
     h.engine.evaluate_due(at(0)).await;
     let err = h

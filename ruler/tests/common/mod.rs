@@ -287,6 +287,20 @@ fn as_postgres(cmd: &Path, args: &[&str]) -> Command {
     }
 }
 
+/// Run a PostgreSQL program (as the postgres user when root); panic with its stderr on failure.
+fn run_as_postgres(cmd: &Path, args: &[&str]) {
+    let out = as_postgres(cmd, args)
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", cmd.display()));
+    assert!(
+        out.status.success(),
+        "{} {} failed: {}",
+        cmd.display(),
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 impl PrivatePg {
     pub fn start() -> PrivatePg {
         let initdb = require("initdb", "postgresql");
@@ -296,7 +310,7 @@ impl PrivatePg {
             .arg(dir.path())
             .status();
         let data = dir.path().join("data");
-        let out = as_postgres(
+        run_as_postgres(
             &initdb,
             &[
                 "-D",
@@ -307,13 +321,6 @@ impl PrivatePg {
                 "postgres",
                 "--no-sync",
             ],
-        )
-        .output()
-        .expect("running initdb");
-        assert!(
-            out.status.success(),
-            "initdb failed: {}",
-            String::from_utf8_lossy(&out.stderr)
         );
         let pg = PrivatePg {
             port: free_port(),
@@ -345,14 +352,7 @@ impl PrivatePg {
             args.extend(["-m", "fast"]);
         }
         args.push(verb);
-        let out = as_postgres(&pg_ctl, &args)
-            .output()
-            .expect("running pg_ctl");
-        assert!(
-            out.status.success(),
-            "pg_ctl {verb} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        run_as_postgres(&pg_ctl, &args);
     }
 
     pub fn stop(&self) {
@@ -364,7 +364,7 @@ impl PrivatePg {
     pub fn crash(&self) {
         let pg_ctl = require("pg_ctl", "postgresql");
         let data = self.dir.path().join("data");
-        let out = as_postgres(
+        run_as_postgres(
             &pg_ctl,
             &[
                 "-D",
@@ -374,13 +374,6 @@ impl PrivatePg {
                 "-w",
                 "stop",
             ],
-        )
-        .output()
-        .expect("running pg_ctl");
-        assert!(
-            out.status.success(),
-            "pg_ctl stop -m immediate failed: {}",
-            String::from_utf8_lossy(&out.stderr)
         );
     }
 
