@@ -73,24 +73,11 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-/// At most this much of a request's path is echoed in an error message.
-const ECHO_LIMIT: usize = 200;
-
-/// The path as it came (still percent-encoded), cut to `ECHO_LIMIT` bytes.
-pub fn echo_path(uri: &Uri) -> &str {
-    let p = uri.path();
-    let mut end = ECHO_LIMIT.min(p.len());
-    while !p.is_char_boundary(end) {
-        end -= 1;
-    }
-    &p[..end]
-}
-
 /// Unknown paths answer like every other error: JSON with a message.
 async fn no_route(uri: Uri) -> ApiError {
     ApiError(
         StatusCode::NOT_FOUND,
-        format!("no endpoint {}", echo_path(&uri)),
+        format!("no endpoint {}", wardflux_web::echo_path(&uri)),
     )
 }
 
@@ -98,7 +85,10 @@ async fn no_route(uri: Uri) -> ApiError {
 async fn wrong_method(method: Method, uri: Uri) -> ApiError {
     ApiError(
         StatusCode::METHOD_NOT_ALLOWED,
-        format!("method {method} not allowed for {}", echo_path(&uri)),
+        format!(
+            "method {method} not allowed for {}",
+            wardflux_web::echo_path(&uri)
+        ),
     )
 }
 

@@ -82,27 +82,14 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .with_state(state)
 }
 
-/// At most this much of a request's path is echoed in an error message.
-const ECHO_LIMIT: usize = 200;
-
-/// The path as it came (still percent-encoded), cut to `ECHO_LIMIT` bytes.
-fn echo_path(uri: &Uri) -> &str {
-    let p = uri.path();
-    let mut end = ECHO_LIMIT.min(p.len());
-    while !p.is_char_boundary(end) {
-        end -= 1;
-    }
-    &p[..end]
-}
-
 async fn no_route(uri: Uri) -> ApiError {
-    ApiError::NotFound(format!("no endpoint {}", echo_path(&uri)))
+    ApiError::NotFound(format!("no endpoint {}", wardflux_web::echo_path(&uri)))
 }
 
 async fn wrong_method(method: Method, uri: Uri) -> ApiError {
     ApiError::MethodNotAllowed(format!(
         "method {method} not allowed for {}",
-        echo_path(&uri)
+        wardflux_web::echo_path(&uri)
     ))
 }
 

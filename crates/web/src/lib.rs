@@ -28,6 +28,7 @@ pub mod tls;
 use std::future::Future;
 use std::sync::Arc;
 
+use axum::http::Uri;
 use axum::Router;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
@@ -125,4 +126,19 @@ impl std::fmt::Debug for Web {
             .field("conn", &self.conn)
             .finish_non_exhaustive()
     }
+}
+
+/// At most this much of a request's path is echoed in an error message.
+const ECHO_LIMIT: usize = 200;
+
+/// The request path as it came (still percent-encoded), cut to 200 bytes on a character
+/// boundary: what both programs echo in their JSON 404/405 answers, so a huge or hostile
+/// path never makes a huge answer.
+pub fn echo_path(uri: &Uri) -> &str {
+    let p = uri.path();
+    let mut end = ECHO_LIMIT.min(p.len());
+    while !p.is_char_boundary(end) {
+        end -= 1;
+    }
+    &p[..end]
 }
