@@ -221,19 +221,9 @@ fn refused(what: &str, status: reqwest::StatusCode) -> Option<DatasourceError> {
 }
 
 fn unreachable(what: &str, e: reqwest::Error) -> DatasourceError {
-    // reqwest's Display omits the cause (connection refused, timed out); walk the chain.
-    // The URL is dropped: it could hold a query parameter that is a key.
-    let e = e.without_url();
-    let mut detail = e.to_string();
-    let mut src = std::error::Error::source(&e);
-    while let Some(s) = src {
-        detail.push_str(": ");
-        detail.push_str(&s.to_string());
-        src = s.source();
-    }
     DatasourceError::Unreachable {
         what: what.to_string(),
-        detail,
+        detail: crate::endpoint::describe(e),
     }
 }
 

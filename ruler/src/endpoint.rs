@@ -93,6 +93,20 @@ impl Endpoint {
     }
 }
 
+/// A reqwest error with its causes (reqwest's `Display` omits them: connection refused,
+/// timed out) and without its URL, which could hold a query parameter that is a key.
+pub fn describe(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut detail = e.to_string();
+    let mut src = std::error::Error::source(&e);
+    while let Some(s) = src {
+        detail.push_str(": ");
+        detail.push_str(&s.to_string());
+        src = s.source();
+    }
+    detail
+}
+
 /// `%XX` sequences decoded (as the URL's user info is stored encoded); bad ones kept as is.
 fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();

@@ -115,7 +115,7 @@ impl Notifier for Alertmanager {
                 .body(body)
                 .send()
                 .await
-                .map_err(|e| err(e.without_url().to_string()))?;
+                .map_err(|e| err(crate::endpoint::describe(e)))?;
             if resp.status().is_success() {
                 Ok(())
             } else {

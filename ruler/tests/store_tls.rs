@@ -104,12 +104,13 @@ async fn store_connects_over_verified_tls_and_names_tls_failures_without_the_pas
     {
         use sqlx::Connection;
         let mut c = sqlx::PgConnection::connect(&verified).await.unwrap();
-        sqlx::raw_sql(
-            "CREATE ROLE vmagent LOGIN; CREATE DATABASE vmagent_store OWNER vmagent;",
-        )
-        .execute(&mut c)
-        .await
-        .unwrap();
+        // Two statements: CREATE DATABASE cannot share an implicit transaction.
+        for sql in [
+            "CREATE ROLE vmagent LOGIN",
+            "CREATE DATABASE vmagent_store OWNER vmagent",
+        ] {
+            sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
+        }
     }
     let with_cert = format!(
         "postgres://vmagent@localhost:{}/vmagent_store?sslmode=verify-full&sslrootcert={ca}&sslcert={}&sslkey={}",
