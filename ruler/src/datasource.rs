@@ -130,9 +130,8 @@ impl VmClient {
         auth: HttpAuth,
         timeout: Duration,
     ) -> Result<Self, DatasourceError> {
-        let endpoint = Endpoint::parse(base, auth).map_err(|detail| DatasourceError::Config {
-            detail,
-        })?;
+        let endpoint =
+            Endpoint::parse(base, auth).map_err(|detail| DatasourceError::Config { detail })?;
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))

@@ -144,7 +144,10 @@ mod tests {
     fn user_info_becomes_basic_auth_and_leaves_the_url() {
         let e = Endpoint::parse("http://vm%40corp:p%40ss%2Fw@vm:8428/", HttpAuth::None).unwrap();
         assert_eq!(basic(&e), ("vm@corp".into(), "p@ss/w".into()));
-        assert_eq!(e.url_for("/api/v1/query").as_str(), "http://vm:8428/api/v1/query");
+        assert_eq!(
+            e.url_for("/api/v1/query").as_str(),
+            "http://vm:8428/api/v1/query"
+        );
         assert_eq!(e.shown(), "http://***@vm:8428/");
         assert!(!format!("{e:?}").contains("p@ss"), "{e:?}");
     }

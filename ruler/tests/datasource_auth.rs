@@ -50,9 +50,11 @@ fn vm_with_basic_auth(dir: &std::path::Path) -> (Proc, String) {
         .spawn()
         .expect("starting victoria-metrics");
     let url = format!("http://127.0.0.1:{port}");
-    wait_for("victoria-metrics with basic auth", Duration::from_secs(30), || {
-        (curl(&[&format!("{url}/health")]).status != 0).then_some(())
-    });
+    wait_for(
+        "victoria-metrics with basic auth",
+        Duration::from_secs(30),
+        || (curl(&[&format!("{url}/health")]).status != 0).then_some(()),
+    );
     (Proc(child), url)
 }
 
@@ -113,7 +115,10 @@ async fn basic_auth_and_bearer_tokens_reach_the_datasource_and_wrong_ones_are_na
     };
     // Flags and URL user info are the same credentials; imports carry them too.
     let by_flags = VmClient::with_auth(&vm_url, basic(), t).unwrap();
-    by_flags.import(&[point(42.0)]).await.expect("import with basic auth");
+    by_flags
+        .import(&[point(42.0)])
+        .await
+        .expect("import with basic auth");
     let with_userinfo = vm_url.replacen("http://", &format!("http://{VM_USER}:{VM_PASSWORD}@"), 1);
     let by_url = VmClient::new(&with_userinfo, t).unwrap();
     assert_eq!(by_url.name(), vm_url.replacen("http://", "http://***@", 1));
@@ -179,7 +184,10 @@ async fn basic_auth_and_bearer_tokens_reach_the_datasource_and_wrong_ones_are_na
                 ),
             ],
         ),
-        ("userinfo", vec![format!("--datasource.url={with_userinfo}")]),
+        (
+            "userinfo",
+            vec![format!("--datasource.url={with_userinfo}")],
+        ),
         (
             "bearer",
             vec![
@@ -192,7 +200,10 @@ async fn basic_auth_and_bearer_tokens_reach_the_datasource_and_wrong_ones_are_na
         ),
     ] {
         let mut flags = flags;
-        flags.push(format!("--store.url=sqlite://{}/{tag}.db", rd.path().display()));
+        flags.push(format!(
+            "--store.url=sqlite://{}/{tag}.db",
+            rd.path().display()
+        ));
         let r = tokio::task::block_in_place(|| {
             Ruler::start(rd.path(), tag, &flags, |port| {
                 curl(&[&format!("http://127.0.0.1:{port}/-/ready")]).status == 200
@@ -200,14 +211,21 @@ async fn basic_auth_and_bearer_tokens_reach_the_datasource_and_wrong_ones_are_na
         });
         let port = r.port;
         tokio::task::block_in_place(|| {
-            wait_for(&format!("{tag}: a clean evaluation"), Duration::from_secs(30), || {
-                let c = curl(&[&format!("http://127.0.0.1:{port}/api/v1/rules")]);
-                c.body.contains("\"health\":\"ok\"").then_some(())
-            })
+            wait_for(
+                &format!("{tag}: a clean evaluation"),
+                Duration::from_secs(30),
+                || {
+                    let c = curl(&[&format!("http://127.0.0.1:{port}/api/v1/rules")]);
+                    c.body.contains("\"health\":\"ok\"").then_some(())
+                },
+            )
         });
         let out = r.output();
         assert!(out.contains("querying the datasource"), "{tag}: {out}");
-        assert!(!out.contains(VM_PASSWORD) && !out.contains(TOKEN), "{tag}: {out}");
+        assert!(
+            !out.contains(VM_PASSWORD) && !out.contains(TOKEN),
+            "{tag}: {out}"
+        );
     }
 }
 
@@ -219,5 +237,8 @@ async fn wait_for_value(c: &VmClient, want: f64) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("the imported sample never became searchable: {:?}", probe(c).await);
+    panic!(
+        "the imported sample never became searchable: {:?}",
+        probe(c).await
+    );
 }

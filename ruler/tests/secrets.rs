@@ -106,7 +106,9 @@ async fn no_secret_reaches_logs_answers_or_migrate_output() {
         let mut child = cmd
             .arg(format!("--rules.file={}/rules/*.yml", d.display()))
             .arg(format!("--store.url={dead_store}"))
-            .arg(format!("--datasource.url=http://vmuser:{DS_PASSWORD}@127.0.0.1:9"))
+            .arg(format!(
+                "--datasource.url=http://vmuser:{DS_PASSWORD}@127.0.0.1:9"
+            ))
             .arg(format!("--baselines.file={}/none.yml", d.display()))
             .arg(format!("--web.listen-address=127.0.0.1:{}", free_port()))
             .arg("--log.level=debug")
@@ -157,7 +159,10 @@ async fn no_secret_reaches_logs_answers_or_migrate_output() {
             ],
             _ => vec![
                 format!("--datasource.url=http://127.0.0.1:{ds_port}"),
-                format!("--datasource.bearer-token-file={}", d.join("ds-token").display()),
+                format!(
+                    "--datasource.bearer-token-file={}",
+                    d.join("ds-token").display()
+                ),
             ],
         };
         extra.extend([

@@ -124,7 +124,10 @@ async fn store_connects_over_verified_tls_and_names_tls_failures_without_the_pas
     // The wrong CA: a clear refusal that names the issuer problem, never the password.
     let rogue = pki_dir.join("rogue-ca.crt").display().to_string();
     let (ok, out) = migrate(&format!("{base}?sslmode=verify-full&sslrootcert={rogue}"));
-    assert!(!ok, "a server certificate from another CA was accepted: {out}");
+    assert!(
+        !ok,
+        "a server certificate from another CA was accepted: {out}"
+    );
     assert!(
         out.contains("UnknownIssuer") && out.contains("not signed by the CA in sslrootcert"),
         "the error should name the problem: {out}"
@@ -134,7 +137,10 @@ async fn store_connects_over_verified_tls_and_names_tls_failures_without_the_pas
     // Without TLS the server refuses; the message is PostgreSQL's, without the password.
     let (ok, out) = migrate(&format!("{base}?sslmode=disable"));
     assert!(!ok, "a plain connection was accepted: {out}");
-    assert!(out.contains("pg_hba.conf") || out.contains("rejects"), "{out}");
+    assert!(
+        out.contains("pg_hba.conf") || out.contains("rejects"),
+        "{out}"
+    );
     assert!(!out.contains(PG_TLS_PASSWORD), "{out}");
 
     // A CA file that is not there is named before any connection.
@@ -143,6 +149,9 @@ async fn store_connects_over_verified_tls_and_names_tls_failures_without_the_pas
         dir.path().display()
     ));
     assert!(!ok, "{out}");
-    assert!(out.contains("sslrootcert file") && out.contains("missing-ca.crt"), "{out}");
+    assert!(
+        out.contains("sslrootcert file") && out.contains("missing-ca.crt"),
+        "{out}"
+    );
     assert!(!out.contains(PG_TLS_PASSWORD), "{out}");
 }

@@ -53,8 +53,12 @@ pub fn check_tls_files(url: &str) -> Result<(), String> {
         given.push(*name);
     }
     match (given.contains(&"sslcert"), given.contains(&"sslkey")) {
-        (true, false) => Err("sslcert is set without sslkey; a client certificate needs both".into()),
-        (false, true) => Err("sslkey is set without sslcert; a client certificate needs both".into()),
+        (true, false) => {
+            Err("sslcert is set without sslkey; a client certificate needs both".into())
+        }
+        (false, true) => {
+            Err("sslkey is set without sslcert; a client certificate needs both".into())
+        }
         _ => Ok(()),
     }
 }
@@ -91,11 +95,18 @@ mod tests {
     fn files_are_checked_by_name_and_pairs_must_be_complete() {
         // Any readable file will do: the contents are sqlx's to judge.
         let ca = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
-        let ok = format!("postgres://u:pw@h/db?sslmode=verify-full&sslrootcert={}", ca.display());
+        let ok = format!(
+            "postgres://u:pw@h/db?sslmode=verify-full&sslrootcert={}",
+            ca.display()
+        );
         assert_eq!(check_tls_files(&ok), Ok(()));
         assert_eq!(check_tls_files("postgres://u:pw@h/db"), Ok(()));
-        let e = check_tls_files("postgres://u:pw@h/db?sslrootcert=/nonexistent/ca.pem").unwrap_err();
-        assert!(e.starts_with("sslrootcert file /nonexistent/ca.pem: "), "{e}");
+        let e =
+            check_tls_files("postgres://u:pw@h/db?sslrootcert=/nonexistent/ca.pem").unwrap_err();
+        assert!(
+            e.starts_with("sslrootcert file /nonexistent/ca.pem: "),
+            "{e}"
+        );
         let e = check_tls_files(&format!("postgres://u:pw@h/db?ssl-cert={}", ca.display()))
             .unwrap_err();
         assert!(e.contains("without sslkey") && !e.contains("pw"), "{e}");

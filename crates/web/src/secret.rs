@@ -194,7 +194,10 @@ mod tests {
     #[test]
     fn url_passwords_never_print() {
         let s = UrlSecret::new("postgres://ward:hunter2@db:5432/wardflux?password=hunter2");
-        assert_eq!(s.to_string(), "postgres://ward:***@db:5432/wardflux?password=***");
+        assert_eq!(
+            s.to_string(),
+            "postgres://ward:***@db:5432/wardflux?password=***"
+        );
         assert!(!format!("{s:?}").contains("hunter2"));
         assert_eq!(
             UrlSecret::new("sqlite:///var/lib/w.db").to_string(),
@@ -218,7 +221,10 @@ mod tests {
     fn http_urls_hide_their_user_info_and_query_values() {
         let show = |u: &str| UrlSecret::http(u).to_string();
         assert_eq!(show("http://vmuser:hunter2@vm:8428"), "http://***@vm:8428");
-        assert_eq!(show("https://tok3n@vmauth:8427/select/0/prometheus/"), "https://***@vmauth:8427/select/0/prometheus/");
+        assert_eq!(
+            show("https://tok3n@vmauth:8427/select/0/prometheus/"),
+            "https://***@vmauth:8427/select/0/prometheus/"
+        );
         assert_eq!(show("http://vm:8428"), "http://vm:8428");
         assert_eq!(
             show("http://vm:8428/?authKey=hunter2&extra_label=env%3Dprod"),
