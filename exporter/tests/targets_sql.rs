@@ -2,9 +2,11 @@
 //! test's own) and real agents (snmpsim replaying a Cisco recording under communities only
 //! these tests use): the exporter polls exactly the inventory's rows, follows inserts, deletes
 //! and updates, skips bad rows naming them, keeps its last good targets while the database
-//! cannot be read, and never shows a community or the database password.
+//! cannot be read, and never shows a community or the database password. One test reads the
+//! inventory from a private TLS-only PostgreSQL server (openssl-made certificate) with
+//! `sslmode=verify-full`, a password or a client certificate, and names a wrong CA.
 //!
-//! Needs: Debian postgresql (server running), snmpsim, snmp, snmpd, iproute2, bzip2; PyPI
+//! Needs: Debian postgresql (server running), snmpsim, snmp, snmpd, iproute2, bzip2, openssl; PyPI
 //! snmpsim-data; root (the SNMPv3 test runs net-snmp in a network namespace).
 
 mod common;
