@@ -6,8 +6,8 @@
 //! inventory from a private TLS-only PostgreSQL server (openssl-made certificate) with
 //! `sslmode=verify-full`, a password or a client certificate, and names a wrong CA.
 //!
-//! Needs: Debian postgresql (server running), snmpsim, snmp, snmpd, iproute2, bzip2, openssl; PyPI
-//! snmpsim-data; root (the SNMPv3 test runs net-snmp in a network namespace).
+//! Needs: Debian postgresql (server running), snmpsim, snmp, snmpd, iproute2, bzip2,
+//! openssl; PyPI snmpsim-data; root (the SNMPv3 test runs net-snmp in a network namespace).
 
 mod common;
 
