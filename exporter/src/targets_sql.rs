@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use sqlx::postgres::{PgConnectOptions, PgSslMode};
+use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection};
 
 use crate::config::{valid_label_name, Target, TargetsSqlConfig, RESERVED_LABELS};
@@ -108,21 +108,15 @@ pub trait RowSource: Send + Sync {
     fn fetch(&self) -> BoxFuture<'_, Result<Vec<SqlRow>, SourceError>>;
 }
 
-/// Check a PostgreSQL URL without connecting; the message never contains the URL.
+/// Check a PostgreSQL URL without connecting: its syntax, and that the TLS files it names
+/// (`sslrootcert`, `sslcert`, `sslkey`) can be read. The message never contains the URL.
 pub fn check_url(url: &Secret) -> Result<(), String> {
     let raw = url.expose();
     if !(raw.starts_with("postgres://") || raw.starts_with("postgresql://")) {
         return Err("must start with postgres:// or postgresql://".into());
     }
-    let opts = PgConnectOptions::from_str(raw).map_err(|e| redact(&e.to_string(), url))?;
-    match opts.get_ssl_mode() {
-        PgSslMode::Require | PgSslMode::VerifyCa | PgSslMode::VerifyFull => Err(
-            "sslmode requires TLS, which this build does not include; use a trusted network \
-             or a local TLS tunnel (sslmode=prefer or disable)"
-                .into(),
-        ),
-        _ => Ok(()),
-    }
+    PgConnectOptions::from_str(raw).map_err(|e| redact(&e.to_string(), url))?;
+    wardflux_web::pg::check_tls_files(raw).map_err(|e| redact(&e, url))
 }
 
 /// `text` with the URL and its password (if any) replaced by `<redacted>`.
@@ -176,7 +170,12 @@ impl PgSource {
     async fn fetch_rows(&self) -> Result<Vec<SqlRow>, SourceError> {
         let mut conn = sqlx::PgConnection::connect_with(&self.options)
             .await
-            .map_err(|e| SourceError::Connect(redact(&e.to_string(), &self.url)))?;
+            .map_err(|e| {
+                SourceError::Connect(redact(
+                    &wardflux_web::pg::explain(&e.to_string()),
+                    &self.url,
+                ))
+            })?;
         let result: Result<Vec<String>, sqlx::Error> = sqlx::query_scalar(&self.sql)
             .persistent(false)
             .fetch_all(&mut conn)
@@ -861,8 +860,15 @@ mod tests {
         let url = Secret::new("postgres://inv:pw-Xy9@db.example:5432/inventory");
         assert!(check_url(&url).is_ok());
         assert!(check_url(&Secret::new("mysql://a@b/c")).is_err());
-        let tls = check_url(&Secret::new("postgres://a:pw-Xy9@b/c?sslmode=require")).unwrap_err();
-        assert!(tls.contains("TLS") && !tls.contains("pw-Xy9"), "{tls}");
+        assert!(check_url(&Secret::new("postgres://a:pw-Xy9@b/c?sslmode=require")).is_ok());
+        let ca = check_url(&Secret::new(
+            "postgres://a:pw-Xy9@b/c?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem",
+        ))
+        .unwrap_err();
+        assert!(
+            ca.contains("sslrootcert file /nonexistent/ca.pem") && !ca.contains("pw-Xy9"),
+            "{ca}"
+        );
         let bad = Secret::new("postgres://inv:pw-Xy9@db.example:notaport/inventory");
         let e = check_url(&bad).unwrap_err();
         assert!(!e.contains("pw-Xy9"), "{e}");

@@ -2,10 +2,12 @@
 //! test's own) and real agents (snmpsim replaying a Cisco recording under communities only
 //! these tests use): the exporter polls exactly the inventory's rows, follows inserts, deletes
 //! and updates, skips bad rows naming them, keeps its last good targets while the database
-//! cannot be read, and never shows a community or the database password.
+//! cannot be read, and never shows a community or the database password. One test reads the
+//! inventory from a private TLS-only PostgreSQL server (openssl-made certificate) with
+//! `sslmode=verify-full`, a password or a client certificate, and names a wrong CA.
 //!
-//! Needs: Debian postgresql (server running), snmpsim, snmp, snmpd, iproute2, bzip2; PyPI
-//! snmpsim-data; root (the SNMPv3 test runs net-snmp in a network namespace).
+//! Needs: Debian postgresql (server running), snmpsim, snmp, snmpd, iproute2, bzip2,
+//! openssl; PyPI snmpsim-data; root (the SNMPv3 test runs net-snmp in a network namespace).
 
 mod common;
 
@@ -509,6 +511,105 @@ fn snmpv3_rows_use_a_named_auth_and_rows_without_community_the_default() {
     for text in [ex.log(), ex.get("/api/v1/devices"), ex.get("/metrics")] {
         assert!(!text.contains(V3_AUTH) && !text.contains(V3_PRIV));
         assert!(!text.contains(DB_PASSWORD));
+    }
+    ex.assert_running();
+}
+
+/// Runs `sql` on the TLS-only private server through `url`.
+fn exec_tls(url: &str, sql: &str) {
+    use sqlx::Connection;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    rt.block_on(async {
+        let mut c = sqlx::PgConnection::connect(url)
+            .await
+            .unwrap_or_else(|e| panic!("connecting over TLS: {e}"));
+        sqlx::raw_sql(sql)
+            .execute(&mut c)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    });
+}
+
+/// A config reading the inventory from `WARDFLUX_TEST_INVENTORY_URL`, with one static device
+/// that need not answer (only the device list matters here).
+fn tls_config() -> String {
+    format!(
+        "poll_interval: 30s\ndiscovery_interval: 1h\ntimeout: 1s\nretries: 0\n\
+         auths:\n  static: {{version: 2, community: {COMM_A}}}\n\
+         targets:\n  - {{name: STATIC-01, address: \"127.0.0.1:{}\", auth: static}}\n\
+         targets_sql:\n  url_env: WARDFLUX_TEST_INVENTORY_URL\n  refresh_interval: 1s\n\
+         \x20 query_timeout: 10s\n  timeout: 1s\n  retries: 0\n\
+         \x20 query: SELECT name, ip, snmp_version, snmp_community FROM standalone_devices\n",
+        common::free_udp_port()
+    )
+}
+
+#[test]
+fn the_inventory_is_read_over_verified_tls_and_a_wrong_ca_is_named() {
+    use wardflux_web::testkit::{Pki, PrivatePg, PG_TLS_PASSWORD};
+    let dir = TempDir::new("targets-sql-tls");
+    std::fs::create_dir_all(dir.join("pki")).unwrap();
+    std::fs::create_dir_all(dir.join("pg")).unwrap();
+    let pki = Pki::create(&dir.join("pki"));
+    // Only TLS is accepted: scram with a password for postgres, a certificate for vmagent.
+    let pg = PrivatePg::start_tls(&dir.join("pg"), &pki);
+    let ca = pki.ca.display().to_string();
+    let admin = format!(
+        "postgres://postgres:{PG_TLS_PASSWORD}@localhost:{}/postgres?sslmode=verify-full&sslrootcert={ca}",
+        pg.port
+    );
+    exec_tls(
+        &admin,
+        &format!(
+            "CREATE TABLE standalone_devices (name text, ip text, snmp_version text, \
+             snmp_community text); \
+             INSERT INTO standalone_devices VALUES ('BR-TLS-1', '127.0.0.1', '2c', '{COMM_B}'); \
+             CREATE ROLE vmagent LOGIN; GRANT SELECT ON standalone_devices TO vmagent;"
+        ),
+    );
+
+    // A password over verify-full, then a client certificate (sslcert/sslkey) alone.
+    let with_cert = format!(
+        "postgres://vmagent@localhost:{}/postgres?sslmode=verify-full&sslrootcert={ca}&sslcert={}&sslkey={}",
+        pg.port,
+        pki.client_cert.display(),
+        pki.client_key.display()
+    );
+    for url in [&admin, &with_cert] {
+        let mut ex = Exporter::start(&tls_config(), &[("WARDFLUX_TEST_INVENTORY_URL", url)]);
+        wait_names(&ex, &["BR-TLS-1", "STATIC-01"]);
+        wait_metric(&ex, "wardflux_targets_sql_up", &[], 1.0);
+        ex.assert_running();
+        let log = ex.log();
+        assert!(!log.contains(PG_TLS_PASSWORD), "{log}");
+    }
+
+    // A server certificate from another CA: refused, named, and the static device stays.
+    let rogue = format!(
+        "postgres://postgres:{PG_TLS_PASSWORD}@localhost:{}/postgres?sslmode=verify-full&sslrootcert={}",
+        pg.port,
+        dir.join("pki").join("rogue-ca.crt").display()
+    );
+    let mut ex = Exporter::start(&tls_config(), &[("WARDFLUX_TEST_INVENTORY_URL", &rogue)]);
+    common::wait_for("the TLS failure to be logged", LIMIT, || {
+        ex.log().contains("UnknownIssuer").then_some(())
+    });
+    assert_eq!(metric(&ex, "wardflux_targets_sql_up", &[]), Some(0.0));
+    assert_eq!(names(&ex), ["STATIC-01"]);
+    let log = ex.log();
+    assert!(
+        log.contains("not signed by the CA in sslrootcert"),
+        "the error should say what to fix: {log}"
+    );
+    for (what, text) in [
+        ("log", log),
+        ("/metrics", ex.get("/metrics")),
+        ("/api/v1/devices", ex.get("/api/v1/devices")),
+    ] {
+        assert!(!text.contains(PG_TLS_PASSWORD), "{what} shows the password");
     }
     ex.assert_running();
 }

@@ -6,6 +6,7 @@ use crate::baseline::cache::BaselineCache;
 use crate::baseline::{self, BaselineConfig};
 use crate::config::{self, LoadOptions, RuleErrors, RuleSet};
 use crate::datasource::{Querier, VmClient};
+use crate::endpoint::HttpAuth;
 use crate::engine::{Deps, Engine, Settings};
 use crate::labels::Labels;
 use crate::metrics::Metrics;
@@ -219,16 +220,90 @@ pub struct RuleArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct DatasourceArgs {
-    /// VictoriaMetrics (or Prometheus-compatible) base URL.
+    /// VictoriaMetrics (or Prometheus-compatible) base URL, with a path for vmselect or
+    /// vmauth; `user:pass@` in it is sent as basic auth and never printed.
     #[arg(
         id = "datasource.url",
         long = "datasource.url",
-        default_value = "http://127.0.0.1:8428"
+        default_value = "http://127.0.0.1:8428",
+        value_parser = parse_http_url
     )]
-    pub url: String,
+    pub url: Secret,
+    #[command(flatten)]
+    pub auth: DatasourceAuthArgs,
     /// Timeout of one query.
     #[arg(id = "datasource.timeout", long = "datasource.timeout", default_value = "30s", value_parser = parse_dur)]
     pub timeout: Duration,
+}
+
+impl DatasourceArgs {
+    /// The datasource client, with the credentials of the flags or the URL.
+    pub fn client(&self) -> Result<VmClient> {
+        self.auth.client(&self.url, self.timeout)
+    }
+}
+
+/// Credentials for the datasource (vmalert's `-datasource.basicAuth.*` and
+/// `-datasource.bearerTokenFile`, whose spellings are accepted too).
+#[derive(Args, Debug, Clone, Default)]
+pub struct DatasourceAuthArgs {
+    /// Basic-auth user for the datasource (vmauth or a proxy in front of it).
+    #[arg(
+        id = "datasource.basic-auth.username",
+        long = "datasource.basic-auth.username",
+        alias = "datasource.basicAuth.username"
+    )]
+    pub username: Option<String>,
+    /// File holding the basic-auth password (read at start; a trailing newline is ignored).
+    #[arg(
+        id = "datasource.basic-auth.password-file",
+        long = "datasource.basic-auth.password-file",
+        alias = "datasource.basicAuth.passwordFile",
+        requires = "datasource.basic-auth.username"
+    )]
+    pub password_file: Option<PathBuf>,
+    /// File holding a bearer token sent as `Authorization: Bearer` (vmauth `bearer_token`).
+    #[arg(
+        id = "datasource.bearer-token-file",
+        long = "datasource.bearer-token-file",
+        alias = "datasource.bearerTokenFile",
+        conflicts_with = "datasource.basic-auth.username"
+    )]
+    pub bearer_token_file: Option<PathBuf>,
+}
+
+impl DatasourceAuthArgs {
+    /// The credentials the flags name, files read.
+    pub fn auth(&self) -> Result<HttpAuth> {
+        let read = |p: &PathBuf, what: &str| {
+            wardflux_web::Secret::from_file(p)
+                .with_context(|| format!("reading the datasource {what} from {}", p.display()))
+        };
+        if let Some(p) = &self.bearer_token_file {
+            return Ok(HttpAuth::Bearer(read(p, "bearer token")?));
+        }
+        match &self.username {
+            Some(username) => Ok(HttpAuth::Basic {
+                username: username.clone(),
+                password: match &self.password_file {
+                    Some(p) => read(p, "basic-auth password")?,
+                    None => wardflux_web::Secret::default(),
+                },
+            }),
+            None => Ok(HttpAuth::None),
+        }
+    }
+
+    /// A client for `url` with these credentials.
+    pub fn client(&self, url: &Secret, timeout: Duration) -> Result<VmClient> {
+        Ok(VmClient::with_auth(url.expose(), self.auth()?, timeout)?)
+    }
+}
+
+/// An HTTP URL held as a secret from the moment it is parsed, so even `Debug` of the flags
+/// cannot print its password; it is checked when the client is built.
+fn parse_http_url(s: &str) -> Result<Secret, String> {
+    Ok(Secret::http(s))
 }
 
 #[derive(Args, Debug, Clone)]
@@ -245,9 +320,10 @@ pub struct RunArgs {
     /// URL the ruler is reached at, sent as the alerts' generatorURL.
     #[arg(long = "web.external-url", default_value = "http://localhost:9095")]
     pub external_url: String,
-    /// Alertmanager base URL; alerts are not sent when unset.
-    #[arg(long = "notifier.url")]
-    pub notifier_url: Option<String>,
+    /// Alertmanager base URL; alerts are not sent when unset. `user:pass@` in it is sent as
+    /// basic auth and never printed.
+    #[arg(long = "notifier.url", value_parser = parse_http_url)]
+    pub notifier_url: Option<Secret>,
     /// How long the datasource may be unreachable before DatasourceUnreachable fires.
     #[arg(long = "datasource.unreachable-grace", default_value = "5m", value_parser = parse_dur)]
     pub unreachable_grace: Duration,
@@ -275,8 +351,10 @@ pub struct CheckArgs {
     #[arg(required = true)]
     pub files: Vec<String>,
     /// Ask this datasource about expressions the local PromQL parser rejects (MetricsQL).
-    #[arg(id = "datasource.url", long = "datasource.url")]
-    pub datasource: Option<String>,
+    #[arg(id = "datasource.url", long = "datasource.url", value_parser = parse_http_url)]
+    pub datasource: Option<Secret>,
+    #[command(flatten)]
+    pub auth: DatasourceAuthArgs,
     /// Also validate this baselines file.
     #[arg(id = "baselines.file", long = "baselines.file")]
     pub baselines: Option<PathBuf>,
@@ -489,7 +567,7 @@ async fn learn_loop(
 /// `check-rules`: prints each problem, or a summary per file.
 pub async fn check_rules(args: CheckArgs) -> Result<bool> {
     let client = match &args.datasource {
-        Some(u) => Some(VmClient::new(u, Duration::from_secs(10))?),
+        Some(u) => Some(args.auth.client(u, Duration::from_secs(10))?),
         None => None,
     };
     let mut ok = true;
@@ -577,10 +655,8 @@ pub async fn run(args: RunArgs) -> Result<()> {
         let _ = shutdown_tx.send(true);
     });
 
-    let client = Arc::new(VmClient::new(
-        &args.datasource.url,
-        args.datasource.timeout,
-    )?);
+    let client = Arc::new(args.datasource.client()?);
+    info!(datasource = %client.name(), auth = client.auth_kind(), "querying the datasource");
     let (rules, baseline_cfg) = load_all(
         &args.rules.files,
         args.rules.interval,
@@ -606,7 +682,11 @@ pub async fn run(args: RunArgs) -> Result<()> {
     let metrics = Arc::new(Metrics::new());
     let queue = TransitionQueue::new(args.queue_capacity, metrics.clone());
     let notifier: Option<Arc<dyn Notifier>> = match &args.notifier_url {
-        Some(u) => Some(Arc::new(Alertmanager::new(u, Duration::from_secs(10))?)),
+        Some(u) => {
+            let am = Alertmanager::new(u.expose(), Duration::from_secs(10))?;
+            info!(notifier = %am.name(), "sending alerts to Alertmanager");
+            Some(Arc::new(am))
+        }
         None => None,
     };
     let cache = BaselineCache::new(store.clone());
@@ -623,7 +703,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
         Settings {
             touch_every: args.touch_every,
             unreachable_grace: args.unreachable_grace,
-            datasource_name: client.base().to_string(),
+            datasource_name: client.name().to_string(),
             external_url: args.external_url.clone(),
         },
     );
@@ -770,7 +850,7 @@ async fn wait_for_termination() {
 
 /// `replay`.
 pub async fn replay(args: ReplayArgs) -> Result<()> {
-    let client = VmClient::new(&args.datasource.url, args.datasource.timeout)?;
+    let client = args.datasource.client()?;
     let files = args
         .baselines_file
         .clone()
@@ -823,10 +903,7 @@ pub async fn replay(args: ReplayArgs) -> Result<()> {
 
 /// `bench`.
 pub async fn bench(args: BenchArgs) -> Result<()> {
-    let client = Arc::new(VmClient::new(
-        &args.datasource.url,
-        args.datasource.timeout,
-    )?);
+    let client = Arc::new(args.datasource.client()?);
     let rules = load_rules(
         &args.rules.files,
         args.rules.interval,
@@ -849,7 +926,7 @@ pub async fn bench(args: BenchArgs) -> Result<()> {
             t0.elapsed().as_secs_f64()
         );
         // Give VictoriaMetrics a moment to make the imported data searchable.
-        let _ = reqwest::get(format!("{}/internal/force_flush", client.base())).await;
+        let _ = client.force_flush().await;
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
     let metrics = Arc::new(Metrics::new());
@@ -918,7 +995,7 @@ pub async fn baselines_learn(args: LearnArgs) -> Result<()> {
             args.baselines.file.display()
         )
     })?;
-    let client = VmClient::new(&args.datasource.url, args.datasource.timeout)?;
+    let client = args.datasource.client()?;
     let secret = args.store.secret()?;
     let store = store::open(&secret).await?;
     store.migrate().await?;
@@ -938,7 +1015,7 @@ pub async fn baselines_learn(args: LearnArgs) -> Result<()> {
 
 /// `baselines generate`.
 pub async fn baselines_generate(args: GenerateArgs) -> Result<()> {
-    let client = VmClient::new(&args.datasource.url, args.datasource.timeout)?;
+    let client = args.datasource.client()?;
     let tz: chrono_tz::Tz = args
         .timezone
         .parse()
@@ -1026,10 +1103,7 @@ pub async fn baselines_bench(args: BaselineBenchArgs) -> Result<()> {
             args.baselines.file.display()
         )
     })?;
-    let client = Arc::new(VmClient::new(
-        &args.datasource.url,
-        args.datasource.timeout,
-    )?);
+    let client = Arc::new(args.datasource.client()?);
     let at = crate::engine::align_up(args.end.unwrap_or_else(Utc::now), cfg.resolution)
         - chrono::Duration::from_std(cfg.resolution)?;
     if args.generate {
@@ -1051,7 +1125,7 @@ pub async fn baselines_bench(args: BaselineBenchArgs) -> Result<()> {
             "backfilled {n} samples in {:.1} s",
             t0.elapsed().as_secs_f64()
         );
-        let _ = reqwest::get(format!("{}/internal/force_flush", client.base())).await;
+        let _ = client.force_flush().await;
     }
     let secret = args.store.secret()?;
     let store: Arc<dyn Store> = Arc::from(store::open(&secret).await?);

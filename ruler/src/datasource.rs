@@ -2,6 +2,7 @@
 //! writing recorded series back, with the VictoriaMetrics HTTP client as the one real
 //! implementation (`/api/v1/query`, `/api/v1/query_range`, `/api/v1/import/prometheus`).
 
+use crate::endpoint::{Endpoint, HttpAuth};
 use crate::labels::Labels;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -30,6 +31,9 @@ pub enum DatasourceError {
     /// The answer could not be understood.
     #[error("querying {what}: bad response: {detail}")]
     Decode { what: String, detail: String },
+    /// The datasource URL or credentials are unusable (found before any query).
+    #[error("datasource {detail}")]
+    Config { detail: String },
 }
 
 impl DatasourceError {
@@ -584,32 +588,58 @@ pub trait Importer: Send + Sync {
     }
 }
 
-/// The VictoriaMetrics single-node (or vmselect/vminsert-compatible) HTTP client.
+/// The VictoriaMetrics single-node (or vmselect/vminsert-compatible) HTTP client. Its URL may
+/// carry a path and query parameters (vmauth, a vmselect tenant); credentials live in its
+/// [`Endpoint`], never in a URL we print.
 #[derive(Clone)]
 pub struct VmClient {
-    base: String,
+    endpoint: Endpoint,
     http: reqwest::Client,
 }
 
 impl VmClient {
     /// `base` is like `http://127.0.0.1:8428`; `timeout` bounds each request.
     pub fn new(base: &str, timeout: Duration) -> Result<Self, DatasourceError> {
+        Self::with_auth(base, HttpAuth::None, timeout)
+    }
+
+    /// As [`VmClient::new`], authenticating with `auth` (or the URL's user info).
+    pub fn with_auth(
+        base: &str,
+        auth: HttpAuth,
+        timeout: Duration,
+    ) -> Result<Self, DatasourceError> {
+        let endpoint =
+            Endpoint::parse(base, auth).map_err(|detail| DatasourceError::Config { detail })?;
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
             .build()
-            .map_err(|e| DatasourceError::Unreachable {
-                what: base.to_string(),
-                detail: format!("building HTTP client: {e}"),
+            .map_err(|e| DatasourceError::Config {
+                detail: format!("{}: building HTTP client: {e}", endpoint.shown()),
             })?;
-        Ok(VmClient {
-            base: base.trim_end_matches('/').to_string(),
-            http,
-        })
+        Ok(VmClient { endpoint, http })
     }
 
-    pub fn base(&self) -> &str {
-        &self.base
+    /// The datasource as logs, labels and answers may show it (no credentials).
+    pub fn name(&self) -> &str {
+        self.endpoint.shown()
+    }
+
+    /// Which credentials requests carry: `none`, `basic` or `bearer`.
+    pub fn auth_kind(&self) -> &'static str {
+        self.endpoint.auth_kind()
+    }
+
+    /// Asks VictoriaMetrics to make recently imported data searchable (benchmarks, tests).
+    pub async fn force_flush(&self) -> Result<(), DatasourceError> {
+        let url = self.endpoint.url_for("/internal/force_flush");
+        self.endpoint
+            .authorize(self.http.get(url))
+            .send()
+            .await
+            .map_err(|e| unreachable("force flush", e))?;
+        Ok(())
     }
 
     async fn get<D: serde::de::DeserializeOwned>(
@@ -618,16 +648,19 @@ impl VmClient {
         what: &str,
         params: &[(&str, String)],
     ) -> Result<D, DatasourceError> {
-        let url = format!("{}{}", self.base, path);
+        let url = self.endpoint.url_for(path);
         let resp = self
-            .http
-            .post(&url)
+            .endpoint
+            .authorize(self.http.post(url))
             .form(params)
             .send()
             .await
-            .map_err(|e| unreachable(what, &e))?;
+            .map_err(|e| unreachable(what, e))?;
         let status = resp.status();
-        let body = resp.bytes().await.map_err(|e| unreachable(what, &e))?;
+        let body = resp.bytes().await.map_err(|e| unreachable(what, e))?;
+        if let Some(e) = refused(what, status) {
+            return Err(e);
+        }
         if status.is_server_error() && status.as_u16() != 422 {
             return Err(DatasourceError::Unreachable {
                 what: what.to_string(),
@@ -653,18 +686,22 @@ impl VmClient {
     }
 }
 
-fn unreachable(what: &str, e: &reqwest::Error) -> DatasourceError {
-    // reqwest's Display omits the cause (connection refused, timed out); walk the chain.
-    let mut detail = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        detail.push_str(": ");
-        detail.push_str(&s.to_string());
-        src = s.source();
-    }
+/// 401 and 403: our credentials are missing or wrong. No query can succeed, so this counts
+/// as unreachable (alerts keep their state, `DatasourceUnreachable` fires after the grace).
+fn refused(what: &str, status: reqwest::StatusCode) -> Option<DatasourceError> {
+    matches!(status.as_u16(), 401 | 403).then(|| DatasourceError::Unreachable {
+        what: what.to_string(),
+        detail: format!(
+            "status {status}: the datasource refused our credentials \
+             (check --datasource.basic-auth.* or --datasource.bearer-token-file)"
+        ),
+    })
+}
+
+fn unreachable(what: &str, e: reqwest::Error) -> DatasourceError {
     DatasourceError::Unreachable {
         what: what.to_string(),
-        detail,
+        detail: crate::endpoint::describe(e),
     }
 }
 
@@ -930,17 +967,20 @@ impl VmClient {
         what: String,
         body: String,
     ) -> Result<(), DatasourceError> {
-        let url = format!("{}{path}", self.base);
+        let url = self.endpoint.url_for(path);
         let resp = self
-            .http
-            .post(&url)
+            .endpoint
+            .authorize(self.http.post(url))
             .body(body)
             .send()
             .await
-            .map_err(|e| unreachable(&what, &e))?;
+            .map_err(|e| unreachable(&what, e))?;
         let status = resp.status();
         if status.is_success() {
             return Ok(());
+        }
+        if let Some(e) = refused(&what, status) {
+            return Err(e);
         }
         let body = resp.bytes().await.unwrap_or_default();
         if status.is_server_error() {

@@ -13,6 +13,7 @@
 //! - `store`: alert history in PostgreSQL or SQLite (sqlx, embedded migrations)
 //! - `leader`: leader election over a PostgreSQL advisory lock, and role changes
 //! - `queue`: the bounded, ordered transition queue in front of the store
+//! - `endpoint`: HTTP endpoints with their credentials kept out of the URL
 //! - `notifier`: Alertmanager v2
 //! - `metrics`: self-telemetry
 //! - `api`: HTTP API (`/metrics`, `/api/v1/alerts`, `/api/v1/rules`, `/-/reload`, ...)
@@ -29,6 +30,7 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod datasource;
+pub mod endpoint;
 pub mod engine;
 pub mod labels;
 pub mod leader;

@@ -4,6 +4,7 @@
 
 use crate::alert::Alert;
 use crate::datasource::BoxFuture;
+use crate::endpoint::{Endpoint, HttpAuth};
 use crate::labels::Labels;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
@@ -11,6 +12,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use thiserror::Error;
 
+/// `url` is the endpoint as it may be shown (no credentials).
 #[derive(Debug, Error)]
 #[error("sending {count} alerts to {url}: {detail}")]
 pub struct NotifyError {
@@ -65,25 +67,32 @@ pub trait Notifier: Send + Sync {
     fn send<'a>(&'a self, alerts: &'a [AmAlert]) -> BoxFuture<'a, Result<(), NotifyError>>;
 }
 
-/// The Alertmanager v2 client.
+/// The Alertmanager v2 client; user info in its URL becomes basic auth.
 pub struct Alertmanager {
-    url: String,
+    endpoint: Endpoint,
     http: reqwest::Client,
 }
 
 impl Alertmanager {
-    /// `base` like `http://127.0.0.1:9093`.
+    /// `base` like `http://127.0.0.1:9093` (or `http://user:pass@am:9093`).
     pub fn new(base: &str, timeout: Duration) -> Result<Self, NotifyError> {
-        let url = format!("{}/api/v2/alerts", base.trim_end_matches('/'));
+        let err = |url: String, detail: String| NotifyError {
+            url,
+            count: 0,
+            detail,
+        };
+        let endpoint = Endpoint::parse(base, HttpAuth::None)
+            .map_err(|d| err(crate::secret::Secret::http(base).to_string(), d))?;
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .build()
-            .map_err(|e| NotifyError {
-                url: url.clone(),
-                count: 0,
-                detail: e.to_string(),
-            })?;
-        Ok(Alertmanager { url, http })
+            .map_err(|e| err(endpoint.shown().to_string(), e.to_string()))?;
+        Ok(Alertmanager { endpoint, http })
+    }
+
+    /// The Alertmanager as logs may show it.
+    pub fn name(&self) -> &str {
+        self.endpoint.shown()
     }
 }
 
@@ -94,19 +103,19 @@ impl Notifier for Alertmanager {
                 return Ok(());
             }
             let err = |detail: String| NotifyError {
-                url: self.url.clone(),
+                url: self.endpoint.shown().to_string(),
                 count: alerts.len(),
                 detail,
             };
             let body = serde_json::to_vec(alerts).map_err(|e| err(e.to_string()))?;
             let resp = self
-                .http
-                .post(&self.url)
+                .endpoint
+                .authorize(self.http.post(self.endpoint.url_for("/api/v2/alerts")))
                 .header("content-type", "application/json")
                 .body(body)
                 .send()
                 .await
-                .map_err(|e| err(e.to_string()))?;
+                .map_err(|e| err(crate::endpoint::describe(e)))?;
             if resp.status().is_success() {
                 Ok(())
             } else {

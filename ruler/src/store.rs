@@ -93,6 +93,9 @@ pub async fn open(url: &Secret) -> Result<Box<dyn Store>, StoreError> {
     };
     if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
         let opts = PgConnectOptions::from_str(raw).map_err(|e| open_err(e.to_string()))?;
+        // TLS (sslmode, sslrootcert, sslcert, sslkey) is sqlx's, over rustls with ring; a
+        // file the URL names must exist now rather than fail every connection later.
+        wardflux_web::pg::check_tls_files(raw).map_err(open_err)?;
         let pool = PgPoolOptions::new()
             .max_connections(4)
             .acquire_timeout(Duration::from_secs(5))
@@ -274,15 +277,16 @@ fn classify(what: &str, e: sqlx::Error) -> StoreError {
         | sqlx::Error::Encode(_) => true,
         _ => false,
     };
+    let detail = wardflux_web::pg::explain(&e.to_string());
     if permanent {
         StoreError::Rejected {
             what: what.to_string(),
-            detail: e.to_string(),
+            detail,
         }
     } else {
         StoreError::Unavailable {
             what: what.to_string(),
-            detail: e.to_string(),
+            detail,
         }
     }
 }
@@ -307,7 +311,7 @@ macro_rules! store_impl {
                     sqlx::migrate!($migrations)
                         .run(&self.pool)
                         .await
-                        .map_err(|e| StoreError::Migrate(e.to_string()))
+                        .map_err(|e| StoreError::Migrate(wardflux_web::pg::explain(&e.to_string())))
                 })
             }
 

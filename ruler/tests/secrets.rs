@@ -1,8 +1,11 @@
 //! Secrets never leave the ruler: the real binary with a PostgreSQL store URL holding a
-//! password (flag, env and file), a web config with bcrypt hashes, at every log level (and in
-//! JSON), through every endpoint, with the datasource down, the store down, wrong passwords,
-//! a refused write and a bad reload, plus `migrate` against a live and a dead store.
-//! Everything printed or answered is scanned for every secret: none may appear.
+//! password (flag, env and file), datasource credentials (in the URL's user info and a query
+//! key, in `--datasource.basic-auth.*` flags, as a bearer token file) and an Alertmanager URL
+//! with a password, a web config with bcrypt hashes, at every log level (and in JSON), through
+//! every endpoint, with the datasource down long enough for `DatasourceUnreachable` to fire and
+//! be written to `alert_history`, Alertmanager down, the store down, wrong passwords, a
+//! refused write and a bad reload, plus `migrate` against a live and a dead store.
+//! Everything printed, answered or stored is scanned for every secret: none may appear.
 
 mod common;
 mod web_support;
@@ -18,6 +21,10 @@ use web_support::{write_rules, Ruler, BIN};
 const PG_PASSWORD: &str = "wfx-pg-S3cret-81";
 const READER_PW: &str = "wfx-grafana-S3cret-82";
 const ADMIN_PW: &str = "wfx-ops-S3cret-83";
+const DS_PASSWORD: &str = "wfx-vm-S3cret-84";
+const DS_TOKEN: &str = "wfx-vm-T0ken-85";
+const DS_KEY: &str = "wfx-vm-K3y-86";
+const AM_PASSWORD: &str = "wfx-am-S3cret-87";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_secret_reaches_logs_answers_or_migrate_output() {
@@ -46,6 +53,10 @@ async fn no_secret_reaches_logs_answers_or_migrate_output() {
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let reader_header = b64(&format!("grafana:{READER_PW}"));
     let admin_header = b64(&format!("ops:{ADMIN_PW}"));
+    let ds_header = b64(&format!("vmuser:{DS_PASSWORD}"));
+    let am_header = b64(&format!("amuser:{AM_PASSWORD}"));
+    std::fs::write(d.join("ds-password"), format!("{DS_PASSWORD}\n")).unwrap();
+    std::fs::write(d.join("ds-token"), DS_TOKEN).unwrap();
     let secrets: Vec<(&str, &str)> = vec![
         ("store password", PG_PASSWORD),
         ("reader password", READER_PW),
@@ -54,6 +65,12 @@ async fn no_secret_reaches_logs_answers_or_migrate_output() {
         ("admin bcrypt hash", &admin_hash),
         ("reader Authorization header", &reader_header),
         ("admin Authorization header", &admin_header),
+        ("datasource password", DS_PASSWORD),
+        ("datasource bearer token", DS_TOKEN),
+        ("datasource URL key", DS_KEY),
+        ("datasource Authorization header", &ds_header),
+        ("Alertmanager password", AM_PASSWORD),
+        ("Alertmanager Authorization header", &am_header),
     ];
     let mut outputs: Vec<(String, String)> = Vec::new();
 
@@ -89,7 +106,9 @@ async fn no_secret_reaches_logs_answers_or_migrate_output() {
         let mut child = cmd
             .arg(format!("--rules.file={}/rules/*.yml", d.display()))
             .arg(format!("--store.url={dead_store}"))
-            .arg("--datasource.url=http://127.0.0.1:9")
+            .arg(format!(
+                "--datasource.url=http://vmuser:{DS_PASSWORD}@127.0.0.1:9"
+            ))
             .arg(format!("--baselines.file={}/none.yml", d.display()))
             .arg(format!("--web.listen-address=127.0.0.1:{}", free_port()))
             .arg("--log.level=debug")
@@ -113,22 +132,48 @@ async fn no_secret_reaches_logs_answers_or_migrate_output() {
         ));
     }
 
-    let dead_ds = format!("http://127.0.0.1:{}", free_port());
-    for (level, format, how) in [
-        ("debug", "logfmt", "flag"),
-        ("debug", "json", "file"),
-        ("info", "logfmt", "env"),
-        ("warn", "logfmt", "flag"),
-        ("error", "logfmt", "file"),
+    let ds_port = free_port();
+    let dead_am = format!("http://amuser:{AM_PASSWORD}@127.0.0.1:{}", free_port());
+    for (level, format, how, ds) in [
+        ("debug", "logfmt", "flag", "userinfo"),
+        ("debug", "json", "file", "flags"),
+        ("info", "logfmt", "env", "bearer"),
+        ("warn", "logfmt", "flag", "userinfo+key"),
+        ("error", "logfmt", "file", "flags"),
     ] {
-        let run = format!("{level}/{format}");
-        let mut extra = vec![
-            format!("--datasource.url={dead_ds}"),
+        let run = format!("{level}/{format}/{ds}");
+        let mut extra = match ds {
+            "userinfo" => vec![format!(
+                "--datasource.url=http://vmuser:{DS_PASSWORD}@127.0.0.1:{ds_port}"
+            )],
+            "userinfo+key" => vec![format!(
+                "--datasource.url=http://vmuser:{DS_PASSWORD}@127.0.0.1:{ds_port}/?authKey={DS_KEY}"
+            )],
+            "flags" => vec![
+                format!("--datasource.url=http://127.0.0.1:{ds_port}"),
+                "--datasource.basic-auth.username=vmuser".into(),
+                format!(
+                    "--datasource.basic-auth.password-file={}",
+                    d.join("ds-password").display()
+                ),
+            ],
+            _ => vec![
+                format!("--datasource.url=http://127.0.0.1:{ds_port}"),
+                format!(
+                    "--datasource.bearer-token-file={}",
+                    d.join("ds-token").display()
+                ),
+            ],
+        };
+        extra.extend([
+            // The datasource is down: DatasourceUnreachable fires after a second.
+            "--datasource.unreachable-grace=1s".to_string(),
+            format!("--notifier.url={dead_am}"),
             format!("--web.config.file={}", web.display()),
             "--web.write-users=ops".into(),
             format!("--log.level={level}"),
             format!("--log.format={format}"),
-        ];
+        ]);
         match how {
             "flag" => extra.push(format!("--store.url={store_url}")),
             "file" => extra.push(format!("--store.url-file={}", url_file.display())),
@@ -139,7 +184,7 @@ async fn no_secret_reaches_logs_answers_or_migrate_output() {
         } else {
             std::env::remove_var("WARDFLUX_STORE_URL");
         }
-        let tag = format!("ruler-{level}-{format}");
+        let tag = format!("ruler-{level}-{format}-{ds}");
         let call = |port: u16, user: &str, pw: &str, method: &str, path: &str| {
             curl(&[
                 "-u",
@@ -164,6 +209,21 @@ async fn no_secret_reaches_logs_answers_or_migrate_output() {
                 || {
                     let c = call(port, "grafana", READER_PW, "GET", "/api/v1/rules");
                     c.body.contains("\"lastError\":\"").then_some(())
+                },
+            )
+        });
+        // ... long enough for DatasourceUnreachable to fire and reach alert_history.
+        tokio::task::block_in_place(|| {
+            wait_for(
+                "DatasourceUnreachable firing and in /api/v1/history",
+                Duration::from_secs(30),
+                || {
+                    let a = call(port, "grafana", READER_PW, "GET", "/api/v1/alerts");
+                    let h = call(port, "grafana", READER_PW, "GET", "/api/v1/history");
+                    (a.body.contains("DatasourceUnreachable")
+                        && a.body.contains("firing")
+                        && h.body.contains("DatasourceUnreachable"))
+                    .then_some(())
                 },
             )
         });
@@ -211,6 +271,13 @@ async fn no_secret_reaches_logs_answers_or_migrate_output() {
 
         tokio::task::block_in_place(|| r.stop());
         let out = r.output();
+        // Where the datasource is stays visible, its credentials do not.
+        if level == "debug" || level == "info" {
+            assert!(
+                out.contains(&format!("127.0.0.1:{ds_port}")),
+                "{run}: the datasource address should be shown: {out}"
+            );
+        }
         if level == "debug" {
             assert!(out.contains("store ready"), "{out}");
             assert!(out.contains("authentication failed"), "{out}");
@@ -218,6 +285,27 @@ async fn no_secret_reaches_logs_answers_or_migrate_output() {
         }
         outputs.push((format!("{run} output"), out));
     }
+
+    // The rows written for DatasourceUnreachable, as stored (labels, annotations, message).
+    let rows: Vec<String> = {
+        use sqlx::Connection;
+        let mut c = sqlx::PgConnection::connect(&store_url).await.unwrap();
+        sqlx::query_scalar("SELECT row_to_json(h)::text FROM alert_history h ORDER BY id")
+            .fetch_all(&mut c)
+            .await
+            .unwrap()
+    };
+    let unreachable: Vec<&String> = rows
+        .iter()
+        .filter(|r| r.contains("\"alert_name\":\"DatasourceUnreachable\""))
+        .collect();
+    assert!(
+        unreachable
+            .iter()
+            .any(|r| r.contains(&format!("http://***@127.0.0.1:{ds_port}"))),
+        "a DatasourceUnreachable row naming the datasource without its user info: {rows:#?}"
+    );
+    outputs.push(("alert_history rows".into(), rows.join("\n")));
 
     assert_no_secrets(&outputs, &secrets);
 }

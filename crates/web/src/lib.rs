@@ -12,6 +12,8 @@
 //! - `serve`: accept loop with a connection cap, handshake and header deadlines, shutdown.
 //! - [`args`]: the shared `--web.*` flags.
 //! - [`secret`]: `Secret` and `UrlSecret`, values that never print.
+//! - [`pg`]: PostgreSQL TLS settings of a connection URL: files checked up front, hints for
+//!   TLS failures (both programs' database connections).
 //! - `testkit` (feature `testkit`): certificates, curl and output scanning for tests.
 
 pub mod args;
@@ -19,6 +21,7 @@ pub mod auth;
 pub mod config;
 mod guard;
 mod live;
+pub mod pg;
 pub mod secret;
 mod serve;
 #[cfg(feature = "testkit")]

@@ -50,19 +50,59 @@ impl<'de> serde::Deserialize<'de> for Secret {
     }
 }
 
-/// A URL that may carry a password (a store URL). `Display` shows it with the password and
-/// the query string hidden (`postgres://u:***@h/db`), so logs still say where it points.
+/// A URL that may carry a password (a store URL, a datasource or Alertmanager URL behind a
+/// proxy with basic auth). `Display` keeps where it points and hides what lets one in: the
+/// password (store URLs: `postgres://u:***@h/db`) or the whole user info (HTTP URLs made with
+/// [`UrlSecret::http`]: `http://***@vm:8428`), and the value of every query parameter that is
+/// not known to be harmless (`?sslmode=verify-full&authKey=***`).
 #[derive(Clone, PartialEq, Eq)]
-pub struct UrlSecret(Secret);
+pub struct UrlSecret {
+    secret: Secret,
+    show_user: bool,
+}
+
+/// Query parameters whose values are settings, not secrets (PostgreSQL's TLS and connection
+/// settings); every other parameter's value prints as `***`.
+const HARMLESS_PARAMS: &[&str] = &[
+    "sslmode",
+    "ssl-mode",
+    "sslrootcert",
+    "ssl-root-cert",
+    "ssl-ca",
+    "sslcert",
+    "ssl-cert",
+    "sslkey",
+    "ssl-key",
+    "application_name",
+    "connect_timeout",
+    "statement-cache-capacity",
+    "dbname",
+    "port",
+    "host",
+    "hostaddr",
+    "target_session_attrs",
+];
 
 impl UrlSecret {
+    /// A URL whose user name may be shown (a database role), with the password hidden.
     pub fn new(s: impl Into<String>) -> UrlSecret {
-        UrlSecret(Secret::new(s))
+        UrlSecret {
+            secret: Secret::new(s),
+            show_user: true,
+        }
+    }
+
+    /// An HTTP URL: any user info is hidden whole (basic-auth user names can be tokens).
+    pub fn http(s: impl Into<String>) -> UrlSecret {
+        UrlSecret {
+            secret: Secret::new(s),
+            show_user: false,
+        }
     }
 
     /// The real text, for the one place that needs it (opening a connection).
     pub fn expose(&self) -> &str {
-        self.0.expose()
+        self.secret.expose()
     }
 
     /// Reads a URL from a file, trimming trailing white space.
@@ -71,19 +111,61 @@ impl UrlSecret {
     }
 }
 
+/// Whether a query parameter's name may be printed: plain identifiers only, so a password
+/// with a stray `?` in it cannot print part of itself as a "name".
+fn plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 40
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+}
+
 impl fmt::Display for UrlSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = self.expose().split('?').next().unwrap_or("");
+        let s = self.expose().split('#').next().unwrap_or("");
         let Some((scheme, rest)) = s.split_once("://") else {
             return f.write_str("***");
         };
-        match rest.rsplit_once('@') {
-            Some((user, host)) => {
+        // Everything up to the last '@' is user info, even when the password holds '@', '/'
+        // or '?': hiding too much is fine, printing a piece of a password is not.
+        let rest = match rest.rsplit_once('@') {
+            Some((user, after)) => {
                 let user = user.split(':').next().unwrap_or("");
-                write!(f, "{scheme}://{user}:***@{host}")
+                if self.show_user && plain_name(user) {
+                    write!(f, "{scheme}://{user}:***@")?;
+                } else {
+                    write!(f, "{scheme}://***@")?;
+                }
+                after
             }
-            None => write!(f, "{scheme}://{rest}"),
+            None => {
+                write!(f, "{scheme}://")?;
+                rest
+            }
+        };
+        let (path, query) = match rest.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (rest, None),
+        };
+        f.write_str(path)?;
+        let Some(query) = query else {
+            return Ok(());
+        };
+        let mut sep = '?';
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            write!(f, "{sep}")?;
+            sep = '&';
+            if !plain_name(name) {
+                f.write_str("***")?;
+            } else if HARMLESS_PARAMS.contains(&name) {
+                write!(f, "{name}={value}")?;
+            } else {
+                write!(f, "{name}=***")?;
+            }
         }
+        Ok(())
     }
 }
 
@@ -112,7 +194,10 @@ mod tests {
     #[test]
     fn url_passwords_never_print() {
         let s = UrlSecret::new("postgres://ward:hunter2@db:5432/wardflux?password=hunter2");
-        assert_eq!(s.to_string(), "postgres://ward:***@db:5432/wardflux");
+        assert_eq!(
+            s.to_string(),
+            "postgres://ward:***@db:5432/wardflux?password=***"
+        );
         assert!(!format!("{s:?}").contains("hunter2"));
         assert_eq!(
             UrlSecret::new("sqlite:///var/lib/w.db").to_string(),
@@ -122,5 +207,41 @@ mod tests {
         // A password holding '@' is still hidden: the host is after the last '@'.
         let s = UrlSecret::new("postgres://ward:p@ss@db/w");
         assert_eq!(s.to_string(), "postgres://ward:***@db/w");
+        // TLS settings stay readable; anything else in the query is hidden.
+        let s = UrlSecret::new(
+            "postgres://ward:hunter2@db/w?sslmode=verify-full&sslrootcert=/etc/ca.pem&options=-c%20x",
+        );
+        assert_eq!(
+            s.to_string(),
+            "postgres://ward:***@db/w?sslmode=verify-full&sslrootcert=/etc/ca.pem&options=***"
+        );
+    }
+
+    #[test]
+    fn http_urls_hide_their_user_info_and_query_values() {
+        let show = |u: &str| UrlSecret::http(u).to_string();
+        assert_eq!(show("http://vmuser:hunter2@vm:8428"), "http://***@vm:8428");
+        assert_eq!(
+            show("https://tok3n@vmauth:8427/select/0/prometheus/"),
+            "https://***@vmauth:8427/select/0/prometheus/"
+        );
+        assert_eq!(show("http://vm:8428"), "http://vm:8428");
+        assert_eq!(
+            show("http://vm:8428/?authKey=hunter2&extra_label=env%3Dprod"),
+            "http://vm:8428/?authKey=***&extra_label=***"
+        );
+        // Awkward passwords: '?', '/' and '@' inside, or a query-looking tail.
+        for u in [
+            "http://u:hun?ter2@vm:8428",
+            "http://u:hun/ter2@vm:8428/x",
+            "http://u:h@unter2@vm:8428",
+            "http://hun?ter2=x@vm:8428",
+        ] {
+            let s = show(u);
+            assert!(s.starts_with("http://***@vm:8428"), "{u} -> {s}");
+            assert!(!s.contains("ter2") && !s.contains("hun"), "{u} -> {s}");
+        }
+        let s = UrlSecret::new("postgres://a?b:hunter2@db/w");
+        assert_eq!(s.to_string(), "postgres://***@db/w");
     }
 }

@@ -1,6 +1,7 @@
 //! Test helpers shared by both programs' access and secrets tests (feature `testkit`): a
 //! throw-away PKI made with the `openssl` CLI, a `curl` runner, bcrypt hashes, a slow client,
-//! and the scan of collected output for secrets.
+//! the scan of collected output for secrets, and a private PostgreSQL server (plain, or
+//! TLS-only with that PKI).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -300,4 +301,200 @@ pub fn assert_no_secrets(outputs: &[(String, String)], secrets: &[(&str, &str)])
         found.len()
     );
     assert!(found.is_empty(), "secrets leaked: {found:#?}");
+}
+
+/// Runs a PostgreSQL binary as the `postgres` user when we are root (the server refuses root).
+fn as_postgres(cmd: &Path, args: &[&str]) -> Command {
+    let root = std::env::var("USER").map(|u| u == "root").unwrap_or(false)
+        || Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| o.stdout.starts_with(b"0"))
+            .unwrap_or(false);
+    if root {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(cmd).args(args);
+        c
+    } else {
+        let mut c = Command::new(cmd);
+        c.args(args);
+        c
+    }
+}
+
+/// Hands `dir` to the `postgres` user (a no-op when we are not root).
+fn give_to_postgres(dir: &Path) {
+    let _ = Command::new("chown")
+        .args(["-R", "postgres:postgres"])
+        .arg(dir)
+        .status();
+}
+
+/// A private PostgreSQL server in a directory of the test's own (initdb + pg_ctl from the
+/// Debian package `postgresql`), listening on 127.0.0.1 only, which a test may stop and start;
+/// stopped on drop.
+pub struct PrivatePg {
+    pub port: u16,
+    dir: PathBuf,
+}
+
+/// The superuser's password of a [`PrivatePg::start_tls`] server.
+pub const PG_TLS_PASSWORD: &str = "wfx-pgtls-S3cret-91";
+
+impl PrivatePg {
+    /// A server with trust authentication, as a plain local test database.
+    pub fn start_in(dir: &Path) -> PrivatePg {
+        Self::start_with(dir, &[], |_| {})
+    }
+
+    /// A server that speaks only TLS on 127.0.0.1, with `pki.server_cert` (for `localhost` and
+    /// 127.0.0.1): user `postgres` logs in with [`PG_TLS_PASSWORD`] (scram), user `vmagent`
+    /// (the CN of `pki.client_cert`) with its client certificate alone; anything without TLS
+    /// is rejected by `pg_hba.conf`.
+    pub fn start_tls(dir: &Path, pki: &Pki) -> PrivatePg {
+        let pwfile = dir.join("pwfile");
+        std::fs::write(&pwfile, format!("{PG_TLS_PASSWORD}\n")).expect("write pwfile");
+        let pwarg = format!("--pwfile={}", pwfile.display());
+        Self::start_with(dir, &[&pwarg], |data| {
+            for (from, to) in [
+                (&pki.server_cert, "server.crt"),
+                (&pki.server_key, "server.key"),
+                (&pki.ca, "root.crt"),
+            ] {
+                std::fs::copy(from, data.join(to)).expect("copy TLS file");
+            }
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(
+                data.join("server.key"),
+                std::fs::Permissions::from_mode(0o600),
+            )
+            .expect("chmod server.key");
+            let mut conf = std::fs::OpenOptions::new()
+                .append(true)
+                .open(data.join("postgresql.conf"))
+                .expect("open postgresql.conf");
+            conf.write_all(
+                b"\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n\
+                  ssl_ca_file = 'root.crt'\npassword_encryption = 'scram-sha-256'\n",
+            )
+            .expect("write postgresql.conf");
+            std::fs::write(
+                data.join("pg_hba.conf"),
+                "local all all trust\n\
+                 hostssl all vmagent 127.0.0.1/32 cert\n\
+                 hostssl all all 127.0.0.1/32 scram-sha-256\n\
+                 host all all 127.0.0.1/32 reject\n",
+            )
+            .expect("write pg_hba.conf");
+        })
+    }
+
+    /// initdb with `initdb_args` added, `setup(data_dir)` (configuration files), then start.
+    pub fn start_with(dir: &Path, initdb_args: &[&str], setup: impl FnOnce(&Path)) -> PrivatePg {
+        let initdb = require_tool("initdb", "postgresql");
+        give_to_postgres(dir);
+        let data = dir.join("data");
+        let mut args = vec![
+            "-D",
+            data.to_str().expect("UTF-8 path"),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+        ];
+        args.extend_from_slice(initdb_args);
+        let out = as_postgres(&initdb, &args)
+            .output()
+            .expect("running initdb");
+        assert!(
+            out.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        setup(&data);
+        give_to_postgres(dir);
+        let pg = PrivatePg {
+            port: free_port(),
+            dir: dir.to_path_buf(),
+        };
+        pg.pg_ctl("start");
+        pg
+    }
+
+    fn pg_ctl(&self, verb: &str) {
+        self.pg_ctl_mode(verb, "fast");
+    }
+
+    /// `pg_ctl VERB`; a stop uses shutdown `mode` (`fast`, or `immediate` as a crash would).
+    fn pg_ctl_mode(&self, verb: &str, mode: &str) {
+        let pg_ctl = require_tool("pg_ctl", "postgresql");
+        let data = self.dir.join("data");
+        let log = self.dir.join("log");
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port,
+            self.dir.display()
+        );
+        let mut args = vec![
+            "-D",
+            data.to_str().expect("UTF-8 path"),
+            "-l",
+            log.to_str().expect("UTF-8 path"),
+            "-w",
+        ];
+        if verb != "stop" {
+            args.extend(["-o", opts.as_str()]);
+        } else {
+            args.extend(["-m", mode]);
+        }
+        args.push(verb);
+        let out = as_postgres(&pg_ctl, &args)
+            .output()
+            .expect("running pg_ctl");
+        assert!(
+            out.status.success(),
+            "pg_ctl {verb} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
+
+    pub fn stop(&self) {
+        self.pg_ctl("stop");
+    }
+
+    pub fn start_again(&self) {
+        self.pg_ctl("start");
+    }
+
+    /// Stops the server the way a crash would (`-m immediate`: no clean shutdown, recovery
+    /// at the next start).
+    pub fn crash(&self) {
+        self.pg_ctl_mode("stop", "immediate");
+    }
+
+    /// `postgres://postgres@127.0.0.1:PORT/postgres` (trust servers).
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// The server's log (for failure messages and secret scans).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
+    }
+}
+
+impl Drop for PrivatePg {
+    fn drop(&mut self) {
+        let pg_ctl = require_tool("pg_ctl", "postgresql");
+        let data = self.dir.join("data");
+        let _ = as_postgres(
+            &pg_ctl,
+            &["-D", data.to_str().unwrap_or(""), "-m", "immediate", "stop"],
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    }
 }

@@ -192,7 +192,7 @@ impl Importer for FlushingImporter {
     fn import<'a>(&'a self, batch: &'a Recorded) -> BoxFuture<'a, Result<(), DatasourceError>> {
         Box::pin(async move {
             self.client.import(batch).await?;
-            let _ = reqwest::get(format!("{}/internal/force_flush", self.client.base())).await;
+            let _ = self.client.force_flush().await;
             Ok(())
         })
     }
@@ -262,141 +262,27 @@ impl Drop for PgDb {
     }
 }
 
-/// A private PostgreSQL server in a temp directory, which a test may stop and start.
+/// A private PostgreSQL server in a temp directory, which a test may stop and start (the
+/// shared `testkit::PrivatePg` with the directory it lives in).
 pub struct PrivatePg {
-    pub port: u16,
-    dir: tempfile::TempDir,
-}
-
-fn as_postgres(cmd: &Path, args: &[&str]) -> Command {
-    // PostgreSQL refuses to run as root; run as the postgres user when we are root.
-    let root = std::env::var("USER").map(|u| u == "root").unwrap_or(false)
-        || Command::new("id")
-            .arg("-u")
-            .output()
-            .map(|o| o.stdout.starts_with(b"0"))
-            .unwrap_or(false);
-    if root {
-        let mut c = Command::new("runuser");
-        c.args(["-u", "postgres", "--"]).arg(cmd).args(args);
-        c
-    } else {
-        let mut c = Command::new(cmd);
-        c.args(args);
-        c
-    }
-}
-
-/// Run a PostgreSQL program (as the postgres user when root); panic with its stderr on failure.
-fn run_as_postgres(cmd: &Path, args: &[&str]) {
-    let out = as_postgres(cmd, args)
-        .output()
-        .unwrap_or_else(|e| panic!("running {}: {e}", cmd.display()));
-    assert!(
-        out.status.success(),
-        "{} {} failed: {}",
-        cmd.display(),
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    pg: wardflux_web::testkit::PrivatePg,
+    _dir: tempfile::TempDir,
 }
 
 impl PrivatePg {
     pub fn start() -> PrivatePg {
-        let initdb = require("initdb", "postgresql");
         let dir = tempfile::tempdir().unwrap();
-        let _ = Command::new("chown")
-            .args(["-R", "postgres:postgres"])
-            .arg(dir.path())
-            .status();
-        let data = dir.path().join("data");
-        run_as_postgres(
-            &initdb,
-            &[
-                "-D",
-                data.to_str().unwrap(),
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-                "--no-sync",
-            ],
-        );
-        let pg = PrivatePg {
-            port: free_port(),
-            dir,
-        };
-        pg.pg_ctl("start");
-        pg
-    }
-
-    fn pg_ctl(&self, verb: &str) {
-        let pg_ctl = require("pg_ctl", "postgresql");
-        let data = self.dir.path().join("data");
-        let log = self.dir.path().join("log");
-        let opts = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
-            self.port,
-            self.dir.path().display()
-        );
-        let mut args = vec![
-            "-D",
-            data.to_str().unwrap(),
-            "-l",
-            log.to_str().unwrap(),
-            "-w",
-        ];
-        if verb != "stop" {
-            args.extend(["-o", opts.as_str()]);
-        } else {
-            args.extend(["-m", "fast"]);
+        PrivatePg {
+            pg: wardflux_web::testkit::PrivatePg::start_in(dir.path()),
+            _dir: dir,
         }
-        args.push(verb);
-        run_as_postgres(&pg_ctl, &args);
-    }
-
-    pub fn stop(&self) {
-        self.pg_ctl("stop");
-    }
-
-    /// Stops the server the way a crash would (`-m immediate`: no clean shutdown, recovery
-    /// at the next start).
-    pub fn crash(&self) {
-        let pg_ctl = require("pg_ctl", "postgresql");
-        let data = self.dir.path().join("data");
-        run_as_postgres(
-            &pg_ctl,
-            &[
-                "-D",
-                data.to_str().unwrap(),
-                "-m",
-                "immediate",
-                "-w",
-                "stop",
-            ],
-        );
-    }
-
-    pub fn start_again(&self) {
-        self.pg_ctl("start");
-    }
-
-    pub fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 }
 
-impl Drop for PrivatePg {
-    fn drop(&mut self) {
-        let pg_ctl = require("pg_ctl", "postgresql");
-        let data = self.dir.path().join("data");
-        let _ = as_postgres(
-            &pg_ctl,
-            &["-D", data.to_str().unwrap(), "-m", "immediate", "stop"],
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+impl std::ops::Deref for PrivatePg {
+    type Target = wardflux_web::testkit::PrivatePg;
+    fn deref(&self) -> &Self::Target {
+        &self.pg
     }
 }
 
