@@ -6,9 +6,10 @@
 //! and waiting for a slot), and none can hold its place forever: a handshake or request head
 //! must arrive within `header_read_timeout` (which also closes idle keep-alive connections), a
 //! handler must answer within the request timeout, and a peer that stops reading its answer is
-//! dropped after `write_timeout`. At the cap, a new client takes the place of the connection
-//! idle the longest (no request in flight), which is closed at once; it waits only when every
-//! connection is busy. The accept loop itself never waits on a client.
+//! dropped after `write_timeout`. At the cap, new clients take the places of the connections
+//! idle the longest (answered at least once, no request in flight), closed at once an eighth
+//! of the cap at a time; they wait only when no connection is idle. The accept loop itself
+//! never waits on a client.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -46,9 +47,10 @@ pub struct ConnLimits {
 }
 
 /// Listen backlog asked of the kernel (which caps it at `net.core.somaxconn`, 4096 on current
-/// Linux). Tokio's `TcpListener::bind` asks for 1,024: a scraper opening connections to
-/// thousands of per-device targets while the process is busy can fill that, and the kernel
-/// then drops new connections' SYNs (the client sees a connect timeout).
+/// Linux). Tokio's `TcpListener::bind` asks for 128 (mio follows std): vmagent opening
+/// connections to thousands of per-device targets fills that whenever the accept loop falls a
+/// second or two behind, and the kernel then drops new connections' SYNs (the client sees a
+/// connect timeout, `ListenOverflows` grows).
 pub const LISTEN_BACKLOG: u32 = 4096;
 
 /// Binds a listening socket on `addr` with [`LISTEN_BACKLOG`] (and `SO_REUSEADDR`, as tokio's
@@ -82,7 +84,7 @@ pub async fn bind_host(host_port: &str) -> io::Result<TcpListener> {
 }
 
 /// The open connections, each with whether it has a request in flight, so that at the cap
-/// the one idle the longest can be told to close.
+/// the ones idle the longest can be told to close.
 #[derive(Default)]
 struct Conns {
     open: Mutex<HashMap<u64, Arc<Track>>>,
@@ -92,6 +94,9 @@ struct Conns {
 /// One connection's activity.
 struct Track {
     in_flight: AtomicUsize,
+    /// Requests answered: a connection that has not been answered yet may have its first
+    /// request in its socket buffer, so it is never evicted as idle.
+    answered: AtomicU64,
     /// Milliseconds since `epoch` when a request last started or finished.
     last_active: AtomicU64,
     epoch: Instant,
@@ -128,6 +133,7 @@ impl Conns {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let track = Arc::new(Track {
             in_flight: AtomicUsize::new(0),
+            answered: AtomicU64::new(0),
             last_active: AtomicU64::new(epoch.elapsed().as_millis() as u64),
             epoch,
             evicted: AtomicBool::new(false),
@@ -150,25 +156,36 @@ impl Conns {
         open.values().any(|t| t.evicted.load(Ordering::Relaxed))
     }
 
-    /// Tells the connection idle the longest to close; false when every one is busy.
-    fn evict_idle(&self) -> bool {
+    /// Tells the connections idle the longest to close, at most `n` of them (a batch, so a
+    /// burst of new clients does not pay a round through the scheduler each); false when no
+    /// connection is idle. Idle: answered at least once and no request in flight.
+    fn evict_idle(&self, n: usize) -> bool {
         let open = self.open.lock().unwrap_or_else(|p| p.into_inner());
-        let oldest = open
+        let mut idle: Vec<&Arc<Track>> = open
             .values()
             .filter(|t| {
-                t.in_flight.load(Ordering::Relaxed) == 0 && !t.evicted.load(Ordering::Relaxed)
+                t.in_flight.load(Ordering::Relaxed) == 0
+                    && t.answered.load(Ordering::Relaxed) > 0
+                    && !t.evicted.load(Ordering::Relaxed)
             })
-            .min_by_key(|t| t.last_active.load(Ordering::Relaxed));
-        match oldest {
-            Some(t) => {
-                t.evicted.store(true, Ordering::Relaxed);
-                // A stored permit: the connection sees it even if it is not waiting yet.
-                t.evict.notify_one();
-                true
-            }
-            None => false,
+            .collect();
+        if idle.is_empty() {
+            return false;
         }
+        let n = n.clamp(1, idle.len());
+        idle.select_nth_unstable_by_key(n - 1, |t| t.last_active.load(Ordering::Relaxed));
+        for t in &idle[..n] {
+            t.evicted.store(true, Ordering::Relaxed);
+            // A stored permit: the connection sees it even if it is not waiting yet.
+            t.evict.notify_one();
+        }
+        true
     }
+}
+
+/// Connections closed at once when the cap is reached: an eighth of the cap (at least one).
+fn eviction_batch(max_connections: usize) -> usize {
+    (max_connections / 8).max(1)
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets requests in flight
@@ -208,8 +225,8 @@ pub(crate) async fn serve(
                 p
             }
             Err(_) => {
-                // At the cap: close the connection idle the longest, and while every one is
-                // busy, look again every 100 ms (a busy one may go idle and keep its slot).
+                // At the cap: close the connections idle the longest, and while none is idle,
+                // look again every 100 ms (a busy one may go idle and keep its slot).
                 let mut look = tokio::time::interval(Duration::from_millis(100));
                 loop {
                     tokio::select! {
@@ -221,15 +238,15 @@ pub(crate) async fn serve(
                             if conns.eviction_pending() {
                                 continue;
                             }
-                            if conns.evict_idle() {
+                            if conns.evict_idle(eviction_batch(limits.max_connections)) {
                                 debug!(
                                     max = limits.max_connections,
-                                    "connection limit reached; closing the connection idle the longest"
+                                    "connection limit reached; closing the connections idle the longest"
                                 );
                             } else if !full_logged {
                                 warn!(
                                     max = limits.max_connections,
-                                    "connection limit reached with every connection busy; new connections wait"
+                                    "connection limit reached and no connection is idle; new connections wait"
                                 );
                                 full_logged = true;
                             }
@@ -334,6 +351,7 @@ struct InFlight(Arc<Track>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
+        self.0.answered.fetch_add(1, Ordering::Relaxed);
         self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
         self.0.touch();
     }

@@ -12,8 +12,6 @@ use std::time::{Duration, Instant};
 pub struct Reading {
     /// Connections waiting in the listener's accept queue.
     pub accept_queue: u64,
-    /// The listener's backlog (the most the queue holds).
-    pub backlog: u64,
     /// Connections to the port in ESTABLISHED state (accepted or waiting to be).
     pub established: u64,
     /// System-wide `TcpExt` counters since boot.
@@ -39,7 +37,7 @@ pub fn read(port: u16) -> Reading {
 
 /// Adds the listener's queue and the established connections of `port` in one
 /// `/proc/net/tcp` table (`sl local rem st tx_queue:rx_queue ...`; for a listener rx_queue is
-/// the accept queue and tx_queue the backlog).
+/// the accept queue).
 fn scan_tcp(text: &str, port: u16, r: &mut Reading) {
     for line in text.lines().skip(1) {
         let f: Vec<&str> = line.split_whitespace().collect();
@@ -56,14 +54,10 @@ fn scan_tcp(text: &str, port: u16, r: &mut Reading) {
         if local_port != port {
             continue;
         }
-        let (tx, rx) = f[4].split_once(':').unwrap_or(("0", "0"));
-        let tx = u64::from_str_radix(tx, 16).unwrap_or(0);
+        let rx = f[4].split_once(':').map_or("0", |(_, rx)| rx);
         let rx = u64::from_str_radix(rx, 16).unwrap_or(0);
         match f[3] {
-            "0A" => {
-                r.accept_queue += rx;
-                r.backlog = r.backlog.max(tx);
-            }
+            "0A" => r.accept_queue += rx,
             "01" => r.established += 1,
             _ => {}
         }
@@ -91,6 +85,22 @@ fn listen_counters(text: &str) -> (u64, u64) {
     (0, 0)
 }
 
+/// The listener's backlog as `ss` shows it (Send-Q of the LISTEN line; `/proc/net/tcp` shows
+/// 0 there on current kernels); 0 when `ss` (Debian iproute2) is missing.
+fn backlog(port: u16) -> u64 {
+    let out = std::process::Command::new("ss")
+        .args(["-Hlnt", &format!("sport = :{port}")])
+        .output();
+    out.ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(2).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
 /// Peaks and totals over a span, with the first minute's on their own.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Summary {
@@ -114,7 +124,10 @@ pub struct Sampler {
 impl Sampler {
     pub fn start(port: u16) -> Sampler {
         let stop = Arc::new(AtomicBool::new(false));
-        let summary = Arc::new(Mutex::new(Summary::default()));
+        let summary = Arc::new(Mutex::new(Summary {
+            backlog: backlog(port),
+            ..Summary::default()
+        }));
         let (s, sum) = (stop.clone(), summary.clone());
         let thread = std::thread::spawn(move || {
             let first = read(port);
@@ -124,7 +137,6 @@ impl Sampler {
                 let mut m = sum.lock().unwrap_or_else(|p| p.into_inner());
                 m.samples += 1;
                 m.accept_queue_peak = m.accept_queue_peak.max(r.accept_queue);
-                m.backlog = m.backlog.max(r.backlog);
                 m.established_peak = m.established_peak.max(r.established);
                 m.listen_overflows = r.listen_overflows - first.listen_overflows;
                 m.listen_drops = r.listen_drops - first.listen_drops;
@@ -171,7 +183,7 @@ mod tests {
 ";
         let mut r = Reading::default();
         scan_tcp(t, 0x23A1, &mut r);
-        assert_eq!((r.accept_queue, r.backlog, r.established), (7, 4096, 1));
+        assert_eq!((r.accept_queue, r.established), (7, 1));
     }
 
     #[test]
