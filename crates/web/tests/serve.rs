@@ -191,7 +191,11 @@ fn keep_alive_get(conn: &mut TcpStream, path: &str) -> (String, String) {
         if let Some(end) = text.find("\r\n\r\n") {
             let len: usize = text[..end]
                 .lines()
-                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap())
+                })
                 .expect("a content-length");
             if raw.len() >= end + 4 + len {
                 let status = text.lines().next().unwrap().to_string();
@@ -226,7 +230,11 @@ fn at_the_cap_a_new_client_takes_the_place_of_the_longest_idle_keep_alive_connec
         .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
     let mut buf = [0u8; 16];
-    assert_eq!(older.read(&mut buf).unwrap_or(0), 0, "the older idle connection stayed open");
+    assert_eq!(
+        older.read(&mut buf).unwrap_or(0),
+        0,
+        "the older idle connection stayed open"
+    );
     let (status, body) = keep_alive_get(&mut newer, "/metrics");
     assert!(status.contains(" 200 "), "{status}");
     assert_eq!(body, "metric 1\n");

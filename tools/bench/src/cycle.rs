@@ -25,7 +25,8 @@ pub struct Plan {
     pub interfaces: u32,
     pub delay: Duration,
     pub concurrency: u32,
-    /// The exporter's poll interval; `None`: 250 ms + 40 x delay, far below a cycle.
+    /// The exporter's poll interval; `None`: 0.4 s or three times a poll's 14 round trips
+    /// (42 x delay), the longer: far below a cycle, above a saturated device poll.
     pub poll_interval: Option<Duration>,
     pub warmup: Duration,
     pub window: Duration,
@@ -109,7 +110,7 @@ pub fn run(p: &Plan) -> anyhow::Result<Figures> {
     std::fs::create_dir_all(&p.work_dir)?;
     let interval = p
         .poll_interval
-        .unwrap_or(Duration::from_millis(250) + p.delay * 40);
+        .unwrap_or(Duration::from_millis(400).max(p.delay * 42));
     let mut f = Figures {
         devices: p.devices,
         interfaces: p.interfaces,

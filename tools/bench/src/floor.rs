@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-
 use tokio::net::UdpSocket;
 use tokio::sync::Semaphore;
 use wardflux_simagent::ber::{encode_request, tag};

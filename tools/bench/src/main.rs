@@ -52,13 +52,17 @@ enum Cmd {
         #[arg(long)]
         exporter: PathBuf,
         /// Scenarios as DEVICESxINTERFACES@DELAYms.
-        #[arg(long, value_delimiter = ',', default_value = "1000x48@10ms,1000x48@50ms")]
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "1000x48@10ms,1000x48@50ms"
+        )]
         scenario: Vec<String>,
         /// Devices in flight, for both (the exporter's max_concurrent_devices).
         #[arg(long, default_value_t = 256)]
         concurrency: u32,
-        /// The exporter's poll interval in seconds; default 0.25 + 40 x delay, far below a
-        /// cycle, so the exporter is always busy.
+        /// The exporter's poll interval in seconds; default 0.4 or 42 x delay, the longer: far
+        /// below a cycle, so the exporter is always busy.
         #[arg(long = "poll-interval")]
         poll_interval: Option<f64>,
         /// Seconds before each window (the exporter's: after every device was polled once).
