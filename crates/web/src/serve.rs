@@ -101,6 +101,8 @@ struct Track {
     last_active: AtomicU64,
     epoch: Instant,
     evicted: AtomicBool,
+    /// Milliseconds since `epoch` when it was told to close.
+    evicted_at: AtomicU64,
     evict: Notify,
 }
 
@@ -137,6 +139,7 @@ impl Conns {
             last_active: AtomicU64::new(epoch.elapsed().as_millis() as u64),
             epoch,
             evicted: AtomicBool::new(false),
+            evicted_at: AtomicU64::new(0),
             evict: Notify::new(),
         });
         self.open
@@ -150,10 +153,15 @@ impl Conns {
         }
     }
 
-    /// Whether a connection told to close has not closed yet.
-    fn eviction_pending(&self) -> bool {
+    /// Whether a connection told to close in the last 500 ms has not closed yet (one whose
+    /// request raced in finishes its answer first; it does not hold up further evictions).
+    fn eviction_pending(&self, epoch: Instant) -> bool {
+        let now = epoch.elapsed().as_millis() as u64;
         let open = self.open.lock().unwrap_or_else(|p| p.into_inner());
-        open.values().any(|t| t.evicted.load(Ordering::Relaxed))
+        open.values().any(|t| {
+            t.evicted.load(Ordering::Relaxed)
+                && now.saturating_sub(t.evicted_at.load(Ordering::Relaxed)) < 500
+        })
     }
 
     /// Tells the connections idle the longest to close, at most `n` of them (a batch, so a
@@ -175,6 +183,8 @@ impl Conns {
         let n = n.clamp(1, idle.len());
         idle.select_nth_unstable_by_key(n - 1, |t| t.last_active.load(Ordering::Relaxed));
         for t in &idle[..n] {
+            t.evicted_at
+                .store(t.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
             t.evicted.store(true, Ordering::Relaxed);
             // A stored permit: the connection sees it even if it is not waiting yet.
             t.evict.notify_one();
@@ -235,7 +245,7 @@ pub(crate) async fn serve(
                         }
                         _ = &mut shutdown => break 'accept,
                         _ = look.tick() => {
-                            if conns.eviction_pending() {
+                            if conns.eviction_pending(epoch) {
                                 continue;
                             }
                             if conns.evict_idle(eviction_batch(limits.max_connections)) {
