@@ -963,41 +963,33 @@ targets:
 
     #[test]
     fn unknown_keys_bad_durations_and_references_name_file_line_and_field() {
-        check_err(
-            &GOOD.replace("retries: 2\n", "retries: 2\nretires: 3\n"),
-            6,
-            "unknown field `retires`",
-        );
-        check_err(
-            &GOOD.replace("timeout: 2s", "timeout: 2 seconds"),
-            4,
-            "invalid duration",
-        );
-        check_err(
-            &GOOD.replace("auth: branch_v2", "auth: branch_v9"),
-            14,
-            "no auth named \"branch_v9\"",
-        );
-        check_err(
-            &GOOD.replace("Isani-1111", "CORE-SW-01"),
-            14,
-            "duplicate target name",
-        );
-        check_err(
-            &GOOD.replace("labels: {site: hq}", "labels: {site: hq}, port: x"),
-            13,
-            "port",
-        );
-        check_err(
-            &GOOD.replace("V3_PRIV}", "V3_MISSING}"),
-            9,
-            "V3_MISSING is not set",
-        );
-        check_err(
-            &GOOD.replace("labels: {site: hq}", "labels: {device: x}"),
-            13,
-            "reserved",
-        );
+        // (replace, with, line of the error, what it says)
+        for (from, to, line, needle) in [
+            (
+                "retries: 2\n",
+                "retries: 2\nretires: 3\n",
+                6,
+                "unknown field `retires`",
+            ),
+            ("timeout: 2s", "timeout: 2 seconds", 4, "invalid duration"),
+            (
+                "auth: branch_v2",
+                "auth: branch_v9",
+                14,
+                "no auth named \"branch_v9\"",
+            ),
+            ("Isani-1111", "CORE-SW-01", 14, "duplicate target name"),
+            (
+                "labels: {site: hq}",
+                "labels: {site: hq}, port: x",
+                13,
+                "port",
+            ),
+            ("V3_PRIV}", "V3_MISSING}", 9, "V3_MISSING is not set"),
+            ("labels: {site: hq}", "labels: {device: x}", 13, "reserved"),
+        ] {
+            check_err(&GOOD.replace(from, to), line, needle);
+        }
     }
 
     #[test]
@@ -1086,45 +1078,57 @@ targets:
             "targets_sql.url: set url_env, url_file or url",
         );
         check_sql_err(
-            &SQL.replace("url_env: INVENTORY_URL", "url_env: NOT_SET_ANYWHERE"),
-            16,
-            "NOT_SET_ANYWHERE is not set",
-        );
-        check_sql_err(
-            &SQL.replace("url_env: INVENTORY_URL", "url: mysql://x@y/z"),
-            16,
-            "targets_sql.url: must start with postgres://",
-        );
-        check_sql_err(
-            &SQL.replace("default_auth: branch_v2", "default_auth: nope"),
-            18,
-            "targets_sql.default_auth: no auth named \"nope\"",
-        );
-        check_sql_err(
-            &SQL.replace("v3_auth: core_v3", "v3_auth: branch_v2"),
-            19,
-            "targets_sql.v3_auth: auth \"branch_v2\" is not version 3",
-        );
-        check_sql_err(
-            &SQL.replace("refresh_interval: 2m", "refresh_interval: 0s"),
-            17,
-            "targets_sql.refresh_interval: must be longer than 0s",
-        );
-        check_sql_err(
-            &SQL.replace("refresh_interval: 2m", "refresh_intervall: 2m"),
-            17,
-            "unknown field `refresh_intervall`",
-        );
-        check_sql_err(
-            &SQL.replace("{source: inventory}", "{device: x}"),
-            20,
-            "targets_sql.labels",
-        );
-        check_sql_err(
             &format!("{SQL}  query: \" ; \"\n"),
             21,
             "targets_sql.query: must not be empty",
         );
+        // (replace, with, line of the error, what it says)
+        for (from, to, line, needle) in [
+            (
+                "url_env: INVENTORY_URL",
+                "url_env: NOT_SET_ANYWHERE",
+                16,
+                "NOT_SET_ANYWHERE is not set",
+            ),
+            (
+                "url_env: INVENTORY_URL",
+                "url: mysql://x@y/z",
+                16,
+                "targets_sql.url: must start with postgres://",
+            ),
+            (
+                "default_auth: branch_v2",
+                "default_auth: nope",
+                18,
+                "targets_sql.default_auth: no auth named \"nope\"",
+            ),
+            (
+                "v3_auth: core_v3",
+                "v3_auth: branch_v2",
+                19,
+                "targets_sql.v3_auth: auth \"branch_v2\" is not version 3",
+            ),
+            (
+                "refresh_interval: 2m",
+                "refresh_interval: 0s",
+                17,
+                "targets_sql.refresh_interval: must be longer than 0s",
+            ),
+            (
+                "refresh_interval: 2m",
+                "refresh_intervall: 2m",
+                17,
+                "unknown field `refresh_intervall`",
+            ),
+            (
+                "{source: inventory}",
+                "{device: x}",
+                20,
+                "targets_sql.labels",
+            ),
+        ] {
+            check_sql_err(&SQL.replace(from, to), line, needle);
+        }
     }
 
     #[test]

@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -25,6 +26,20 @@ const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// An API error: status and a message safe to show. Every JSON endpoint (topology's too)
 /// answers errors with it.
 pub struct ApiError(pub StatusCode, pub String);
+
+/// A path parameter that does not decode (invalid UTF-8 after percent-decoding, say).
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> ApiError {
+        ApiError(r.status(), r.body_text())
+    }
+}
+
+/// A query string that does not fit the endpoint's parameters.
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> ApiError {
+        ApiError(r.status(), r.body_text())
+    }
+}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -53,7 +68,38 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/-/ready", get(ready))
         .route("/-/reload", post(reload))
         .merge(crate::topology::http::routes()) // topology
+        .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
         .with_state(app)
+}
+
+/// At most this much of a request's path is echoed in an error message.
+const ECHO_LIMIT: usize = 200;
+
+/// The path as it came (still percent-encoded), cut to `ECHO_LIMIT` bytes.
+pub fn echo_path(uri: &Uri) -> &str {
+    let p = uri.path();
+    let mut end = ECHO_LIMIT.min(p.len());
+    while !p.is_char_boundary(end) {
+        end -= 1;
+    }
+    &p[..end]
+}
+
+/// Unknown paths answer like every other error: JSON with a message.
+async fn no_route(uri: Uri) -> ApiError {
+    ApiError(
+        StatusCode::NOT_FOUND,
+        format!("no endpoint {}", echo_path(&uri)),
+    )
+}
+
+/// A known path asked with a method it does not serve (the `Allow` header lists those).
+async fn wrong_method(method: Method, uri: Uri) -> ApiError {
+    ApiError(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("method {method} not allowed for {}", echo_path(&uri)),
+    )
 }
 
 async fn index() -> impl IntoResponse {
@@ -101,9 +147,10 @@ struct ProbeQuery {
 
 async fn probe(
     State(app): State<Arc<App>>,
-    Query(q): Query<ProbeQuery>,
+    q: Result<Query<ProbeQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     app.metrics.count_request("/probe");
+    let Query(q) = q?;
     let name = q
         .target
         .filter(|t| !t.is_empty())
@@ -340,10 +387,10 @@ fn collect_interfaces(devices: &[DeviceEntry], f: &IfFilter) -> Result<Vec<IfJso
 
 async fn interfaces(
     State(app): State<Arc<App>>,
-    q: Result<Query<IfFilter>, axum::extract::rejection::QueryRejection>,
+    q: Result<Query<IfFilter>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     app.metrics.count_request("/api/v1/interfaces");
-    let Query(f) = q.map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let Query(f) = q?;
     let list = collect_interfaces(&app.inventory.snapshot(), &f)?;
     Ok(Json(
         serde_json::json!({ "count": list.len(), "interfaces": list }),
@@ -398,9 +445,10 @@ async fn discover_all(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
 
 async fn discover_one(
     State(app): State<Arc<App>>,
-    Path(device): Path<String>,
+    device: Result<Path<String>, PathRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     app.metrics.count_request("/api/v1/discover/{device}");
+    let Path(device) = device?;
     if app.poller.discover_now(&device) {
         Ok(Json(
             serde_json::json!({ "status": "success", "device": device }),

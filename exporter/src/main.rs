@@ -170,10 +170,23 @@ async fn serve(cli: Cli) -> Result<()> {
         shutdown_signal().await;
         info!("shutting down");
         shutdown_app.poller.shutdown();
+        // Device tasks are aborted mid-request at once; only HTTP clients that keep a
+        // connection open could hold the exit up, and they get a bounded wait.
+        tokio::spawn(async {
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+            warn!(
+                grace_seconds = SHUTDOWN_GRACE.as_secs(),
+                "HTTP connections still open, exiting anyway"
+            );
+            std::process::exit(0);
+        });
     })
     .await?;
     Ok(())
 }
+
+/// The longest a SIGTERM waits for open HTTP connections.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 
 fn spawn_sighup(app: Arc<App>) {
     tokio::spawn(async move {

@@ -373,6 +373,8 @@ async fn device_loop(ctx: DeviceCtx, mut discover_rx: mpsc::Receiver<()>) {
     let mut totals = ClientStats::default();
     let mut first_discovery = true;
     let mut last_logged: Option<String> = None;
+    let mut last_markers: Option<(system::ChangeMarkers, f64)> = None;
+    let mut other_source: Option<std::net::SocketAddr> = None;
     loop {
         let mut forced = false;
         tokio::select! {
@@ -399,7 +401,14 @@ async fn device_loop(ctx: DeviceCtx, mut discover_rx: mpsc::Receiver<()>) {
         };
         let outcome = tokio::time::timeout(
             deadline,
-            visit(&ctx, &mut client, &mut limits, current, need_discovery),
+            visit(
+                &ctx,
+                &mut client,
+                &mut limits,
+                current,
+                need_discovery,
+                last_markers,
+            ),
         )
         .await
         .unwrap_or_else(|_| {
@@ -409,12 +418,34 @@ async fn device_loop(ctx: DeviceCtx, mut discover_rx: mpsc::Receiver<()>) {
             })
         });
         drop(permit);
+        // A device that never answers may be answering from another address: say so.
+        let outcome = match outcome {
+            Err(mut e) if matches!(e.error.error, SnmpError::Timeout { .. }) => {
+                if other_source.is_none() {
+                    other_source = client.answer_from_elsewhere().await;
+                }
+                if let Some(from) = other_source {
+                    e.error.error = SnmpError::OtherSource {
+                        from: from.to_string(),
+                    };
+                }
+                Err(e)
+            }
+            Err(e) => Err(e),
+            Ok(v) => {
+                other_source = None;
+                Ok(v)
+            }
+        };
         let elapsed = started.elapsed().as_secs_f64();
         let stats = client.stats();
         totals.requests += stats.requests;
         totals.retries += stats.retries;
         totals.timeouts += stats.timeouts;
         totals.varbinds += stats.varbinds;
+        if let Ok(v) = &outcome {
+            last_markers = Some((v.values.markers, v.values.at));
+        }
         let discovered = outcome.as_ref().is_ok_and(|v| v.inventory.is_some());
         if discovered {
             next_discovery = tokio::time::Instant::now() + ctx.settings.discovery_interval;
@@ -524,6 +555,7 @@ async fn visit(
     limits: &mut WalkLimits,
     current: Option<Arc<DeviceInventory>>,
     need_discovery: bool,
+    prev: Option<(system::ChangeMarkers, f64)>,
 ) -> Result<Visit, VisitError> {
     let classifier = ctx
         .classifier
@@ -537,10 +569,6 @@ async fn visit(
             (inv, true, secs)
         }
     };
-    let prev = ctx
-        .inventory
-        .device(&ctx.target.name)
-        .and_then(|d| d.values.map(|v| v.markers));
     let mut values = poll(client, &inv, limits)
         .await
         .map_err(|error| VisitError {
@@ -548,7 +576,12 @@ async fn visit(
             error,
         })?;
     if !fresh {
-        if let Some(reason) = prev.and_then(|p| system::rediscovery_reason(&p, &values.markers)) {
+        // The markers of the last answered poll, kept across failed visits: a device that
+        // rebooted (and renumbered its interfaces) while it was unreachable must not have
+        // its old plan's instances read as if they were the same ports.
+        if let Some(reason) =
+            prev.and_then(|(p, at)| system::rediscovery_reason(&p, &values.markers, values.at - at))
+        {
             info!(device = %ctx.target.name, reason, "interface table changed, rediscovering");
             let (new_inv, secs) = rediscover(&ctx.meta, &classifier, client, limits).await?;
             inv = new_inv;

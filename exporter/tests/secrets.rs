@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use common::{free_tcp_port, free_udp_port, require_tool, snmp_get_v2c, Proc, TempDir};
-use wardflux_web::testkit::{bcrypt_hash, curl, find_secrets, wait_for, Curl, Pki};
+use wardflux_web::testkit::{assert_no_secrets, bcrypt_hash, curl, wait_for, Curl, Pki};
 
 const BIN: &str = env!("CARGO_BIN_EXE_wardflux-exporter");
 const COMMUNITY: &str = "wfx-community-S3cret-71";
@@ -304,13 +304,5 @@ fn no_secret_reaches_logs_answers_or_check_config() {
         record(format!("{run} stdout"), stdout);
     }
 
-    let scanned: usize = outputs.iter().map(|(_, t)| t.len()).sum();
-    let found = find_secrets(&outputs, &secrets);
-    eprintln!(
-        "secrets scan: {} secrets, {} outputs, {scanned} bytes, {} found",
-        secrets.len(),
-        outputs.len(),
-        found.len()
-    );
-    assert!(found.is_empty(), "secrets leaked: {found:#?}");
+    assert_no_secrets(&outputs, &secrets);
 }

@@ -20,59 +20,60 @@
 //! `npm ci` in `exporter/tests/topology_page/` (`./wardflux test` does both). The page test
 //! keeps its screenshot at `<target>/tmp/topology-page.png`.
 
-mod topology_support;
+mod common;
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use topology_support::*;
+use common::{
+    if_index, mgmt_link, require_tool, scratch, set_if_alias, start_snmpd, veth, wait_for,
+    Exporter, Netns,
+};
 
-/// One lab device: namespace, hostname, cabled interfaces, labels.
+/// One lab device: namespace (with its snmpd and lldpd), hostname, cabled interfaces, labels.
 struct Dev {
     name: &'static str,
-    ns: String,
+    ns: Netns,
     ports: Vec<&'static str>,
     role: &'static str,
 }
 
-/// Namespaces and host links of the lab, removed on drop (after the processes stop).
-struct Lab {
-    procs: Vec<Proc>,
-    namespaces: Vec<String>,
-    host_links: Vec<String>,
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        self.procs.clear();
-        for l in &self.host_links {
-            let _ = Command::new("ip").args(["link", "del", l]).output();
-        }
-        for ns in &self.namespaces {
-            let _ = Command::new("ip").args(["netns", "del", ns]).output();
-        }
-    }
-}
-
-fn ip(args: &[&str]) {
-    run(Command::new("ip").args(args));
-}
-
-fn in_ns(ns: &str, args: &[&str]) -> String {
-    run(Command::new("ip").args(["netns", "exec", ns]).args(args))
-}
-
 /// Walk a column inside a namespace's agent with snmpbulkwalk (values only).
 fn walk(addr: &str, oid: &str) -> String {
-    let out = Command::new("snmpbulkwalk")
+    let out = Command::new(require_tool("snmpbulkwalk"))
         .args([
             "-v2c", "-c", "public", "-On", "-Oqv", "-t", "1", "-r", "1", addr, oid,
         ])
         .output()
         .expect("run snmpbulkwalk");
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Edges of a topology JSON as sorted "A:ifA <-> B:ifB state" strings (ends ordered by name).
+fn edge_strings(topo: &serde_json::Value) -> Vec<String> {
+    let mut v: Vec<String> = topo["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| {
+            let a = format!(
+                "{}:{}",
+                e["source"].as_str().unwrap_or(""),
+                e["source_interface"].as_str().unwrap_or("")
+            );
+            let b = format!(
+                "{}:{}",
+                e["target"].as_str().unwrap_or(""),
+                e["target_interface"].as_str().unwrap_or("")
+            );
+            let (x, y) = if a <= b { (a, b) } else { (b, a) };
+            format!("{x} <-> {y} {}", e["state"].as_str().unwrap_or(""))
+        })
+        .collect();
+    v.sort();
+    v
 }
 
 /// The cables: (device, interface) <-> (device, interface).
@@ -83,22 +84,25 @@ const CABLES: [(&str, &str, &str, &str); 4] = [
     ("DIST-SW-01", "dist-acc", "ACCESS-SW-01", "acc-dist"),
 ];
 
-/// A running lab with an exporter watching it.
+/// A running lab with an exporter watching it. Dropping it stops the exporter, then the
+/// agents, then deletes the namespaces (with the host ends of the management links).
 struct Running {
     exp: Exporter,
-    dir: std::path::PathBuf,
+    dir: PathBuf,
     devs: Vec<Dev>,
     /// Management address of each device, in `devs` order.
     addrs: Vec<String>,
-    lab: Lab,
+    /// The unmonitored namespace the ISP-facing links end in.
+    _isp: Netns,
 }
 
-/// Build the lab (namespaces tagged `tag`, so two labs can run at once), wait for LLDP, start
-/// the exporter and wait until it shows every cabled edge confirmed and every device up.
+/// Build the lab (namespaces tagged `tag`), wait for LLDP, start the exporter and wait until
+/// it shows every cabled edge confirmed and every device up.
 fn start_lab(tag: char) -> Running {
     for t in [
         "ip",
         "snmpd",
+        "snmpget",
         "snmpbulkwalk",
         "snmpset",
         "lldpd",
@@ -107,72 +111,43 @@ fn start_lab(tag: char) -> Running {
         require_tool(t);
     }
     let dir = scratch(&format!("topology-lab-{tag}"));
-    let id = format!("{}{tag}", std::process::id() % 10_000);
-    let octet = 150 + (std::process::id() % 40) * 2 + u32::from(tag == 'p');
-    let devs = [
-        Dev {
-            name: "CORE-SW-01",
-            ns: format!("wft{id}core"),
-            ports: vec!["core-br1", "core-br2", "core-dist"],
-            role: "core",
-        },
-        Dev {
-            name: "DIST-SW-01",
-            ns: format!("wft{id}dist"),
-            ports: vec!["dist-core", "dist-acc"],
-            role: "distribution",
-        },
-        Dev {
-            name: "ACCESS-SW-01",
-            ns: format!("wft{id}acc"),
-            ports: vec!["acc-dist"],
-            role: "access",
-        },
-        Dev {
-            name: "BRANCH-RTR-01",
-            ns: format!("wft{id}br1"),
-            ports: vec!["br1-core", "br1-isp1", "br1-isp2"],
-            role: "isp_edge",
-        },
-        Dev {
-            name: "BRANCH-RTR-02",
-            ns: format!("wft{id}br2"),
-            ports: vec!["br2-core", "br2-isp1", "br2-isp2"],
-            role: "isp_edge",
-        },
-    ];
-    let isp_ns = format!("wft{id}isp");
-    let mut lab = Lab {
-        procs: Vec::new(),
-        namespaces: Vec::new(),
-        host_links: Vec::new(),
+    let dev = |name, ns: &str, ports, role| Dev {
+        name,
+        ns: Netns::new(&format!("{tag}{ns}")),
+        ports,
+        role,
     };
-    for ns in devs.iter().map(|d| d.ns.as_str()).chain([isp_ns.as_str()]) {
-        let _ = Command::new("ip").args(["netns", "del", ns]).output();
-        ip(&["netns", "add", ns]);
-        lab.namespaces.push(ns.to_string());
-        ip(&["-n", ns, "link", "set", "lo", "up"]);
-    }
+    let mut devs = vec![
+        dev(
+            "CORE-SW-01",
+            "core",
+            vec!["core-br1", "core-br2", "core-dist"],
+            "core",
+        ),
+        dev(
+            "DIST-SW-01",
+            "dist",
+            vec!["dist-core", "dist-acc"],
+            "distribution",
+        ),
+        dev("ACCESS-SW-01", "acc", vec!["acc-dist"], "access"),
+        dev(
+            "BRANCH-RTR-01",
+            "br1",
+            vec!["br1-core", "br1-isp1", "br1-isp2"],
+            "isp_edge",
+        ),
+        dev(
+            "BRANCH-RTR-02",
+            "br2",
+            vec!["br2-core", "br2-isp1", "br2-isp2"],
+            "isp_edge",
+        ),
+    ];
+    let isp = Netns::new(&format!("{tag}isp"));
     let ns_of = |name: &str| &devs.iter().find(|d| d.name == name).unwrap().ns;
-    // The cables: (device, interface) <-> (device, interface).
-    let cables = CABLES;
-    for (a, ai, b, bi) in cables {
-        ip(&[
-            "link",
-            "add",
-            ai,
-            "netns",
-            ns_of(a),
-            "type",
-            "veth",
-            "peer",
-            "name",
-            bi,
-            "netns",
-            ns_of(b),
-        ]);
-        ip(&["-n", ns_of(a), "link", "set", ai, "up"]);
-        ip(&["-n", ns_of(b), "link", "set", bi, "up"]);
+    for (a, ai, b, bi) in CABLES {
+        veth(ns_of(a), ai, ns_of(b), bi);
     }
     // ISP-facing links end in an unmonitored namespace without LLDP.
     for (k, (dev, port)) in [
@@ -184,77 +159,20 @@ fn start_lab(tag: char) -> Running {
     .into_iter()
     .enumerate()
     {
-        let peer = format!("isp{k}");
-        ip(&[
-            "link",
-            "add",
-            port,
-            "netns",
-            ns_of(dev),
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &peer,
-            "netns",
-            &isp_ns,
-        ]);
-        ip(&["-n", ns_of(dev), "link", "set", port, "up"]);
-        ip(&["-n", &isp_ns, "link", "set", &peer, "up"]);
-    }
-    // Management: a host veth per device with a link-local /30.
-    let mut addrs = Vec::new();
-    for (i, d) in devs.iter().enumerate() {
-        let host = format!("wft{id}m{i}");
-        let (h, a) = (4 * i + 1, 4 * i + 2);
-        let _ = Command::new("ip").args(["link", "del", &host]).output();
-        ip(&[
-            "link", "add", &host, "type", "veth", "peer", "name", "mgmt0", "netns", &d.ns,
-        ]);
-        lab.host_links.push(host.clone());
-        ip(&[
-            "addr",
-            "add",
-            &format!("169.254.{octet}.{h}/30"),
-            "dev",
-            &host,
-        ]);
-        ip(&["link", "set", &host, "up"]);
-        ip(&[
-            "-n",
-            &d.ns,
-            "addr",
-            "add",
-            &format!("169.254.{octet}.{a}/30"),
-            "dev",
-            "mgmt0",
-        ]);
-        ip(&["-n", &d.ns, "link", "set", "mgmt0", "up"]);
-        addrs.push(format!("169.254.{octet}.{a}"));
+        veth(ns_of(dev), port, &isp, &format!("isp{k}"));
     }
     // snmpd after the links exist (it reads interfaces at start), then lldpd as sub-agent.
-    for (i, d) in devs.iter().enumerate() {
-        let conf = dir.join(format!("snmpd-{i}.conf"));
+    let mut addrs = Vec::new();
+    for (i, d) in devs.iter_mut().enumerate() {
+        let mgmt = mgmt_link(&d.ns);
         let sock = dir.join(format!("agentx-{i}.sock"));
-        std::fs::write(
-            &conf,
-            format!(
-                "agentAddress udp:{}:161\nrocommunity public\nrwcommunity private\nmaster agentx\nagentXSocket {}\n",
-                addrs[i],
-                sock.display()
-            ),
-        )
-        .unwrap();
-        lab.procs.push(Proc::spawn(
-            "snmpd",
-            Command::new("ip")
-                .args(["netns", "exec", &d.ns, "snmpd", "-f", "-Lo", "-C", "-c"])
-                .arg(&conf)
-                .arg("-p")
-                .arg(dir.join(format!("snmpd-{i}.pid"))),
-            &dir.join(format!("snmpd-{i}.log")),
-        ));
-        wait_for(Duration::from_secs(15), "snmpd agentx socket", || {
+        let agent = start_snmpd(
+            &mut d.ns,
+            mgmt,
+            &dir,
+            &format!("master agentx\nagentXSocket {}", sock.display()),
+        );
+        wait_for("snmpd agentx socket", Duration::from_secs(15), || {
             sock.exists().then_some(())
         });
         let lconf = dir.join(format!("lldpd-{i}.conf"));
@@ -266,51 +184,39 @@ fn start_lab(tag: char) -> Running {
             ),
         )
         .unwrap();
-        lab.procs.push(Proc::spawn(
-            "lldpd",
-            Command::new("ip")
-                .args(["netns", "exec", &d.ns, "lldpd", "-d", "-x", "-X"])
-                .arg(&sock)
-                .arg("-u")
-                .arg(dir.join(format!("lldpd-{i}.sock")))
-                .arg("-O")
-                .arg(&lconf)
-                .args(["-I", &d.ports.join(",")]),
-            &dir.join(format!("lldpd-{i}.log")),
-        ));
+        let log = std::fs::File::create(dir.join(format!("lldpd-{i}.log"))).expect("lldpd log");
+        let mut lldpd = d.ns.cmd("lldpd");
+        lldpd
+            .args(["-d", "-x", "-X"])
+            .arg(&sock)
+            .arg("-u")
+            .arg(dir.join(format!("lldpd-{i}.sock")))
+            .arg("-O")
+            .arg(&lconf)
+            .args(["-I", &d.ports.join(",")])
+            .stdout(log.try_clone().expect("dup lldpd log"))
+            .stderr(log);
+        d.ns.spawn("lldpd", lldpd);
+        addrs.push(agent.trim_end_matches(":161").to_string());
     }
     // ifAlias on the ISP links, as branch routers carry them.
-    for (i, d) in devs
-        .iter()
-        .enumerate()
-        .filter(|(_, d)| d.role == "isp_edge")
-    {
+    for d in devs.iter().filter(|d| d.role == "isp_edge") {
         for (p, alias) in d.ports[1..]
             .iter()
             .zip(["Magti_Internet", "Silknet_Internet"])
         {
-            let line = in_ns(&d.ns, &["cat", &format!("/sys/class/net/{p}/ifindex")]);
-            let idx = line.trim();
-            wait_for(Duration::from_secs(10), "snmpset of ifAlias", || {
-                Command::new("snmpset")
-                    .args(["-v2c", "-c", "private", "-t", "1", &addrs[i]])
-                    .arg(format!("1.3.6.1.2.1.31.1.1.1.18.{idx}"))
-                    .args(["s", alias])
-                    .output()
-                    .ok()
-                    .filter(|o| o.status.success())
-            });
+            set_if_alias(&d.ns, if_index(&d.ns, p), alias);
         }
     }
     // Every device's agent shows the neighbours' names in lldpRemSysName.
     for (i, d) in devs.iter().enumerate() {
-        let want: BTreeSet<&str> = cables
+        let want: BTreeSet<&str> = CABLES
             .iter()
             .filter_map(|&(a, _, b, _)| (a == d.name).then_some(b).or((b == d.name).then_some(a)))
             .collect();
         wait_for(
-            Duration::from_secs(90),
             &format!("LLDP neighbours of {}", d.name),
+            Duration::from_secs(90),
             || {
                 let names = walk(&addrs[i], "1.0.8802.1.1.2.1.4.1.1.9");
                 want.iter().all(|w| names.contains(w)).then_some(())
@@ -329,13 +235,12 @@ fn start_lab(tag: char) -> Running {
         ));
     }
     cfg.push_str("topology:\n  roots:\n    - {role: isp_edge}\n");
-    let cfg_path = dir.join("exporter.yml");
-    std::fs::write(&cfg_path, cfg).unwrap();
-    let exp = Exporter::start(&cfg_path, &dir.join("exporter.log"));
+    std::fs::write(dir.join("exporter.yml"), &cfg).unwrap();
+    let exp = Exporter::start(&cfg, &[]);
     // Ready: every device up and at least as many links as cables (the tests check which).
     wait_for(
-        Duration::from_secs(60),
         "every device up with its links",
+        Duration::from_secs(60),
         || {
             let t = exp.json("/api/v1/topology");
             let all_up = t["nodes"]
@@ -348,26 +253,26 @@ fn start_lab(tag: char) -> Running {
     Running {
         exp,
         dir,
-        devs: devs.into_iter().collect(),
+        devs,
         addrs,
-        lab,
+        _isp: isp,
     }
 }
 
 #[test]
 fn lab_finds_cabled_edges_sees_a_cut_link_and_core_failure_impact() {
+    let lab = start_lab('l');
     let Running {
         exp,
         dir,
         devs,
         addrs,
-        lab,
-    } = start_lab('l');
-    let ns_of = |name: &str| devs.iter().find(|d| d.name == name).unwrap().ns.clone();
-    let cables = CABLES;
+        ..
+    } = &lab;
+    let ns_of = |name: &str| &devs.iter().find(|d| d.name == name).unwrap().ns;
 
     // 1. Exactly the cabled edges, confirmed, with the right ports on both ends.
-    let mut want: Vec<String> = cables
+    let mut want: Vec<String> = CABLES
         .iter()
         .map(|&(a, ai, b, bi)| {
             let (x, y) = (format!("{a}:{ai}"), format!("{b}:{bi}"));
@@ -376,7 +281,7 @@ fn lab_finds_cabled_edges_sees_a_cut_link_and_core_failure_impact() {
         })
         .collect();
     want.sort();
-    let topo = wait_for(Duration::from_secs(60), "the four confirmed edges", || {
+    let topo = wait_for("the four confirmed edges", Duration::from_secs(60), || {
         let t = exp.json("/api/v1/topology");
         let all_up = t["nodes"]
             .as_array()
@@ -440,7 +345,7 @@ fn lab_finds_cabled_edges_sees_a_cut_link_and_core_failure_impact() {
     assert_eq!(imp["lost"], serde_json::json!([]), "{imp}");
 
     // 3. Neighbours on /metrics as info series that promtool accepts without notes.
-    let metrics = exp.get_ok("/metrics");
+    let metrics = exp.get("/metrics");
     let ours: String = metrics
         .lines()
         .filter(|l| l.contains("wardflux_lldp_neighbor_info"))
@@ -458,11 +363,8 @@ fn lab_finds_cabled_edges_sees_a_cut_link_and_core_failure_impact() {
     promtool_clean(&ours, &dir.join("neighbors.prom"));
 
     // 4. Cutting a link makes its edge go down (both ends report ifOperStatus down).
-    in_ns(
-        &ns_of("DIST-SW-01"),
-        &["ip", "link", "set", "dist-acc", "down"],
-    );
-    let t = wait_for(Duration::from_secs(30), "the cut link to go down", || {
+    ns_of("DIST-SW-01").ip(&["link", "set", "dist-acc", "down"]);
+    let t = wait_for("the cut link to go down", Duration::from_secs(30), || {
         let t = exp.json("/api/v1/topology");
         let cut = t["edges"]
             .as_array()?
@@ -507,8 +409,8 @@ fn lab_finds_cabled_edges_sees_a_cut_link_and_core_failure_impact() {
     // 5. Rediscovery after LLDP has aged the neighbour out keeps the cut link, still down.
     let dist = devs.iter().position(|d| d.name == "DIST-SW-01").unwrap();
     wait_for(
-        Duration::from_secs(60),
         "LLDP to forget ACCESS-SW-01",
+        Duration::from_secs(60),
         || (!walk(&addrs[dist], "1.0.8802.1.1.2.1.4.1.1.9").contains("ACCESS-SW-01")).then_some(()),
     );
     let discovered_at = |name: &str| -> f64 {
@@ -521,8 +423,9 @@ fn lab_finds_cabled_edges_sees_a_cut_link_and_core_failure_impact() {
             .unwrap_or(0.0)
     };
     let before = (discovered_at("DIST-SW-01"), discovered_at("ACCESS-SW-01"));
-    exp.post_ok("/api/v1/discover");
-    wait_for(Duration::from_secs(30), "rediscovery of both ends", || {
+    let (status, body) = exp.post("/api/v1/discover");
+    assert_eq!(status, 200, "POST /api/v1/discover: {body}");
+    wait_for("rediscovery of both ends", Duration::from_secs(30), || {
         (discovered_at("DIST-SW-01") > before.0 && discovered_at("ACCESS-SW-01") > before.1)
             .then_some(())
     });
@@ -536,8 +439,6 @@ fn lab_finds_cabled_edges_sees_a_cut_link_and_core_failure_impact() {
     assert_eq!(cut.len(), 1, "{t}");
     assert_eq!(cut[0]["status"], "down", "{t}");
     assert_eq!(t["edges"].as_array().unwrap().len(), 4, "{t}");
-    drop(exp);
-    drop(lab);
 }
 
 /// `promtool check metrics` must pass with no notes at all.
@@ -569,7 +470,8 @@ fn page_renders_the_graph_shows_interfaces_on_click_and_highlights_impact() {
         "npm package playwright-core is missing: run `npm ci` in {} (./wardflux test does)",
         script_dir.display()
     );
-    let Running { exp, dir, lab, .. } = start_lab('p');
+    let lab = start_lab('p');
+    let Running { exp, dir, .. } = &lab;
     let topo = exp.json("/api/v1/topology");
     let impact = exp.json("/api/v1/topology/impact?device=CORE-SW-01");
     let core_ifs = exp.json("/api/v1/interfaces?device=CORE-SW-01");
@@ -635,6 +537,4 @@ fn page_renders_the_graph_shows_interfaces_on_click_and_highlights_impact() {
     assert!(std::fs::metadata(&shot)
         .map(|m| m.len() > 10_000)
         .unwrap_or(false));
-    drop(exp);
-    drop(lab);
 }

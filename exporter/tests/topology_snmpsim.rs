@@ -6,42 +6,20 @@
 //! Expectations are read straight from the `.snmprec` files with a small parser of their own,
 //! independent of the exporter's decoders.
 //!
-//! Needs: Debian snmpsim (snmpsimd), snmp, bzip2; PyPI snmpsim-data (the recordings).
+//! Needs: Debian snmpsim (snmpsimd), snmp, bzip2, python3; PyPI snmpsim-data (the recordings).
 
-mod topology_support;
+mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
-use topology_support::*;
+use common::{community_of, require_tool, snmp_get_v2c, wait_for, Exporter, Snmpsim};
 
 const RECORDINGS: [&str; 3] = [
     "network/switch/cisco-c3750",
     "network/switch/cisco-n5000-uk9",
     "network/router/juniper-mx960-12-3r6-6",
 ];
-
-fn data_root() -> PathBuf {
-    // `./wardflux test` exports where it found the recordings.
-    if let Ok(d) = std::env::var("WARDFLUX_SNMPSIM_DATA") {
-        return PathBuf::from(d);
-    }
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import os, snmpsim_data; print(os.path.dirname(snmpsim_data.__file__))",
-        ])
-        .output()
-        .expect("run python3");
-    assert!(
-        out.status.success(),
-        "PyPI package snmpsim-data is missing: pip install snmpsim-data ({})",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("data")
-}
 
 /// A recording as OID -> raw value bytes (hex `4x` decoded, other types as written).
 fn parse_snmprec(text: &str) -> BTreeMap<String, Vec<u8>> {
@@ -104,72 +82,20 @@ fn mac(b: &[u8]) -> String {
         .join(":")
 }
 
-/// snmpsimd serving the recordings on 127.0.0.1:port, stopped on drop.
-fn start_snmpsim(dir: &Path) -> (Proc, u16) {
-    let bzcat = require_tool("bzcat");
-    let snmpsimd = require_tool("snmpsimd");
-    let root = data_root();
-    // Stable paths so snmpsim's index cache survives between runs; readable by nobody.
-    let data = PathBuf::from("/tmp/wardflux-topology-simdata");
-    let cache = PathBuf::from("/tmp/wardflux-topology-simcache");
-    std::fs::create_dir_all(&data).unwrap();
-    std::fs::create_dir_all(&cache).unwrap();
-    run(Command::new("chmod").args(["777"]).arg(&cache));
+/// snmpsimd serving the recordings on 127.0.0.1, each under its file name as community,
+/// stopped on drop; returns once every recording answers.
+fn start_snmpsim() -> Snmpsim {
+    let sim = Snmpsim::start("topology-snmpsim", &RECORDINGS);
     for r in RECORDINGS {
-        let name = Path::new(r)
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .to_string();
-        let target = data.join(format!("{name}.snmprec"));
-        if target.exists() {
-            continue;
-        }
-        let bz = root.join(format!("{r}.snmprec.bz2"));
-        let plain = root.join(format!("{r}.snmprec"));
-        let bytes = if bz.exists() {
-            let out = Command::new(&bzcat).arg(&bz).output().expect("run bzcat");
-            assert!(out.status.success(), "bzcat {}", bz.display());
-            out.stdout
-        } else {
-            std::fs::read(&plain).unwrap_or_else(|e| panic!("{}: {e}", plain.display()))
-        };
-        std::fs::write(&target, bytes).unwrap();
-    }
-    let port = {
-        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        s.local_addr().unwrap().port()
-    };
-    let p = Proc::spawn(
-        "snmpsimd",
-        Command::new(snmpsimd)
-            .arg(format!("--data-dir={}", data.display()))
-            .arg(format!("--cache-dir={}", cache.display()))
-            .arg(format!("--agent-udpv4-endpoint=127.0.0.1:{port}"))
-            .args(["--process-user=nobody", "--process-group=nogroup"]),
-        &dir.join("snmpsimd.log"),
-    );
-    for r in RECORDINGS {
-        let community = Path::new(r)
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .to_string();
-        wait_for(Duration::from_secs(240), "snmpsimd to answer", || {
-            Command::new("snmpget")
-                .args(["-v2c", "-c", &community, "-t", "2", "-r", "0"])
-                .arg(format!("127.0.0.1:{port}"))
-                .arg("1.3.6.1.2.1.1.5.0")
-                .output()
-                .ok()
-                .filter(|o| o.status.success())
+        wait_for("snmpsimd to answer", Duration::from_secs(240), || {
+            snmp_get_v2c(&sim.addr(), community_of(r), "1.3.6.1.2.1.1.5.0").ok()
         });
     }
-    (p, port)
+    sim
 }
 
-fn recording(name: &str) -> BTreeMap<String, Vec<u8>> {
-    let p = Path::new("/tmp/wardflux-topology-simdata").join(format!("{name}.snmprec"));
+fn recording(sim: &Snmpsim, name: &str) -> BTreeMap<String, Vec<u8>> {
+    let p = sim.data_dir.join(format!("{name}.snmprec"));
     parse_snmprec(&std::fs::read_to_string(p).expect("read recording"))
 }
 
@@ -196,36 +122,24 @@ fn listed(exp: &Exporter, device: &str) -> Vec<(String, String, String, String)>
 #[test]
 fn recordings_yield_cdp_and_lldp_neighbours_on_the_right_ports() {
     require_tool("snmpget");
-    let dir = scratch("topology-snmpsim");
-    let (_sim, port) = start_snmpsim(&dir);
+    let sim = start_snmpsim();
+    let addr = sim.addr();
     let mut cfg = String::from(
         "poll_interval: 30s\ndiscovery_interval: 1h\ntimeout: 5s\nretries: 1\nauths:\n",
     );
-    for r in RECORDINGS {
-        let c = Path::new(r)
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .to_string();
+    for c in RECORDINGS.map(community_of) {
         cfg.push_str(&format!("  {c}: {{version: 2, community: {c}}}\n"));
     }
     cfg.push_str("targets:\n");
-    for r in RECORDINGS {
-        let c = Path::new(r)
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .to_string();
+    for c in RECORDINGS.map(community_of) {
         cfg.push_str(&format!(
-            "  - {{name: {c}, address: \"127.0.0.1:{port}\", auth: {c}}}\n"
+            "  - {{name: {c}, address: \"{addr}\", auth: {c}}}\n"
         ));
     }
-    let cfg_path = dir.join("exporter.yml");
-    std::fs::write(&cfg_path, cfg).unwrap();
-    let exp = Exporter::start(&cfg_path, &dir.join("exporter.log"));
+    let exp = Exporter::start(&cfg, &[]);
     wait_for(
-        Duration::from_secs(180),
         "discovery of all recordings",
+        Duration::from_secs(180),
         || {
             let d = exp.json("/api/v1/devices");
             d.as_array()?
@@ -236,7 +150,7 @@ fn recordings_yield_cdp_and_lldp_neighbours_on_the_right_ports() {
     );
 
     // Cisco 3750: CDP only, every cdpCacheTable row on its port, several per port.
-    let rec = recording("cisco-c3750");
+    let rec = recording(&sim, "cisco-c3750");
     let names = if_names(&rec);
     let mut want: Vec<(String, String, String, String)> =
         column(&rec, "1.3.6.1.4.1.9.9.23.1.2.1.1.6")
@@ -264,7 +178,7 @@ fn recordings_yield_cdp_and_lldp_neighbours_on_the_right_ports() {
     // (lldpLocPortId: interface MAC written as text on NX-OS, the ifIndex as "local" text on
     // Junos), identified by chassis id; CDP only where LLDP says nothing.
     for dev in ["cisco-n5000-uk9", "juniper-mx960-12-3r6-6"] {
-        let rec = recording(dev);
+        let rec = recording(&sim, dev);
         let names = if_names(&rec);
         let sys: BTreeMap<Vec<u32>, String> = column(&rec, "1.0.8802.1.1.2.1.4.1.1.9")
             .into_iter()

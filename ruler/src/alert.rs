@@ -281,6 +281,11 @@ impl AlertSet {
         std::mem::take(&mut self.resolved)
     }
 
+    /// Forgets firing alerts and keeps pending ones (before re-syncing with open rows).
+    pub fn forget_firing(&mut self) {
+        self.alerts.retain(|_, a| a.state == AlertState::Pending);
+    }
+
     /// Takes back an alert that was firing when the process stopped, from its open row, so
     /// the same row continues.
     pub fn restore(&mut self, row: &AlertRecord) {

@@ -1,11 +1,12 @@
-//! The HTTP API: `/metrics`, `/api/v1/alerts`, `/api/v1/rules`, `/api/v1/history`,
+//! The HTTP API: `/metrics`, `/api/v1/alerts`, `/api/v1/rules`, `/api/v1/history`, `/api/v1/leader`,
 //! `/-/healthy`, `/-/ready` and `POST /-/reload`. One error type logs the detail and shows
 //! callers only what they can act on.
 
 use crate::engine::Engine;
 use crate::store::Store;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -34,6 +35,17 @@ pub enum ApiError {
     /// The request could not be served as asked; the message is for the caller.
     Unavailable(String),
     BadRequest(String),
+    /// No endpoint at this path.
+    NotFound(String),
+    /// The path exists but not for this method (the `Allow` header lists the methods).
+    MethodNotAllowed(String),
+}
+
+/// A query string that does not fit the endpoint's parameters (`limit=ten`, say).
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> ApiError {
+        ApiError::BadRequest(r.body_text())
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -48,6 +60,8 @@ impl IntoResponse for ApiError {
             }
             ApiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m),
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
+            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
+            ApiError::MethodNotAllowed(m) => (StatusCode::METHOD_NOT_ALLOWED, m),
         };
         (status, Json(json!({"status": "error", "error": msg}))).into_response()
     }
@@ -61,8 +75,35 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/history", get(history))
         .route("/-/healthy", get(|| async { "OK\n" }))
         .route("/-/ready", get(ready))
+        .route("/api/v1/leader", get(leader))
         .route("/-/reload", post(reload))
+        .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
         .with_state(state)
+}
+
+/// At most this much of a request's path is echoed in an error message.
+const ECHO_LIMIT: usize = 200;
+
+/// The path as it came (still percent-encoded), cut to `ECHO_LIMIT` bytes.
+fn echo_path(uri: &Uri) -> &str {
+    let p = uri.path();
+    let mut end = ECHO_LIMIT.min(p.len());
+    while !p.is_char_boundary(end) {
+        end -= 1;
+    }
+    &p[..end]
+}
+
+async fn no_route(uri: Uri) -> ApiError {
+    ApiError::NotFound(format!("no endpoint {}", echo_path(&uri)))
+}
+
+async fn wrong_method(method: Method, uri: Uri) -> ApiError {
+    ApiError::MethodNotAllowed(format!(
+        "method {method} not allowed for {}",
+        echo_path(&uri)
+    ))
 }
 
 async fn metrics(State(s): State<Arc<ApiState>>) -> Response {
@@ -124,8 +165,9 @@ struct HistoryParams {
 
 async fn history(
     State(s): State<Arc<ApiState>>,
-    Query(p): Query<HistoryParams>,
+    p: Result<Query<HistoryParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let Query(p) = p?;
     let limit = p.limit.unwrap_or(100);
     if !(1..=10_000).contains(&limit) {
         return Err(ApiError::BadRequest("limit must be 1..10000".into()));
@@ -147,6 +189,16 @@ async fn ready(State(s): State<Arc<ApiState>>) -> Result<&'static str, ApiError>
     } else {
         Err(ApiError::Unavailable("not ready".into()))
     }
+}
+
+/// This replica's role: `leader`, `standby` or `reacquiring`.
+async fn leader(State(s): State<Arc<ApiState>>) -> Response {
+    let role = s.engine.role();
+    Json(json!({"status": "success", "data": {
+        "role": role,
+        "leader": role == crate::leader::Role::Leader,
+    }}))
+    .into_response()
 }
 
 async fn reload(State(s): State<Arc<ApiState>>) -> Result<&'static str, ApiError> {

@@ -158,7 +158,7 @@ pub async fn backfill(
     for chunk in ifaces.chunks(PER_DEVICE) {
         let pts = samples(chunk, start, end, step);
         total += pts.len();
-        importer.import(&pts).await?;
+        importer.import_points(&pts).await?;
     }
     Ok(total)
 }

@@ -7,6 +7,7 @@ use crate::baseline::{self, BaselineConfig};
 use crate::config::{self, LoadOptions, RuleErrors, RuleSet};
 use crate::datasource::{Querier, VmClient};
 use crate::engine::{Deps, Engine, Settings};
+use crate::labels::Labels;
 use crate::metrics::Metrics;
 use crate::notifier::{Alertmanager, Notifier};
 use crate::queue::TransitionQueue;
@@ -129,6 +130,17 @@ pub struct GenerateArgs {
     /// Write the injected anomalies here as JSON.
     #[arg(long = "anomalies.out")]
     pub anomalies_out: Option<PathBuf>,
+    /// Generate history for the interfaces of the series this selector finds in the
+    /// datasource now (e.g. `ifHCInOctets{site="tbilisi"}`), with their label sets as they
+    /// are, instead of a synthetic fleet; `--interfaces` is then not used.
+    #[arg(id = "series.match", long = "series.match")]
+    pub series_match: Option<String>,
+    /// Lowest business-hours inbound traffic of a generated interface, Mbps.
+    #[arg(id = "level.min-mbps", long = "level.min-mbps", default_value_t = crate::traffic::SYNTHETIC_LEVEL_MBPS.0)]
+    pub level_min: f64,
+    /// Highest business-hours inbound traffic of a generated interface, Mbps.
+    #[arg(id = "level.max-mbps", long = "level.max-mbps", default_value_t = crate::traffic::SYNTHETIC_LEVEL_MBPS.1)]
+    pub level_max: f64,
     #[command(flatten)]
     pub log: LogArgs,
 }
@@ -245,6 +257,10 @@ pub struct RunArgs {
     /// How often a firing alert's row gets its value and last_evaluated_at refreshed.
     #[arg(long = "store.touch-interval", default_value = "5m", value_parser = parse_dur)]
     pub touch_every: Duration,
+    /// Name of the PostgreSQL advisory lock that replicas sharing one store elect their
+    /// leader with; replicas with different rule sets on one database need different names.
+    #[arg(long = "ha.lock-name", default_value = "wardflux-ruler")]
+    pub ha_lock_name: String,
     #[command(flatten)]
     pub baselines: BaselineFileArgs,
     #[command(flatten)]
@@ -405,15 +421,24 @@ pub async fn load_all(
 }
 
 /// Learns baselines when they are older than `learn_every` (or missing), then on schedule;
-/// follows the baselines file across reloads (idle while there is none).
+/// follows the baselines file across reloads (idle while there is none). Only the leading
+/// replica learns; a standby waits for the lead.
 async fn learn_loop(
     mut cfg_rx: watch::Receiver<Option<BaselineConfig>>,
     querier: Arc<VmClient>,
     store: Arc<dyn Store>,
     cache: Arc<BaselineCache>,
+    mut role: watch::Receiver<crate::leader::Role>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
+        if *role.borrow_and_update() != crate::leader::Role::Leader {
+            tokio::select! {
+                r = role.changed() => if r.is_err() { return },
+                _ = shutdown.changed() => return,
+            }
+            continue;
+        }
         let cfg = cfg_rx.borrow_and_update().clone();
         let wait = match cfg {
             None => Duration::MAX,
@@ -455,6 +480,7 @@ async fn learn_loop(
         tokio::select! {
             _ = tokio::time::sleep(wait.min(Duration::from_secs(86_400 * 365))) => {}
             r = cfg_rx.changed() => if r.is_err() { return },
+            r = role.changed() => if r.is_err() { return },
             _ = shutdown.changed() => return,
         }
     }
@@ -601,24 +627,49 @@ pub async fn run(args: RunArgs) -> Result<()> {
             external_url: args.external_url.clone(),
         },
     );
-    let open = store
-        .open_alerts()
-        .await
-        .context("reading open alerts to restore state")?;
-    engine.restore(open, Utc::now()).await;
-
+    // Replicas on one PostgreSQL elect a leader (crate::leader); on SQLite this one leads.
+    // Taking the lead restores the open rows and starts the loops.
+    let (role_tx, role_rx) = watch::channel(crate::leader::Role::Standby);
+    let (lock_stop_tx, lock_stop_rx) = watch::channel(false);
+    let election = if store.kind() == "postgres" {
+        let retry = crate::leader::retry_interval(engine.shortest_interval());
+        let key = crate::leader::lock_key(&args.ha_lock_name);
+        info!(lock = %args.ha_lock_name, lock_key = key, retry_seconds = retry.as_secs_f64(), "leader election on the store's advisory lock");
+        Some(tokio::spawn(crate::leader::campaign(
+            secret.clone(),
+            key,
+            retry,
+            role_tx,
+            lock_stop_rx,
+        )))
+    } else {
+        role_tx.send_replace(crate::leader::Role::Leader);
+        None
+    };
+    let (write_tx, write_rx) = watch::channel(false);
     let writer = tokio::spawn(queue.clone().run(
         store.clone(),
+        write_rx,
         shutdown_rx.clone(),
         Duration::from_secs(10),
     ));
-    engine.start();
+    let learn_role = role_rx.clone();
+    let follower = tokio::spawn(crate::leader::follow(
+        role_rx,
+        engine.clone(),
+        queue.clone(),
+        store.clone(),
+        write_tx,
+        metrics.clone(),
+        shutdown_rx.clone(),
+    ));
     let (baselines_tx, baselines_rx) = watch::channel(baseline_cfg);
     tokio::spawn(learn_loop(
         baselines_rx,
         client.clone(),
         store.clone(),
         cache.clone(),
+        learn_role,
         shutdown_rx.clone(),
     ));
 
@@ -689,8 +740,14 @@ pub async fn run(args: RunArgs) -> Result<()> {
     }
     info!("shutting down");
     state.ready.store(false, Ordering::SeqCst);
+    let _ = follower.await;
     engine.stop().await;
     let _ = writer.await;
+    // Only now give up the lock, so a standby cannot start writing before this one stopped.
+    let _ = lock_stop_tx.send(true);
+    if let Some(e) = election {
+        let _ = e.await;
+    }
     let _ = server.await;
     Ok(())
 }
@@ -909,7 +966,18 @@ pub async fn baselines_generate(args: GenerateArgs) -> Result<()> {
         anomalies_per_week: args.per_week,
         seed: args.seed,
     };
-    let plan = crate::traffic::plan(&spec);
+    if !(args.level_min >= 0.0 && args.level_min <= args.level_max) {
+        bail!(
+            "--level.min-mbps ({}) must be at least 0 and at most --level.max-mbps ({})",
+            args.level_min,
+            args.level_max
+        );
+    }
+    let fleet = match &args.series_match {
+        None => crate::traffic::synthetic_fleet(args.interfaces),
+        Some(sel) => matched_interfaces(&client, sel).await?,
+    };
+    let plan = crate::traffic::plan_for(&spec, fleet, (args.level_min, args.level_max));
     let t0 = std::time::Instant::now();
     let n = crate::traffic::backfill(&client, &spec, &plan).await?;
     println!(
@@ -926,6 +994,28 @@ pub async fn baselines_generate(args: GenerateArgs) -> Result<()> {
         println!("anomalies written to {}", path.display());
     }
     Ok(())
+}
+
+/// The label sets (without the metric name) of the series `selector` finds now: the
+/// interfaces `baselines generate --series.match` writes history for.
+async fn matched_interfaces(client: &VmClient, selector: &str) -> Result<Vec<Labels>> {
+    let samples = client
+        .query(selector, Utc::now(), Duration::from_secs(60))
+        .await
+        .with_context(|| format!("--series.match {selector:?}"))?;
+    let mut fleet = std::collections::BTreeSet::new();
+    for s in samples {
+        let mut l = s.labels;
+        l.remove(crate::labels::METRIC_NAME);
+        if !l.contains_key("device") || !l.contains_key("ifName") {
+            bail!("--series.match {selector:?}: series {l:?} has no device or ifName label");
+        }
+        fleet.insert(l);
+    }
+    if fleet.is_empty() {
+        bail!("--series.match {selector:?}: no series in the datasource match");
+    }
+    Ok(fleet.into_iter().collect())
 }
 
 /// `baselines bench`.

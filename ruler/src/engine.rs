@@ -7,6 +7,7 @@ use crate::alert::{Alert, AlertRecord, AlertSet, AlertSpec, Candidate, Transitio
 use crate::baseline::bucket::Bucket;
 use crate::baseline::cache::BaselineCache;
 use crate::baseline::detect;
+use crate::baseline::split_directions;
 use crate::config::{Group, Rule, RuleKind, RuleSet};
 use crate::datasource::{DatasourceError, Importer, Querier};
 use crate::labels::{Fingerprint, Labels};
@@ -337,8 +338,8 @@ impl GroupRuntime {
 enum Produced {
     /// Alert candidates and how many samples the queries returned.
     Candidates(BTreeMap<Fingerprint, Candidate>, usize),
-    /// Recorded points to write back.
-    Points(Vec<crate::datasource::Point>),
+    /// Recorded samples to write back.
+    Points(crate::datasource::Recorded),
 }
 
 /// Why a rule produced nothing.
@@ -386,8 +387,8 @@ async fn produce(
             Ok(Produced::Candidates(rule::candidates(rule, samples)?, n))
         }
         RuleKind::Record => {
-            let samples = querier.query(&rule.expr, now, step).await?;
-            Ok(Produced::Points(rule::recorded(rule, samples, now)?))
+            let result = querier.query_flat(&rule.expr, now, step).await?;
+            Ok(Produced::Points(rule::recorded(rule, &result, now)?))
         }
         RuleKind::Anomaly(cfg) => {
             let cache = baselines
@@ -398,10 +399,10 @@ async fn produce(
                 .await
                 .map_err(|e| Failure::from(e.to_string()))?;
             let mut cands = BTreeMap::new();
-            let mut n = 0;
-            for &dir in &cfg.directions {
-                let samples = querier.query(&cfg.expr(dir, ""), now, step).await?;
-                n += samples.len();
+            // Every direction in one query: at most one query per rule.
+            let samples = querier.query(&cfg.detect_expr(), now, step).await?;
+            let n = samples.len();
+            for (dir, samples) in split_directions(&cfg.directions, samples) {
                 detect::candidates(cfg, dir, samples, &map, now, &mut cands);
             }
             Ok(Produced::Candidates(cands, n))
@@ -458,6 +459,8 @@ pub struct Engine {
     groups: RwLock<Vec<Arc<GroupHandle>>>,
     internal: tokio::sync::Mutex<Internal>,
     loops: std::sync::Mutex<Vec<(watch::Sender<bool>, JoinHandle<()>)>>,
+    /// This replica's role, for the API (set by `leader::follow`; a lone engine leads).
+    role: RwLock<crate::leader::Role>,
 }
 
 /// The first multiple of `interval` (since the epoch) at or after `t`.
@@ -492,7 +495,51 @@ impl Engine {
                 alerts: AlertSet::default(),
             }),
             loops: std::sync::Mutex::new(Vec::new()),
+            role: RwLock::new(crate::leader::Role::Leader),
         })
+    }
+
+    pub fn role(&self) -> crate::leader::Role {
+        *self.role.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn set_role(&self, role: crate::leader::Role) {
+        *self.role.write().unwrap_or_else(|p| p.into_inner()) = role;
+    }
+
+    /// The shortest group interval (how often anything is evaluated).
+    pub fn shortest_interval(&self) -> Duration {
+        self.handles()
+            .iter()
+            .map(|h| h.interval)
+            .min()
+            .unwrap_or(Duration::from_secs(60))
+    }
+
+    /// Forgets every live alert (a replica stepping down: the leader owns them now).
+    pub async fn clear_alerts(&self) {
+        for h in self.handles() {
+            let mut rt = h.runtime.lock().await;
+            for r in &mut rt.rules {
+                r.alerts = AlertSet::default();
+            }
+            *h.status.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(rt.status());
+        }
+        self.internal.lock().await.alerts = AlertSet::default();
+    }
+
+    /// Makes the firing alerts exactly the open rows (taking the lead): firing alerts without
+    /// an open row are forgotten, open rows are restored as firing, pending alerts stay, and
+    /// rows whose rule is gone are resolved at `now`.
+    pub async fn resync(&self, rows: Vec<AlertRecord>, now: DateTime<Utc>) {
+        for h in self.handles() {
+            let mut rt = h.runtime.lock().await;
+            for r in &mut rt.rules {
+                r.alerts.forget_firing();
+            }
+        }
+        self.internal.lock().await.alerts.forget_firing();
+        self.restore(rows, now).await;
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {
@@ -943,8 +990,12 @@ mod tests {
         e.evaluate_all(t(0)).await;
         let imported = ds.imported.lock().unwrap();
         assert_eq!(imported.len(), 1);
-        assert_eq!(imported[0].labels["__name__"], "wardflux:r");
-        assert_eq!(imported[0].at, t(0));
+        assert!(
+            imported[0].0.starts_with("wardflux:r{"),
+            "{:?}",
+            imported[0]
+        );
+        assert_eq!(imported[0].1, t(0).timestamp_millis());
     }
 
     #[test]

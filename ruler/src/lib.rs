@@ -11,6 +11,7 @@
 //! - `datasource`: the `Querier`/`Importer` traits and the VictoriaMetrics client
 //! - `engine`: group runtimes, aligned loops, reload, the built-in datasource alert
 //! - `store`: alert history in PostgreSQL or SQLite (sqlx, embedded migrations)
+//! - `leader`: leader election over a PostgreSQL advisory lock, and role changes
 //! - `queue`: the bounded, ordered transition queue in front of the store
 //! - `notifier`: Alertmanager v2
 //! - `metrics`: self-telemetry
@@ -30,6 +31,7 @@ pub mod config;
 pub mod datasource;
 pub mod engine;
 pub mod labels;
+pub mod leader;
 pub mod metrics;
 pub mod notifier;
 pub mod queue;

@@ -56,6 +56,8 @@ pub struct Metrics {
     pub reloads: Counter,
     pub reload_failures: Counter,
     pub config_last_reload_successful: Gauge,
+    pub leader: Gauge,
+    pub leader_changes: Counter,
 }
 
 impl Default for Metrics {
@@ -85,6 +87,8 @@ impl Metrics {
             reloads: Counter::default(),
             reload_failures: Counter::default(),
             config_last_reload_successful: Gauge::default(),
+            leader: Gauge::default(),
+            leader_changes: Counter::default(),
             registry: Registry::default(),
         };
         r.register(
@@ -171,6 +175,16 @@ impl Metrics {
             "wardflux_ruler_config_last_reload_successful",
             "1 when the last rule load succeeded",
             m.config_last_reload_successful.clone(),
+        );
+        r.register(
+            "wardflux_ruler_leader",
+            "1 while this replica leads (holds the PostgreSQL advisory lock, or runs on SQLite)",
+            m.leader.clone(),
+        );
+        r.register(
+            "wardflux_ruler_role_changes",
+            "Changes of this replica's role (leader, standby, reacquiring)",
+            m.leader_changes.clone(),
         );
         Metrics { registry: r, ..m }
     }

@@ -18,6 +18,9 @@ pub struct TransitionQueue {
     notify: Notify,
     capacity: usize,
     metrics: Arc<Metrics>,
+    /// Held from reading the front to popping it, so two writers (the writer task and a
+    /// replica taking the lead) never write one transition and pop another.
+    writing: tokio::sync::Mutex<()>,
 }
 
 impl TransitionQueue {
@@ -27,6 +30,7 @@ impl TransitionQueue {
             notify: Notify::new(),
             capacity: capacity.max(1),
             metrics,
+            writing: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -82,6 +86,16 @@ impl TransitionQueue {
         self.lock().len()
     }
 
+    /// Drops everything queued (a replica stepping down to standby); returns how many.
+    pub fn clear(&self) -> usize {
+        let mut q = self.lock();
+        let n = q.len();
+        q.clear();
+        self.metrics.queue_depth.set(0);
+        self.metrics.transitions_dropped.inc_by(n as u64);
+        n
+    }
+
     fn front(&self) -> Option<Transition> {
         self.lock().front().cloned()
     }
@@ -94,6 +108,7 @@ impl TransitionQueue {
 
     /// Writes the front transition; `Ok(true)` when one was handled, `Ok(false)` when empty.
     async fn write_one(&self, store: &dyn Store) -> Result<bool, crate::store::StoreError> {
+        let _writing = self.writing.lock().await;
         let Some(t) = self.front() else {
             return Ok(false);
         };
@@ -129,10 +144,12 @@ impl TransitionQueue {
     }
 
     /// The writer task: writes in order, retries with backoff while the store is away, and
-    /// on shutdown keeps trying for `final_grace` before giving up.
+    /// on shutdown keeps trying for `final_grace` before giving up. It writes only while
+    /// `may_write` is true (this replica leads).
     pub async fn run(
         self: Arc<Self>,
         store: Arc<dyn Store>,
+        mut may_write: watch::Receiver<bool>,
         mut shutdown: watch::Receiver<bool>,
         final_grace: Duration,
     ) {
@@ -141,6 +158,13 @@ impl TransitionQueue {
         loop {
             if *shutdown.borrow() {
                 break;
+            }
+            if !*may_write.borrow_and_update() {
+                tokio::select! {
+                    r = may_write.changed() => if r.is_err() { break },
+                    _ = shutdown.changed() => {}
+                }
+                continue;
             }
             match self.write_one(store.as_ref()).await {
                 Ok(true) => {
@@ -156,6 +180,7 @@ impl TransitionQueue {
                 Ok(false) => {
                     tokio::select! {
                         _ = self.notify.notified() => {}
+                        _ = may_write.changed() => {}
                         _ = shutdown.changed() => {}
                     }
                 }
@@ -172,15 +197,23 @@ impl TransitionQueue {
                 }
             }
         }
+        // Bounded: each write waits at most the store's own timeouts, and no new write
+        // starts after the deadline.
         let deadline = tokio::time::Instant::now() + final_grace;
-        while self.depth() > 0 && tokio::time::Instant::now() < deadline {
-            if self.write_one(store.as_ref()).await.is_err() {
-                tokio::time::sleep(Duration::from_millis(200)).await;
+        while *may_write.borrow() && self.depth() > 0 && tokio::time::Instant::now() < deadline {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match tokio::time::timeout(left, self.write_one(store.as_ref())).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(_)) => tokio::time::sleep(Duration::from_millis(200)).await,
+                Err(_) => break,
             }
         }
         let left = self.depth();
         if left > 0 {
-            error!(depth = left, "shutting down with transitions not written");
+            error!(
+                depth = left,
+                "shutting down with transitions not written; a restart re-derives them from the open rows and the data"
+            );
         }
     }
 }

@@ -7,6 +7,7 @@ use crate::alert::{AlertSet, Candidate, Transition};
 use crate::baseline::bucket::Bucket;
 use crate::baseline::cache::BaselineCache;
 use crate::baseline::detect;
+use crate::baseline::split_directions;
 use crate::config::RuleSet;
 use crate::config::{Rule, RuleKind};
 use crate::datasource::{DatasourceError, Importer, Querier, Sample};
@@ -62,8 +63,8 @@ pub struct ReplaySummary {
     pub steps: usize,
 }
 
-/// Range results of one rule's queries, by timestamp (one map per query).
-type Timeline = Vec<BTreeMap<i64, Vec<Sample>>>;
+/// Range results of one rule's query, by timestamp.
+type Timeline = BTreeMap<i64, Vec<Sample>>;
 
 async fn fetch(
     rule: &Rule,
@@ -72,24 +73,20 @@ async fn fetch(
     end: DateTime<Utc>,
     step: Duration,
 ) -> Result<Timeline, DatasourceError> {
-    let exprs: Vec<String> = match &rule.kind {
-        RuleKind::Anomaly(cfg) => cfg.directions.iter().map(|d| cfg.expr(*d, "")).collect(),
-        _ => vec![rule.expr.clone()],
+    let expr = match &rule.kind {
+        RuleKind::Anomaly(cfg) => cfg.detect_expr(),
+        _ => rule.expr.clone(),
     };
-    let mut out = Vec::new();
-    for e in exprs {
-        let mut by_time: BTreeMap<i64, Vec<Sample>> = BTreeMap::new();
-        for s in querier.query_range(&e, start, end, step).await? {
-            for (ts, v) in s.points {
-                by_time.entry(ts).or_default().push(Sample {
-                    labels: s.labels.clone(),
-                    value: v,
-                });
-            }
+    let mut by_time = Timeline::new();
+    for s in querier.query_range(&expr, start, end, step).await? {
+        for (ts, v) in s.points {
+            by_time.entry(ts).or_default().push(Sample {
+                labels: s.labels.clone(),
+                value: v,
+            });
         }
-        out.push(by_time);
     }
-    Ok(out)
+    Ok(by_time)
 }
 
 /// Alert candidates of `rule` at `t` from its fetched timeline.
@@ -108,19 +105,13 @@ async fn candidates_at(
                 .await
                 .map_err(|e| e.to_string())?;
             let mut out = BTreeMap::new();
-            for (dir, by_time) in cfg.directions.iter().zip(timeline.iter_mut()) {
-                let samples = by_time.remove(&ms).unwrap_or_default();
-                detect::candidates(cfg, *dir, samples, &map, t, &mut out);
+            let samples = timeline.remove(&ms).unwrap_or_default();
+            for (dir, samples) in split_directions(&cfg.directions, samples) {
+                detect::candidates(cfg, dir, samples, &map, t, &mut out);
             }
             Ok(out)
         }
-        _ => {
-            let samples = timeline
-                .first_mut()
-                .and_then(|m| m.remove(&ms))
-                .unwrap_or_default();
-            rule::candidates(rule, samples)
-        }
+        _ => rule::candidates(rule, timeline.remove(&ms).unwrap_or_default()),
     }
 }
 
@@ -163,14 +154,29 @@ pub async fn replay(
                 let span =
                     chrono::Duration::milliseconds(step_ms * (i64::from(opts.steps_per_query) - 1));
                 let chunk_end = (chunk_start + span).min(opts.to);
-                let mut timeline = fetch(r, querier, chunk_start, chunk_end, step)
-                    .await
-                    .map_err(err_ds)?;
                 let mut t = chunk_start;
-                while t <= chunk_end {
-                    sum.steps += 1;
-                    match &spec {
-                        Some(spec) => {
+                match &spec {
+                    None => {
+                        // Recording: each series' labels rendered once for the whole chunk.
+                        let series = querier
+                            .query_range_flat(&r.expr, chunk_start, chunk_end, step)
+                            .await
+                            .map_err(err_ds)?;
+                        let mut range = rule::RecordedRange::new(r, series);
+                        while t <= chunk_end {
+                            sum.steps += 1;
+                            let batch = range.at(t.timestamp_millis()).map_err(err_rule)?;
+                            importer.import(batch).await.map_err(err_ds)?;
+                            sum.recorded += batch.len();
+                            t += chrono::Duration::milliseconds(step_ms);
+                        }
+                    }
+                    Some(spec) => {
+                        let mut timeline = fetch(r, querier, chunk_start, chunk_end, step)
+                            .await
+                            .map_err(err_ds)?;
+                        while t <= chunk_end {
+                            sum.steps += 1;
                             let cands = candidates_at(r, &mut timeline, t, baselines)
                                 .await
                                 .map_err(err_rule)?;
@@ -187,19 +193,9 @@ pub async fn replay(
                                 store.apply(&tr).await?;
                             }
                             alerts.take_resolved();
+                            t += chrono::Duration::milliseconds(step_ms);
                         }
-                        None if opts.write_recording => {
-                            let samples = timeline
-                                .first_mut()
-                                .and_then(|m| m.remove(&t.timestamp_millis()))
-                                .unwrap_or_default();
-                            let points = rule::recorded(r, samples, t).map_err(err_rule)?;
-                            importer.import(&points).await.map_err(err_ds)?;
-                            sum.recorded += points.len();
-                        }
-                        None => {}
                     }
-                    t += chrono::Duration::milliseconds(step_ms);
                 }
                 chunk_start = t;
             }

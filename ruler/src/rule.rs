@@ -4,11 +4,11 @@
 
 use crate::alert::{AlertSpec, Candidate};
 use crate::config::{Group, Rule, RuleKind};
-use crate::datasource::{Point, Sample};
+use crate::datasource::{FlatSeries, Recorded, Sample, SeriesId};
 use crate::labels::{self, Fingerprint, Labels, ALERT_NAME, METRIC_NAME};
 use crate::template::Context;
 use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 /// The alert timing of an alerting rule; `None` for recording rules.
@@ -48,12 +48,19 @@ pub fn candidates(
     for s in samples {
         let mut l: Labels = s.labels;
         l.remove(METRIC_NAME);
-        let ctx_labels = l.clone();
-        for (k, t) in &rule.labels {
-            let v = t.render(&Context {
-                labels: &ctx_labels,
-                value: s.value,
-            });
+        // Every rule label sees the series' own labels, rendered before any is applied.
+        let rendered: Vec<(&String, String)> = rule
+            .labels
+            .iter()
+            .map(|(k, t)| {
+                let ctx = Context {
+                    labels: &l,
+                    value: s.value,
+                };
+                (k, t.render(&ctx))
+            })
+            .collect();
+        for (k, v) in rendered {
             if v.is_empty() {
                 l.remove(k);
             } else {
@@ -88,40 +95,176 @@ pub fn candidates(
     Ok(out)
 }
 
-/// Samples to write back from a recording rule's result, stamped `at`.
-pub fn recorded(
-    rule: &Rule,
-    samples: Vec<Sample>,
-    at: DateTime<Utc>,
-) -> Result<Vec<Point>, String> {
-    let mut seen = std::collections::HashSet::new();
-    let mut out = Vec::with_capacity(samples.len());
-    for s in samples {
-        if !s.value.is_finite() {
-            continue;
-        }
-        let mut l = s.labels;
-        l.insert(METRIC_NAME.to_string(), rule.name.clone());
+/// How a recording rule names and labels what it writes: the rule's name as the metric
+/// name, the result series' labels with the rule's labels set over them. Recording rules'
+/// labels are plain text (templates are refused at load), so they are rendered once.
+pub struct Recording<'r> {
+    name: &'r str,
+    /// The rule's labels, sorted by name, without `__name__`.
+    labels: Vec<(&'r str, String)>,
+}
+
+impl<'r> Recording<'r> {
+    pub fn new(rule: &'r Rule) -> Self {
+        let none = Labels::new();
+        let ctx = Context {
+            labels: &none,
+            value: f64::NAN,
+        };
+        let mut name = rule.name.as_str();
+        let mut labels = Vec::with_capacity(rule.labels.len());
         for (k, t) in &rule.labels {
-            let v = t.render(&Context {
-                labels: &Labels::new(),
-                value: s.value,
-            });
-            l.insert(k.clone(), v);
+            if k == METRIC_NAME {
+                name = rule.raw_labels.get(k).map_or(name, String::as_str);
+            } else {
+                labels.push((k.as_str(), t.render(&ctx)));
+            }
         }
-        if !seen.insert(Fingerprint::of(&l)) {
-            return Err(format!(
-                "result has more than one series with labels {}",
-                labels::display(&l)
-            ));
+        Recording { name, labels }
+    }
+
+    /// Appends the output series for a result series with `labels` (sorted by name).
+    pub fn push_series<'a>(
+        &self,
+        out: &mut Recorded,
+        labels: impl Iterator<Item = (&'a str, &'a str)>,
+    ) -> SeriesId {
+        out.begin_series(self.name);
+        // Both sides are sorted by name: merge them, the rule's labels winning.
+        let mut own = labels.filter(|(k, _)| *k != METRIC_NAME).peekable();
+        let mut rule = self.labels.iter().peekable();
+        loop {
+            match (own.peek(), rule.peek()) {
+                (Some((ok, ov)), Some((rk, rv))) => match (*ok).cmp(*rk) {
+                    std::cmp::Ordering::Less => {
+                        out.push_label(ok, ov);
+                        own.next();
+                    }
+                    std::cmp::Ordering::Equal => {
+                        out.push_label(rk, rv);
+                        own.next();
+                        rule.next();
+                    }
+                    std::cmp::Ordering::Greater => {
+                        out.push_label(rk, rv);
+                        rule.next();
+                    }
+                },
+                (Some((ok, ov)), None) => {
+                    out.push_label(ok, ov);
+                    own.next();
+                }
+                (None, Some((rk, rv))) => {
+                    out.push_label(rk, rv);
+                    rule.next();
+                }
+                (None, None) => break,
+            }
         }
-        out.push(Point {
-            labels: l,
-            value: s.value,
-            at,
-        });
+        out.end_series()
+    }
+}
+
+/// Samples to write back from a recording rule's instant result (one point per series),
+/// stamped `at`; NaN and infinite values are skipped. Two series with the same labels once
+/// named are an error.
+pub fn recorded(rule: &Rule, result: &FlatSeries, at: DateTime<Utc>) -> Result<Recorded, String> {
+    let rec = Recording::new(rule);
+    let at_ms = at.timestamp_millis();
+    let mut out = Recorded::new();
+    for i in 0..result.len() {
+        for &(_, v) in result.points(i) {
+            if !v.is_finite() {
+                continue;
+            }
+            let id = rec.push_series(&mut out, result.labels(i));
+            out.push_sample(id, at_ms, v);
+        }
+    }
+    let mut seen = HashSet::with_capacity(out.series_count());
+    for block in out.blocks() {
+        if !seen.insert(block) {
+            return Err(format!("result has more than one series {block}"));
+        }
     }
     Ok(out)
+}
+
+/// A recording rule's range result, written back one step at a time (replay). Each series'
+/// label block is rendered once for the whole range; series that would write the same
+/// labels are refused at a step where both have a value, as [`recorded`] would.
+pub struct RecordedRange {
+    series: FlatSeries,
+    /// Per series, the index of its next point.
+    cursor: Vec<usize>,
+    /// Per series, its block in `out`.
+    ids: Vec<SeriesId>,
+    /// Per series, the first series with the same block when more than one has it.
+    shared: Vec<Option<usize>>,
+    out: Recorded,
+}
+
+impl RecordedRange {
+    pub fn new(rule: &Rule, series: FlatSeries) -> Self {
+        let recording = Recording::new(rule);
+        let mut out = Recorded::new();
+        let ids: Vec<SeriesId> = (0..series.len())
+            .map(|i| recording.push_series(&mut out, series.labels(i)))
+            .collect();
+        let mut first: HashMap<&str, (usize, usize)> = HashMap::with_capacity(ids.len());
+        let canon: Vec<usize> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let e = first.entry(out.block(*id)).or_insert((i, 0));
+                e.1 += 1;
+                e.0
+            })
+            .collect();
+        let shared = canon
+            .iter()
+            .zip(&ids)
+            .map(|(&c, id)| (first[out.block(*id)].1 > 1).then_some(c))
+            .collect();
+        RecordedRange {
+            cursor: vec![0; series.len()],
+            series,
+            ids,
+            shared,
+            out,
+        }
+    }
+
+    /// The samples at `at_ms`, stamped with it; NaN and infinite values are skipped. Steps
+    /// come in increasing order; points between steps are passed over.
+    pub fn at(&mut self, at_ms: i64) -> Result<&Recorded, String> {
+        self.out.clear_samples();
+        let mut present: HashSet<usize> = HashSet::new();
+        for i in 0..self.series.len() {
+            let points = self.series.points(i);
+            let c = &mut self.cursor[i];
+            while points.get(*c).is_some_and(|p| p.0 < at_ms) {
+                *c += 1;
+            }
+            let Some(&(ts, v)) = points.get(*c) else {
+                continue;
+            };
+            if ts != at_ms || !v.is_finite() {
+                continue;
+            }
+            let id = self.ids[i];
+            if let Some(first) = self.shared[i] {
+                if !present.insert(first) {
+                    return Err(format!(
+                        "result has more than one series {}",
+                        self.out.block(id)
+                    ));
+                }
+            }
+            self.out.push_sample(id, at_ms, v);
+        }
+        Ok(&self.out)
+    }
 }
 
 #[cfg(test)]
@@ -199,16 +342,115 @@ mod tests {
         let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
         let pts = recorded(
             r,
-            vec![
-                sample(&[("device", "R1")], 0.5),
-                sample(&[("device", "R2")], f64::NAN),
-            ],
+            &FlatSeries::from_samples(
+                &[
+                    sample(&[("__name__", "y"), ("device", "R1"), ("zone", "a")], 0.5),
+                    sample(&[("device", "R2")], f64::NAN),
+                    sample(&[("device", "R3"), ("direction", "out")], 2.0),
+                ],
+                0,
+            ),
             at,
         )
         .unwrap();
-        assert_eq!(pts.len(), 1);
-        assert_eq!(pts[0].labels["__name__"], "wardflux:y");
-        assert_eq!(pts[0].labels["direction"], "in");
-        assert_eq!(pts[0].at, at);
+        let got: Vec<(&str, i64, f64)> = pts.samples().collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "wardflux:y{device=\"R1\",direction=\"in\",zone=\"a\"}",
+                    at.timestamp_millis(),
+                    0.5
+                ),
+                (
+                    "wardflux:y{device=\"R3\",direction=\"in\"}",
+                    at.timestamp_millis(),
+                    2.0
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn recording_refuses_series_that_only_differ_in_name_or_rule_labels() {
+        let r = &rules()[1];
+        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let err = recorded(
+            r,
+            &FlatSeries::from_samples(
+                &[
+                    sample(&[("__name__", "a"), ("device", "R1")], 1.0),
+                    sample(&[("device", "R1"), ("direction", "out")], 1.0),
+                ],
+                0,
+            ),
+            at,
+        )
+        .unwrap_err();
+        assert!(err.contains("more than one series"), "{err}");
+        assert!(
+            err.contains("wardflux:y{device=\"R1\",direction=\"in\"}"),
+            "{err}"
+        );
+    }
+
+    fn series(pairs: &[(&str, &str)], points: &[(i64, f64)]) -> crate::datasource::Series {
+        crate::datasource::Series {
+            labels: sample(pairs, 0.0).labels,
+            points: points.to_vec(),
+        }
+    }
+
+    #[test]
+    fn recorded_range_writes_each_step_once_with_shared_blocks() {
+        let r = &rules()[1];
+        let mut range = RecordedRange::new(
+            r,
+            FlatSeries::from_series(&[
+                series(&[("device", "R1")], &[(0, 1.0), (30, 9.0), (60, 2.0)]),
+                series(&[("device", "R2")], &[(60, f64::NAN), (120, 3.0)]),
+            ]),
+        );
+        let at0: Vec<(&str, i64, f64)> = range.at(0).unwrap().samples().collect();
+        assert_eq!(
+            at0,
+            vec![("wardflux:y{device=\"R1\",direction=\"in\"}", 0, 1.0)]
+        );
+        let at60: Vec<(&str, i64, f64)> = range.at(60).unwrap().samples().collect();
+        assert_eq!(
+            at60,
+            vec![("wardflux:y{device=\"R1\",direction=\"in\"}", 60, 2.0)]
+        );
+        let at120 = range.at(120).unwrap();
+        assert_eq!(at120.series_count(), 2);
+        let at120: Vec<(&str, i64, f64)> = at120.samples().collect();
+        assert_eq!(
+            at120,
+            vec![("wardflux:y{device=\"R2\",direction=\"in\"}", 120, 3.0)]
+        );
+        assert!(range.at(180).unwrap().is_empty());
+    }
+
+    #[test]
+    fn recorded_range_refuses_same_labels_only_where_both_have_a_value() {
+        let r = &rules()[1];
+        let mut range = RecordedRange::new(
+            r,
+            FlatSeries::from_series(&[
+                series(
+                    &[("__name__", "a"), ("device", "R1")],
+                    &[(0, 1.0), (60, 1.0)],
+                ),
+                series(&[("device", "R2")], &[(0, 1.0), (60, 1.0), (120, 1.0)]),
+                series(
+                    &[("__name__", "b"), ("device", "R1")],
+                    &[(60, 1.0), (120, 1.0)],
+                ),
+            ]),
+        );
+        assert_eq!(range.at(0).unwrap().len(), 2);
+        let err = range.at(60).unwrap_err();
+        assert!(err.contains("more than one series"), "{err}");
+        assert_eq!(range.at(120).unwrap().len(), 2);
     }
 }

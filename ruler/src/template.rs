@@ -314,13 +314,19 @@ fn tokenize(src: &str, base: usize) -> Result<Vec<(usize, Tok)>, TemplateError> 
                     break;
                 }
                 if d == b'\\' && c == b'"' {
-                    let esc = b.get(j + 1).copied().unwrap_or(b'\\');
+                    // The escaped character may be several bytes long: step over all of them.
+                    let Some(esc) = src[j + 1..].chars().next() else {
+                        return Err(TemplateError {
+                            pos,
+                            msg: "unterminated string".into(),
+                        });
+                    };
                     s.push(match esc {
-                        b'n' => '\n',
-                        b't' => '\t',
-                        other => other as char,
+                        'n' => '\n',
+                        't' => '\t',
+                        other => other,
                     });
-                    j += 2;
+                    j += 1 + esc.len_utf8();
                     continue;
                 }
                 let ch = src[j..].chars().next().unwrap_or('\u{fffd}');
@@ -376,12 +382,42 @@ pub fn go_float(v: f64) -> String {
     }
 }
 
+/// More decimal digits than any f64 has in its exact expansion (at most 767 significant, 1074
+/// after the point): asked for more, the rest are zeros. Rust's formatter refuses precisions
+/// above `u16::MAX`, so larger ones are written as these digits plus zeros.
+const MAX_DIGITS: usize = 1100;
+
+/// Widths and precisions above this are refused as Go's fmt refuses them (`%!(BADWIDTH)`,
+/// `%!(BADPREC)`), so a template cannot ask for a gigabyte of padding.
+const MAX_WIDTH: usize = 1_000_000;
+
+/// A run of digits (maybe none: 0) as a width or precision, `None` when above `MAX_WIDTH`.
+fn fmt_number(digits: &str) -> Option<usize> {
+    if digits.is_empty() {
+        return Some(0);
+    }
+    if digits.len() > 7 {
+        return None;
+    }
+    digits.parse().ok().filter(|&n| n <= MAX_WIDTH)
+}
+
+/// `v` with `prec` digits after the point, exact for any precision.
+fn fixed_digits(v: f64, prec: usize) -> String {
+    let mut s = format!("{:.*}", prec.min(MAX_DIGITS), v);
+    if prec > MAX_DIGITS && v.is_finite() {
+        s.push_str(&"0".repeat(prec - MAX_DIGITS));
+    }
+    s
+}
+
 /// Go's `%.{prec}g`: `prec` significant digits, trailing zeros removed.
 pub fn fmt_g(v: f64, prec: usize) -> String {
     if let Some(s) = special(v) {
         return s;
     }
-    let prec = prec.max(1);
+    // Digits past MAX_DIGITS are zeros, which this format trims anyway.
+    let prec = prec.clamp(1, MAX_DIGITS);
     let e = format!("{:.*e}", prec - 1, v.abs());
     let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
@@ -556,6 +592,13 @@ fn printf(fmt: &str, args: &[Val<'_>]) -> String {
             width.push(*d);
             it.next();
         }
+        let w = match fmt_number(&width) {
+            Some(w) => w,
+            None => {
+                out.push_str("%!(BADWIDTH)");
+                0
+            }
+        };
         if it.peek() == Some(&'.') {
             it.next();
             let mut p = String::new();
@@ -563,7 +606,13 @@ fn printf(fmt: &str, args: &[Val<'_>]) -> String {
                 p.push(*d);
                 it.next();
             }
-            prec = Some(p.parse().unwrap_or(0));
+            prec = match fmt_number(&p) {
+                Some(p) => Some(p),
+                None => {
+                    out.push_str("%!(BADPREC)");
+                    None
+                }
+            };
         }
         let Some(verb) = it.next() else {
             out.push_str("%!(NOVERB)");
@@ -579,12 +628,18 @@ fn printf(fmt: &str, args: &[Val<'_>]) -> String {
         };
         let s = match verb {
             'd' => format!("{}", arg.num().trunc() as i64),
-            'f' | 'F' => format!("{:.*}", prec.unwrap_or(6), arg.num()),
+            'f' | 'F' => fixed_digits(arg.num(), prec.unwrap_or(6)),
             'e' => {
-                let s = format!("{:.*e}", prec.unwrap_or(6), arg.num());
+                let p = prec.unwrap_or(6);
+                let s = format!("{:.*e}", p.min(MAX_DIGITS), arg.num());
                 let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+                let zeros = if p > MAX_DIGITS && arg.num().is_finite() {
+                    "0".repeat(p - MAX_DIGITS)
+                } else {
+                    String::new()
+                };
                 let e: i32 = e.parse().unwrap_or(0);
-                format!("{m}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs())
+                format!("{m}{zeros}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs())
             }
             'g' => match prec {
                 Some(p) => fmt_g(arg.num(), p),
@@ -593,7 +648,6 @@ fn printf(fmt: &str, args: &[Val<'_>]) -> String {
             'q' => format!("{:?}", arg.text()),
             _ => arg.text(),
         };
-        let w: usize = width.parse().unwrap_or(0);
         let pad = w.saturating_sub(s.chars().count());
         if left {
             out.push_str(&s);
@@ -679,5 +733,46 @@ mod tests {
         assert_eq!(fmt_g(12345.0, 4), "1.234e+04");
         assert_eq!(fmt_g(0.000012, 4), "1.2e-05");
         assert_eq!(fmt_g(-1.23456, 3), "-1.23");
+    }
+
+    // Regression tests for inputs the fuzzer (fuzz/, target `template`) found.
+
+    #[test]
+    fn an_escaped_multibyte_character_in_a_string_is_one_character() {
+        // Used to slice inside the character and panic.
+        assert_eq!(render(r#"{{ "\é" }}"#, 0.0), "é");
+        assert_eq!(render(r#"{{ "a\ტb\"c" }}"#, 0.0), "aტb\"c");
+        let err = Template::parse(r#"{{ "a\}}"#).unwrap_err();
+        assert_eq!(err.msg, "unterminated string");
+    }
+
+    #[test]
+    fn printf_takes_any_precision_and_refuses_what_go_refuses() {
+        // Precisions above u16::MAX used to panic in Rust's formatter.
+        let f = render(r#"{{ printf "%.99999f" 1 }}"#, 0.0);
+        assert_eq!(f.len(), 2 + 99_999);
+        assert!(f.starts_with("1.000") && f.ends_with('0'));
+        let e = render(r#"{{ printf "%.70000e" 0.5 }}"#, 0.0);
+        assert!(e.starts_with("5.000") && e.ends_with("e-01"), "{:.20}", e);
+        assert_eq!(e.len(), 2 + 70_000 + 4);
+        assert_eq!(render(r#"{{ printf "%.70000g" 0.5 }}"#, 0.0), "0.5");
+        assert_eq!(fmt_g(1.0 / 3.0, 100_000), fmt_g(1.0 / 3.0, 2000));
+        // Go refuses widths and precisions above 1e6 rather than allocate them.
+        assert_eq!(
+            render(r#"{{ printf "%.2000000f" 1 }}"#, 0.0),
+            "%!(BADPREC)1.000000"
+        );
+        assert_eq!(
+            render(r#"{{ printf "%999999999s|" "x" }}"#, 0.0),
+            "%!(BADWIDTH)x|"
+        );
+        assert_eq!(
+            render(r#"{{ printf "%99999999999999999999d" 7 }}"#, 0.0),
+            "%!(BADWIDTH)7"
+        );
+        assert_eq!(
+            render(r#"{{ printf "%5d|%-3s|" 42 "a" }}"#, 0.0),
+            "   42|a  |"
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! A traffic generator for proving anomaly detection: weeks of realistic per-interface
 //! traffic (business-hours and weekend shapes, a holiday, growth, links near zero at night,
 //! noise) with labelled injected anomalies (spikes, drops, outages, slow ramps) of various
-//! sizes, written as the exporter's octet counters. Deterministic for a given seed.
+//! sizes, written as the exporter's octet counters, for a synthetic fleet or for given label
+//! sets (the demo's history for its live interfaces). Deterministic for a given seed.
 
 use crate::datasource::{DatasourceError, Importer, Point, Series};
 use crate::labels::Labels;
@@ -143,35 +144,54 @@ const PROVIDERS: [&str; 6] = [
     "globaltel",
 ];
 
-/// Lays out the fleet and the anomalies.
+/// Business-hours inbound levels of the synthetic fleet, Mbps.
+pub const SYNTHETIC_LEVEL_MBPS: (f64, f64) = (30.0, 800.0);
+
+/// Label sets of a synthetic fleet: four interfaces per device (two ISP uplinks, a trunk, a
+/// branch link) with the exporter's labels.
+pub fn synthetic_fleet(interfaces: usize) -> Vec<Labels> {
+    (0..interfaces)
+        .map(|i| {
+            let idx = i % 4;
+            let kind = match idx {
+                0 | 1 => "isp",
+                2 => "trunk",
+                _ => "branch_link",
+            };
+            let mut l = Labels::new();
+            l.insert("device".into(), format!("BR-{:04}", i / 4));
+            l.insert("ifIndex".into(), (idx + 1).to_string());
+            l.insert("ifName".into(), format!("Gi0/0/{idx}"));
+            l.insert("interface_type".into(), kind.into());
+            if kind == "isp" {
+                l.insert(
+                    "isp_provider".into(),
+                    PROVIDERS[(i / 4 * 2 + idx) % PROVIDERS.len()].into(),
+                );
+            }
+            l.insert("is_critical".into(), "true".into());
+            l.insert("site".into(), format!("site-{:03}", i / 4 % 120));
+            l.insert("job".into(), "wardflux".into());
+            l
+        })
+        .collect()
+}
+
+/// Lays out the synthetic fleet of `spec.interfaces` and the anomalies.
 pub fn plan(spec: &Spec) -> Plan {
+    plan_for(spec, synthetic_fleet(spec.interfaces), SYNTHETIC_LEVEL_MBPS)
+}
+
+/// Lays out traffic for the given interfaces (label sets without `__name__`, each needing
+/// `device` and `ifName`) with business-hours inbound levels drawn from `level_mbps`, and the
+/// anomalies; `spec.interfaces` is not used.
+pub fn plan_for(spec: &Spec, fleet: Vec<Labels>, level_mbps: (f64, f64)) -> Plan {
     let mut rng = Rng::new(spec.seed);
-    let mut profiles = Vec::with_capacity(spec.interfaces);
-    for i in 0..spec.interfaces {
-        let device = format!("BR-{:04}", i / 4);
-        let idx = i % 4;
-        let kind = match idx {
-            0 | 1 => "isp",
-            2 => "trunk",
-            _ => "branch_link",
-        };
-        let mut l = Labels::new();
-        l.insert("device".into(), device);
-        l.insert("ifIndex".into(), (idx + 1).to_string());
-        l.insert("ifName".into(), format!("Gi0/0/{idx}"));
-        l.insert("interface_type".into(), kind.into());
-        if kind == "isp" {
-            l.insert(
-                "isp_provider".into(),
-                PROVIDERS[(i / 4 * 2 + idx) % PROVIDERS.len()].into(),
-            );
-        }
-        l.insert("is_critical".into(), "true".into());
-        l.insert("site".into(), format!("site-{:03}", i / 4 % 120));
-        l.insert("job".into(), "wardflux".into());
+    let mut profiles = Vec::with_capacity(fleet.len());
+    for l in fleet {
         profiles.push(Profile {
             labels: l,
-            level: rng.range(30.0, 800.0),
+            level: rng.range(level_mbps.0, level_mbps.1),
             out_ratio: rng.range(0.3, 0.7),
             night: if rng.unit() < 0.3 {
                 0.003
@@ -239,8 +259,8 @@ pub fn plan(spec: &Spec) -> Plan {
                 }
                 taken.push((start, end));
                 anomalies.push(Injected {
-                    device: p.labels["device"].clone(),
-                    if_name: p.labels["ifName"].clone(),
+                    device: label(&p.labels, "device"),
+                    if_name: label(&p.labels, "ifName"),
                     direction: if k % 2 == 0 { "in" } else { "out" },
                     kind,
                     start,
@@ -255,6 +275,10 @@ pub fn plan(spec: &Spec) -> Plan {
         profiles,
         anomalies,
     }
+}
+
+fn label(l: &Labels, k: &str) -> String {
+    l.get(k).cloned().unwrap_or_default()
 }
 
 /// The shape of a day at local hour `h` (fractional): 1 in business hours.
@@ -353,7 +377,9 @@ pub async fn backfill(
         let mine: Vec<&Injected> = plan
             .anomalies
             .iter()
-            .filter(|a| a.device == p.labels["device"] && a.if_name == p.labels["ifName"])
+            .filter(|a| {
+                a.device == label(&p.labels, "device") && a.if_name == label(&p.labels, "ifName")
+            })
             .collect();
         for s in series(p, spec, &mine, spec.seed ^ (i as u64 + 1)) {
             total += s.points.len();
@@ -505,6 +531,27 @@ mod tests {
             (holiday - sat).abs() / sat < 0.01,
             "a holiday looks like a weekend"
         );
+    }
+
+    #[test]
+    fn plan_for_keeps_the_given_labels_and_levels() {
+        let s = spec();
+        let mut l = Labels::new();
+        l.insert("device".into(), "BRANCH-RTR-01".into());
+        l.insert("ifName".into(), "isp0".into());
+        l.insert("instance".into(), "127.0.0.1:9117".into());
+        let pl = plan_for(&s, vec![l.clone(); 3], (1.0, 2.0));
+        assert_eq!(pl.profiles.len(), 3);
+        for p in &pl.profiles {
+            assert_eq!(p.labels, l);
+            assert!((1.0..=2.0).contains(&p.level), "{}", p.level);
+        }
+        assert!(pl.anomalies.iter().all(|a| a.device == "BRANCH-RTR-01"));
+        // The synthetic fleet is plan_for over synthetic_fleet with the default levels.
+        let a = plan(&s);
+        let b = plan_for(&s, synthetic_fleet(s.interfaces), SYNTHETIC_LEVEL_MBPS);
+        assert_eq!(a.anomalies, b.anomalies);
+        assert_eq!(a.profiles[3].labels, b.profiles[3].labels);
     }
 
     #[test]

@@ -8,8 +8,9 @@
 mod common;
 
 use common::*;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_wardflux-ruler");
@@ -18,6 +19,17 @@ fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/rules")
         .join(name)
+}
+
+/// `wardflux-ruler check-rules ARGS...`: its output and stdout as text.
+fn check_rules(args: impl IntoIterator<Item = impl AsRef<OsStr>>) -> (Output, String) {
+    let out = Command::new(BIN)
+        .arg("check-rules")
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    (out, stdout)
 }
 
 fn default_rule_files() -> Vec<PathBuf> {
@@ -36,12 +48,7 @@ fn default_rule_files() -> Vec<PathBuf> {
 fn check_rules_accepts_good_files_and_names_file_line_and_field_in_bad_ones() {
     let mut good = default_rule_files();
     good.push(fixture("good.yml"));
-    let out = Command::new(BIN)
-        .arg("check-rules")
-        .args(&good)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let (out, stdout) = check_rules(&good);
     assert!(out.status.success(), "{stdout}");
     assert!(
         stdout.contains("good.yml: ok, 1 groups, 2 rules"),
@@ -49,13 +56,10 @@ fn check_rules_accepts_good_files_and_names_file_line_and_field_in_bad_ones() {
     );
 
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules/baselines.yml");
-    let out = Command::new(BIN)
-        .arg("check-rules")
-        .arg(format!("--baselines.file={}", shipped.display()))
-        .arg(fixture("good.yml"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let (out, stdout) = check_rules([
+        format!("--baselines.file={}", shipped.display()).into(),
+        fixture("good.yml"),
+    ]);
     assert!(out.status.success(), "{stdout}");
     assert!(
         stdout.contains(
@@ -70,13 +74,10 @@ fn check_rules_accepts_good_files_and_names_file_line_and_field_in_bad_ones() {
         "baselines:\n  selector: ''\n  timezone: Mars/Olympus\n",
     )
     .unwrap();
-    let out = Command::new(BIN)
-        .arg("check-rules")
-        .arg(format!("--baselines.file={}", bad.display()))
-        .arg(fixture("good.yml"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let (out, stdout) = check_rules([
+        format!("--baselines.file={}", bad.display()).into(),
+        fixture("good.yml"),
+    ]);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(
         stdout.contains("baselines.yml:3: field \"timezone\""),
@@ -91,12 +92,7 @@ fn check_rules_accepts_good_files_and_names_file_line_and_field_in_bad_ones() {
         ("bad-template.yml", "bad-template.yml:4: group \"fixture-bad-template\" rule \"Template\" field \"annotations.summary\""),
     ];
     for (file, want) in cases {
-        let out = Command::new(BIN)
-            .arg("check-rules")
-            .arg(fixture(file))
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
+        let (out, stdout) = check_rules([fixture(file)]);
         assert_eq!(out.status.code(), Some(1), "{file}: {stdout}");
         assert!(
             stdout.contains(want),
@@ -200,6 +196,15 @@ async fn post_text(url: &str) -> (u16, String) {
     (status, r.text().await.unwrap())
 }
 
+/// The ruler's /metrics text, which must contain each of `lines`.
+async fn metrics_with(r: &Ruler, lines: &[&str]) -> String {
+    let (_, metrics) = get_text(&r.url("/metrics")).await;
+    for l in lines {
+        assert!(metrics.contains(l), "{l} missing from /metrics:\n{metrics}");
+    }
+    metrics
+}
+
 async fn group_names(r: &Ruler) -> Vec<String> {
     let body = reqwest::get(r.url("/api/v1/rules"))
         .await
@@ -290,15 +295,14 @@ async fn running_ruler_serves_its_api_reloads_safely_and_hides_the_store_passwor
     assert_eq!(s, 400, "{body}");
     assert!(body.contains("zz-bad.yml:4"), "{body}");
     assert_eq!(group_names(&r).await, groups);
-    let (_, metrics) = get_text(&r.url("/metrics")).await;
-    assert!(
-        metrics.contains("wardflux_ruler_config_last_reload_successful 0"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("wardflux_ruler_transition_queue_depth 0"),
-        "{metrics}"
-    );
+    let metrics = metrics_with(
+        &r,
+        &[
+            "wardflux_ruler_config_last_reload_successful 0",
+            "wardflux_ruler_transition_queue_depth 0",
+        ],
+    )
+    .await;
     seen.push_str(&metrics);
 
     // Fixed: reload takes the new group.
@@ -324,15 +328,14 @@ async fn running_ruler_serves_its_api_reloads_safely_and_hides_the_store_passwor
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(reloaded, "SIGHUP reloads the rules");
-    let (_, metrics) = get_text(&r.url("/metrics")).await;
-    assert!(
-        metrics.contains("wardflux_ruler_config_last_reload_successful 1"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("wardflux_ruler_config_reloads_total 3"),
-        "{metrics}"
-    );
+    let metrics = metrics_with(
+        &r,
+        &[
+            "wardflux_ruler_config_last_reload_successful 1",
+            "wardflux_ruler_config_reloads_total 3",
+        ],
+    )
+    .await;
     seen.push_str(&metrics);
     let (_, body) = get_text(&r.url("/api/v1/rules")).await;
     seen.push_str(&body);
@@ -360,34 +363,24 @@ async fn running_ruler_serves_its_api_reloads_safely_and_hides_the_store_passwor
 #[tokio::test]
 async fn metricsql_only_expressions_are_checked_by_the_datasource() {
     let vm = Vm::start().await;
-    let without = Command::new(BIN)
-        .arg("check-rules")
-        .arg(fixture("metricsql.yml"))
-        .output()
-        .unwrap();
+    let (without, _) = check_rules([fixture("metricsql.yml")]);
     assert_eq!(
         without.status.code(),
         Some(1),
         "the PromQL parser alone rejects it"
     );
-    let with = Command::new(BIN)
-        .arg("check-rules")
-        .arg(format!("--datasource.url={}", vm.url()))
-        .arg(fixture("metricsql.yml"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&with.stdout);
+    let (with, stdout) = check_rules([
+        format!("--datasource.url={}", vm.url()).into(),
+        fixture("metricsql.yml"),
+    ]);
     assert!(
         with.status.success(),
         "VictoriaMetrics accepts MetricsQL: {stdout}"
     );
-    let broken = Command::new(BIN)
-        .arg("check-rules")
-        .arg(format!("--datasource.url={}", vm.url()))
-        .arg(fixture("bad-expr.yml"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&broken.stdout);
+    let (broken, stdout) = check_rules([
+        format!("--datasource.url={}", vm.url()).into(),
+        fixture("bad-expr.yml"),
+    ]);
     assert_eq!(broken.status.code(), Some(1), "{stdout}");
     assert!(
         stdout.contains("bad-expr.yml:4:") && stdout.contains("(datasource: "),

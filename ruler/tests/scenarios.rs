@@ -406,6 +406,28 @@ async fn replay_writes_the_rows_live_evaluation_would(backend: Backend) {
     .await
     .expect("replay");
     assert_eq!(sum.fired.get("IspUplinkDownBackupWorking"), Some(&1));
+    // Recording rules wrote every step back with the labels live evaluation gives them:
+    // the rule's name, the result's labels and the rule's own.
+    assert!(sum.recorded > 0);
+    for m in [7, 20, 30] {
+        let want = vm.query("rate(ifHCOutOctets[5m]) * 8 / 1e6", at(m)).await;
+        let got = vm
+            .query("wardflux:if_traffic_mbps:rate5m{direction=\"out\"}", at(m))
+            .await;
+        assert_eq!(got.len(), want.len(), "minute {m}: {got:?}");
+        assert_eq!(want.len(), 4, "minute {m}: {want:?}");
+        for w in &want {
+            let mut labels = w.labels.clone();
+            labels.insert("__name__".into(), "wardflux:if_traffic_mbps:rate5m".into());
+            labels.insert("direction".into(), "out".into());
+            let g = got.iter().find(|g| g.labels == labels);
+            let g = g.unwrap_or_else(|| panic!("minute {m}: no {labels:?} in {got:?}"));
+            assert!(
+                (g.value - w.value).abs() < 1e-9,
+                "minute {m}: {g:?} vs {w:?}"
+            );
+        }
+    }
     let rows = fx.store.history(100).await.unwrap();
     let mut got: Vec<_> = rows
         .iter()

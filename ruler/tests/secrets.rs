@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use common::PgDb;
-use wardflux_web::testkit::{bcrypt_hash, curl, find_secrets, free_port, wait_for};
+use wardflux_web::testkit::{assert_no_secrets, bcrypt_hash, curl, free_port, wait_for};
 use web_support::{write_rules, Ruler, BIN};
 
 const PG_PASSWORD: &str = "wfx-pg-S3cret-81";
@@ -219,13 +219,5 @@ async fn no_secret_reaches_logs_answers_or_migrate_output() {
         outputs.push((format!("{run} output"), out));
     }
 
-    let scanned: usize = outputs.iter().map(|(_, t)| t.len()).sum();
-    let found = find_secrets(&outputs, &secrets);
-    eprintln!(
-        "secrets scan: {} secrets, {} outputs, {scanned} bytes, {} found",
-        secrets.len(),
-        outputs.len(),
-        found.len()
-    );
-    assert!(found.is_empty(), "secrets leaked: {found:#?}");
+    assert_no_secrets(&outputs, &secrets);
 }

@@ -288,3 +288,16 @@ pub fn find_secrets(outputs: &[(String, String)], secrets: &[(&str, &str)]) -> V
     }
     found
 }
+
+/// Panics naming every secret found in `outputs` (see [`find_secrets`]); prints what was scanned.
+pub fn assert_no_secrets(outputs: &[(String, String)], secrets: &[(&str, &str)]) {
+    let scanned: usize = outputs.iter().map(|(_, t)| t.len()).sum();
+    let found = find_secrets(outputs, secrets);
+    eprintln!(
+        "secrets scan: {} secrets, {} outputs, {scanned} bytes, {} found",
+        secrets.len(),
+        outputs.len(),
+        found.len()
+    );
+    assert!(found.is_empty(), "secrets leaked: {found:#?}");
+}

@@ -105,9 +105,28 @@ pub fn decode_markers(values: &[Option<Value>]) -> ChangeMarkers {
 }
 
 /// Why a device needs its interface tables walked again, if it does.
-pub fn rediscovery_reason(prev: &ChangeMarkers, now: &ChangeMarkers) -> Option<&'static str> {
+///
+/// `elapsed` is the wall time in seconds between the two reads. A device that rebooted while
+/// it was not polled (or between two polls) can show a sysUpTime above the last one but far
+/// below what the time since then would give: that is a reboot too. The slack (5 s plus a
+/// tenth of the gap) absorbs clock drift and request latency.
+pub fn rediscovery_reason(
+    prev: &ChangeMarkers,
+    now: &ChangeMarkers,
+    elapsed: f64,
+) -> Option<&'static str> {
     match (prev.sys_uptime, now.sys_uptime) {
         (Some(a), Some(b)) if b < a => return Some("sysUpTime went backwards (reboot)"),
+        // A sysUpTime that does not move at all (some recordings and broken agents) says
+        // nothing about reboots.
+        (Some(a), Some(b)) if b > a => {
+            let elapsed = elapsed.max(0.0);
+            let expected = f64::from(a) + elapsed * 100.0;
+            let slack = 500.0 + elapsed * 10.0;
+            if f64::from(b) + slack < expected {
+                return Some("sysUpTime grew less than the time since the last poll (reboot)");
+            }
+        }
         _ => {}
     }
     if prev.if_number.is_some() && now.if_number.is_some() && prev.if_number != now.if_number {
@@ -160,19 +179,32 @@ mod tests {
         };
         let mut b = a;
         b.sys_uptime = Some(2000);
-        assert_eq!(rediscovery_reason(&a, &b), None);
+        assert_eq!(rediscovery_reason(&a, &b, 10.0), None);
         b.sys_uptime = Some(10);
-        assert!(rediscovery_reason(&a, &b).unwrap().contains("reboot"));
+        assert!(rediscovery_reason(&a, &b, 10.0).unwrap().contains("reboot"));
+        // Rebooted during ten minutes without answers, up for two minutes now.
+        b.sys_uptime = Some(1000 + 120 * 100);
+        assert!(rediscovery_reason(&a, &b, 600.0)
+            .unwrap()
+            .contains("reboot"));
+        b.sys_uptime = Some(1000 + 600 * 100 - 300);
+        assert_eq!(
+            rediscovery_reason(&a, &b, 600.0),
+            None,
+            "drift is not a reboot"
+        );
+        b.sys_uptime = a.sys_uptime;
+        assert_eq!(rediscovery_reason(&a, &b, 600.0), None, "a frozen clock");
         let mut c = a;
         c.if_number = Some(11);
-        assert_eq!(rediscovery_reason(&a, &c), Some("ifNumber changed"));
+        assert_eq!(rediscovery_reason(&a, &c, 0.0), Some("ifNumber changed"));
         let mut d = a;
         d.if_table_last_change = Some(6);
         assert_eq!(
-            rediscovery_reason(&a, &d),
+            rediscovery_reason(&a, &d, 0.0),
             Some("ifTableLastChange changed")
         );
         let missing = ChangeMarkers::default();
-        assert_eq!(rediscovery_reason(&a, &missing), None);
+        assert_eq!(rediscovery_reason(&a, &missing, 0.0), None);
     }
 }

@@ -176,6 +176,13 @@ pub enum SnmpError {
         expected: &'static str,
         got: &'static str,
     },
+    /// Answers come from another address than the one asked. They are dropped, as most SNMP
+    /// managers drop them: the answer cannot be told from a spoofed one.
+    #[error(
+        "no response from the address asked; answers come from {from} and are dropped \
+         (configure the target with that address, or make the agent answer from the one asked)"
+    )]
+    OtherSource { from: String },
 }
 
 impl SnmpError {
@@ -194,6 +201,7 @@ impl SnmpError {
             SnmpError::Io(_) => "io",
             SnmpError::Deadline => "deadline",
             SnmpError::WrongType { .. } => "wrong_type",
+            SnmpError::OtherSource { .. } => "other_source",
         }
     }
 }

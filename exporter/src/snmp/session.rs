@@ -220,6 +220,87 @@ impl UdpClient {
     }
 }
 
+impl UdpClient {
+    /// After timeouts: asks for sysUpTime once more from an unconnected socket and returns
+    /// where an answer came from when that is another address than the one asked (the
+    /// session's connected socket never sees such answers). v1/v2c only; v3 gives `None`.
+    pub async fn answer_from_elsewhere(&self) -> Option<SocketAddr> {
+        let (version, community) = match &self.params.credentials {
+            Credentials::V1 { community } => (0, community),
+            Credentials::V2c { community } => (1, community),
+            Credentials::V3(_) => return None,
+        };
+        let target = self.params.address;
+        let bind: SocketAddr = if target.is_ipv4() {
+            ([0, 0, 0, 0], 0).into()
+        } else {
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+        };
+        let socket = tokio::net::UdpSocket::bind(bind).await.ok()?;
+        let msg = get_sys_uptime(version, community.expose().as_bytes(), self.req_id);
+        socket.send_to(&msg, target).await.ok()?;
+        let mut buf = [0u8; 2048];
+        let wait = async {
+            loop {
+                match socket.recv_from(&mut buf).await {
+                    Ok((_, from)) if from.ip() != target.ip() => return Some(from),
+                    Ok(_) => return None,
+                    Err(_) => continue,
+                }
+            }
+        };
+        tokio::time::timeout(self.params.timeout, wait)
+            .await
+            .ok()
+            .flatten()
+    }
+}
+
+/// A BER TLV with a definite length.
+fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let n = content.len();
+    if n < 0x80 {
+        out.push(n as u8);
+    } else {
+        let bytes: Vec<u8> = n
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+/// An SNMP v1/v2c GET of sysUpTime.0, encoded by hand (snmp2 keeps its builders private).
+fn get_sys_uptime(version: u8, community: &[u8], request_id: i32) -> Vec<u8> {
+    // Minimal two's complement, as BER wants it.
+    let int = |v: i32| {
+        let b = v.to_be_bytes();
+        let mut start = 0;
+        while start < 3
+            && ((b[start] == 0 && b[start + 1] & 0x80 == 0)
+                || (b[start] == 0xff && b[start + 1] & 0x80 != 0))
+        {
+            start += 1;
+        }
+        tlv(0x02, &b[start..])
+    };
+    let oid = tlv(0x06, &[0x2b, 6, 1, 2, 1, 1, 3, 0]);
+    let varbind = tlv(0x30, &[oid, vec![0x05, 0x00]].concat());
+    let pdu = tlv(
+        0xa0,
+        &[int(request_id), int(0), int(0), tlv(0x30, &varbind)].concat(),
+    );
+    tlv(
+        0x30,
+        &[tlv(0x02, &[version]), tlv(0x04, community), pdu].concat(),
+    )
+}
+
 #[derive(Clone)]
 enum Op<'a> {
     Get(&'a [Oid]),

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -194,10 +195,11 @@ async fn topology(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
 
 async fn neighbors(
     State(app): State<Arc<App>>,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     app.metrics
         .count_request("/api/v1/devices/{name}/neighbors");
+    let Path(name) = name?;
     let views = graph::views(&app.inventory.snapshot());
     let Some(i) = views.iter().position(|v| *v.name == *name) else {
         return Err(ApiError(
@@ -308,10 +310,10 @@ pub fn impact_json(
 
 async fn impact_query(
     State(app): State<Arc<App>>,
-    q: Result<Query<ImpactQuery>, axum::extract::rejection::QueryRejection>,
+    q: Result<Query<ImpactQuery>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     app.metrics.count_request("/api/v1/topology/impact");
-    let Query(q) = q.map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let Query(q) = q?;
     let device = q
         .device
         .filter(|d| !d.is_empty())

@@ -33,6 +33,12 @@ const TOOLS: &[(&str, &str)] = &[
     ("vmagent", "Debian package victoria-metrics"),
     ("promtool", "Debian package prometheus"),
     ("python3", "Debian package python3"),
+    ("lldpd", "Debian package lldpd"),
+    ("chromium", "Debian package chromium"),
+    (
+        "node",
+        "Debian package nodejs (with npm package playwright-core)",
+    ),
 ];
 
 /// Full path of `tool`, or a panic that says which package to install.
@@ -96,6 +102,18 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// A fresh scratch directory under the target dir, kept after the test for inspection (unlike
+/// [`TempDir`]).
+pub fn scratch(name: &str) -> PathBuf {
+    let base = std::env::var("CARGO_TARGET_TMPDIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| std::env::temp_dir());
+    let dir = base.join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
 }
 
 /// A TCP port free on 127.0.0.1 right now.
@@ -342,6 +360,8 @@ pub fn community_of(recording: &str) -> &str {
 /// A running snmpsimd serving some snmpsim-data recordings on 127.0.0.1.
 pub struct Snmpsim {
     pub port: u16,
+    /// Where the served recordings are, as `<community>.snmprec`.
+    pub data_dir: PathBuf,
     _proc: Proc,
 }
 
@@ -415,7 +435,11 @@ impl Snmpsim {
             proc.assert_running();
             snmp_get_v2c(&addr, &first, "1.3.6.1.2.1.1.3.0").ok()
         });
-        Snmpsim { port, _proc: proc }
+        Snmpsim {
+            port,
+            data_dir: data,
+            _proc: proc,
+        }
     }
 
     pub fn addr(&self) -> String {
@@ -483,6 +507,11 @@ pub struct Exporter {
 impl Exporter {
     /// Start the exporter on `config` (YAML text) with extra environment variables.
     pub fn start(config: &str, env: &[(&str, &str)]) -> Exporter {
+        Exporter::start_with_args(config, env, &[])
+    }
+
+    /// [`Exporter::start`] with extra flags (e.g. `--shard.index`).
+    pub fn start_with_args(config: &str, env: &[(&str, &str)], args: &[&str]) -> Exporter {
         let dir = TempDir::new("exporter");
         std::fs::write(dir.join("wardflux.yml"), config).expect("write config");
         let port = free_tcp_port();
@@ -495,6 +524,7 @@ impl Exporter {
             .arg(&addr)
             .arg("--log.level")
             .arg("debug")
+            .args(args)
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -518,6 +548,12 @@ impl Exporter {
 
     pub fn post(&self, path: &str) -> (u16, String) {
         http("POST", &self.addr, path, "").unwrap_or_else(|e| panic!("POST {path}: {e}"))
+    }
+
+    /// GET a path that must answer 200 with JSON.
+    pub fn json(&self, path: &str) -> serde_json::Value {
+        let body = self.get(path);
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: bad JSON {e}: {body}"))
     }
 
     pub fn metrics(&self) -> Vec<Sample> {
@@ -586,6 +622,17 @@ impl Exporter {
 
     pub fn assert_running(&mut self) {
         self.proc.assert_running();
+    }
+
+    /// Send SIGTERM and wait (at most `limit`, a guard against a hang) for the exit: the
+    /// exit status and how long it took.
+    pub fn terminate(&mut self, limit: Duration) -> (std::process::ExitStatus, Duration) {
+        let start = Instant::now();
+        run(Command::new("kill").args(["-TERM", &self.proc.pid().to_string()]));
+        let status = wait_for("the exporter to exit after SIGTERM", limit, || {
+            self.proc.child.try_wait().ok().flatten()
+        });
+        (status, start.elapsed())
     }
 }
 

@@ -160,6 +160,22 @@ impl BaselineConfig {
         )
     }
 
+    /// Traffic of every configured direction in one query (so detection costs one query per
+    /// evaluation), each series labelled [`DIRECTION_LABEL`] with its direction.
+    pub fn detect_expr(&self) -> String {
+        self.directions
+            .iter()
+            .map(|d| {
+                format!(
+                    "label_replace({}, \"{DIRECTION_LABEL}\", \"{}\", \"\", \"\")",
+                    self.expr(*d, ""),
+                    d.as_str()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" or ")
+    }
+
     /// Loads and validates a baselines file.
     pub fn load(file: &Path) -> Result<BaselineConfig, RuleError> {
         let text = std::fs::read_to_string(file)
@@ -273,14 +289,32 @@ impl BaselineConfig {
     }
 }
 
+/// The label [`BaselineConfig::detect_expr`] puts on each series: its direction.
+pub const DIRECTION_LABEL: &str = "wardflux_direction";
+
+/// Splits the result of [`BaselineConfig::detect_expr`] by direction, in the order of
+/// `directions`, taking the direction label off; series without a known one are dropped.
+pub fn split_directions(
+    directions: &[Direction],
+    samples: Vec<crate::datasource::Sample>,
+) -> Vec<(Direction, Vec<crate::datasource::Sample>)> {
+    let mut out: Vec<(Direction, Vec<crate::datasource::Sample>)> =
+        directions.iter().map(|d| (*d, Vec::new())).collect();
+    for mut s in samples {
+        let dir = s
+            .labels
+            .remove(DIRECTION_LABEL)
+            .and_then(|d| Direction::parse(&d));
+        if let Some((_, v)) = out.iter_mut().find(|(d, _)| Some(*d) == dir) {
+            v.push(s);
+        }
+    }
+    out
+}
+
 /// The group that holds the anomaly rule, evaluated like any rule group.
 pub fn anomaly_group(cfg: BaselineConfig) -> crate::config::Group {
-    let expr = cfg
-        .directions
-        .iter()
-        .map(|d| cfg.expr(*d, ""))
-        .collect::<Vec<_>>()
-        .join(" ; ");
+    let expr = cfg.detect_expr();
     crate::config::Group {
         name: ANOMALY_GROUP.to_string(),
         file: cfg.file.clone(),
@@ -310,6 +344,49 @@ fn err(file: &Path, line: Option<usize>, msg: String) -> RuleError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_detection_query_split_by_direction() {
+        let c = BaselineConfig::parse(Path::new("b.yml"), "baselines:\n  selector: 'x=\"1\"'\n")
+            .unwrap();
+        let e = c.detect_expr();
+        assert!(e.contains(&c.expr(Direction::In, "")), "{e}");
+        assert!(e.contains(&c.expr(Direction::Out, "")), "{e}");
+        assert_eq!(e.matches(" or ").count(), c.directions.len() - 1, "{e}");
+        let s = |dir: &str, dev: &str| crate::datasource::Sample {
+            labels: [(DIRECTION_LABEL, dir), ("device", dev)]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            value: 1.0,
+        };
+        let split = split_directions(
+            &[Direction::In, Direction::Out],
+            vec![
+                s("out", "A"),
+                s("in", "B"),
+                s("sideways", "C"),
+                s("out", "D"),
+            ],
+        );
+        let got: Vec<(Direction, Vec<String>)> = split
+            .into_iter()
+            .map(|(d, v)| {
+                assert!(v.iter().all(|s| !s.labels.contains_key(DIRECTION_LABEL)));
+                (
+                    d,
+                    v.into_iter().map(|s| s.labels["device"].clone()).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Direction::In, vec!["B".to_string()]),
+                (Direction::Out, vec!["A".to_string(), "D".to_string()]),
+            ]
+        );
+    }
 
     #[test]
     fn defaults_and_expression() {

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use wardflux_ruler::alert::Transition;
 use wardflux_ruler::config::{self, LoadOptions, RuleSet};
-use wardflux_ruler::datasource::{BoxFuture, DatasourceError, Importer, Point, VmClient};
+use wardflux_ruler::datasource::{BoxFuture, DatasourceError, Importer, Point, Recorded, VmClient};
 use wardflux_ruler::engine::{Deps, Engine, Settings};
 use wardflux_ruler::labels::Labels;
 use wardflux_ruler::metrics::Metrics;
@@ -132,6 +132,19 @@ impl Vm {
         }
     }
 
+    /// Kills the process at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts the binary again (after [`Vm::kill`] or [`Vm::stop`]) on the same port and data.
+    pub async fn start_again(&mut self) {
+        self.spawn().await;
+    }
+
     /// Starts it again on the same port and data.
     pub async fn restart(&mut self) {
         self.stop();
@@ -145,7 +158,7 @@ impl Vm {
     }
 
     pub async fn import(&self, points: &[Point]) {
-        self.client().import(points).await.expect("backfill");
+        self.client().import_points(points).await.expect("backfill");
         self.flush().await;
     }
 
@@ -176,9 +189,9 @@ pub struct FlushingImporter {
 }
 
 impl Importer for FlushingImporter {
-    fn import<'a>(&'a self, points: &'a [Point]) -> BoxFuture<'a, Result<(), DatasourceError>> {
+    fn import<'a>(&'a self, batch: &'a Recorded) -> BoxFuture<'a, Result<(), DatasourceError>> {
         Box::pin(async move {
-            self.client.import(points).await?;
+            self.client.import(batch).await?;
             let _ = reqwest::get(format!("{}/internal/force_flush", self.client.base())).await;
             Ok(())
         })
@@ -274,6 +287,20 @@ fn as_postgres(cmd: &Path, args: &[&str]) -> Command {
     }
 }
 
+/// Run a PostgreSQL program (as the postgres user when root); panic with its stderr on failure.
+fn run_as_postgres(cmd: &Path, args: &[&str]) {
+    let out = as_postgres(cmd, args)
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", cmd.display()));
+    assert!(
+        out.status.success(),
+        "{} {} failed: {}",
+        cmd.display(),
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 impl PrivatePg {
     pub fn start() -> PrivatePg {
         let initdb = require("initdb", "postgresql");
@@ -283,7 +310,7 @@ impl PrivatePg {
             .arg(dir.path())
             .status();
         let data = dir.path().join("data");
-        let out = as_postgres(
+        run_as_postgres(
             &initdb,
             &[
                 "-D",
@@ -294,13 +321,6 @@ impl PrivatePg {
                 "postgres",
                 "--no-sync",
             ],
-        )
-        .output()
-        .expect("running initdb");
-        assert!(
-            out.status.success(),
-            "initdb failed: {}",
-            String::from_utf8_lossy(&out.stderr)
         );
         let pg = PrivatePg {
             port: free_port(),
@@ -332,18 +352,29 @@ impl PrivatePg {
             args.extend(["-m", "fast"]);
         }
         args.push(verb);
-        let out = as_postgres(&pg_ctl, &args)
-            .output()
-            .expect("running pg_ctl");
-        assert!(
-            out.status.success(),
-            "pg_ctl {verb} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        run_as_postgres(&pg_ctl, &args);
     }
 
     pub fn stop(&self) {
         self.pg_ctl("stop");
+    }
+
+    /// Stops the server the way a crash would (`-m immediate`: no clean shutdown, recovery
+    /// at the next start).
+    pub fn crash(&self) {
+        let pg_ctl = require("pg_ctl", "postgresql");
+        let data = self.dir.path().join("data");
+        run_as_postgres(
+            &pg_ctl,
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
+        );
     }
 
     pub fn start_again(&self) {
@@ -448,12 +479,26 @@ impl Harness {
         rules: RuleSet,
     ) -> Harness {
         let client = VmClient::new(vm_url, Duration::from_secs(2)).unwrap();
+        Self::with_querier(Arc::new(client), vm_url, store, settings, notifier, rules).await
+    }
+
+    /// [`Harness::with`] asking `querier` (e.g. a wrapper that injects a fault) instead of
+    /// a plain client.
+    pub async fn with_querier(
+        querier: Arc<dyn wardflux_ruler::datasource::Querier>,
+        vm_url: &str,
+        store: Arc<dyn Store>,
+        settings: Settings,
+        notifier: Option<Arc<dyn Notifier>>,
+        rules: RuleSet,
+    ) -> Harness {
+        let client = VmClient::new(vm_url, Duration::from_secs(2)).unwrap();
         let metrics = Arc::new(Metrics::new());
         let queue = TransitionQueue::new(10_000, metrics.clone());
         let engine = Engine::new(
             rules,
             Deps {
-                querier: Arc::new(client.clone()),
+                querier,
                 importer: Arc::new(FlushingImporter { client }),
                 queue: queue.clone(),
                 notifier,

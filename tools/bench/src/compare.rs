@@ -87,20 +87,6 @@ impl Drop for Proc {
     }
 }
 
-fn snmpsim_data_dir() -> anyhow::Result<PathBuf> {
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import snmpsim_data, os; print(os.path.dirname(snmpsim_data.__file__))",
-        ])
-        .output()
-        .context("running python3 to find snmpsim-data")?;
-    if !out.status.success() {
-        bail!("PyPI package snmpsim-data is not installed (pip install snmpsim-data)");
-    }
-    Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("data"))
-}
-
 fn find_recording(root: &Path, name: &str) -> anyhow::Result<PathBuf> {
     let out = Command::new("find")
         .arg(root)
@@ -117,7 +103,7 @@ fn find_recording(root: &Path, name: &str) -> anyhow::Result<PathBuf> {
 /// Writes the named recordings, decompressed, into `dir` as `<name>.snmprec`.
 fn prepare(names: &[String], dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let root = snmpsim_data_dir()?;
+    let root = wardflux_simagent::snmpsim::data_dir().context("finding snmpsim-data")?;
     for n in names {
         let src = find_recording(&root, n)?;
         let text = if src.extension().is_some_and(|e| e == "bz2") {
@@ -132,28 +118,6 @@ fn prepare(names: &[String], dir: &Path) -> anyhow::Result<()> {
         std::fs::write(dir.join(format!("{n}.snmprec")), text)?;
     }
     Ok(())
-}
-
-fn start_snmpsim(data: &Path, work: &Path) -> anyhow::Result<(Proc, SocketAddr)> {
-    let port = std::net::UdpSocket::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let cache = work.join("snmpsim-cache");
-    std::fs::create_dir_all(&cache)?;
-    let _ = Command::new("chmod")
-        .args(["-R", "a+rwX", &work.display().to_string()])
-        .status();
-    let log = std::fs::File::create(work.join("snmpsimd.log"))?;
-    let child = Command::new("snmpsimd")
-        .arg(format!("--data-dir={}", data.display()))
-        .arg(format!("--cache-dir={}", cache.display()))
-        .arg(format!("--agent-udpv4-endpoint=127.0.0.1:{port}"))
-        .args(["--process-user=nobody", "--process-group=nogroup"])
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .context("starting snmpsimd (apt-get install snmpsim)")?;
-    Ok((Proc(child), format!("127.0.0.1:{port}").parse()?))
 }
 
 /// Waits until snmpsim answers for every community (it indexes files on first start).
@@ -237,7 +201,9 @@ fn check_values(
     data: &Path,
     work: &Path,
 ) -> anyhow::Result<ValueCheck> {
-    let (_sim, sim) = start_snmpsim(data, work)?;
+    let snmpsim = wardflux_simagent::snmpsim::start(data, work)
+        .context("starting snmpsimd (apt-get install snmpsim)")?;
+    let sim = snmpsim.addr;
     wait_snmpsim(sim, names)?;
     let cfg = work.join("wardflux-snmpsim.yml");
     std::fs::write(

@@ -71,6 +71,33 @@ impl Agent {
         &self.devices
     }
 
+    /// The index of the device named `name`.
+    pub fn device_index(&self, name: &str) -> Option<usize> {
+        self.by_community.get(name.as_bytes()).copied()
+    }
+
+    /// This agent with device `idx` misbehaving as `mode` (or behaving, with `None`).
+    pub fn with_hostile(&self, idx: usize, mode: Option<Hostile>) -> Agent {
+        let mut devices = self.devices.clone();
+        if let Some(d) = devices.get_mut(idx) {
+            d.hostile = mode;
+        }
+        Agent::new(devices, self.limits)
+    }
+
+    /// This agent with device `idx` rebooted at agent time `at_ms`: sysUpTime and counters
+    /// start again from zero, and with `renumber > 0` every interface index moves up by it.
+    pub fn rebooted(&self, idx: usize, at_ms: u64, renumber: u32) -> Agent {
+        let mut devices = self.devices.clone();
+        if let Some(d) = devices.get_mut(idx) {
+            d.rebooted_at_ms = Some(at_ms);
+            if renumber > 0 {
+                d.template = std::sync::Arc::new(d.template.renumbered(renumber));
+            }
+        }
+        Agent::new(devices, self.limits)
+    }
+
     pub fn limits(&self) -> Limits {
         self.limits
     }
@@ -98,6 +125,17 @@ impl Agent {
         let dev = &self.devices[idx];
         if dev.hostile == Some(Hostile::Silent) {
             return out;
+        }
+        if let Some(Hostile::Lossy(n)) = dev.hostile {
+            // The request-id TLV: tag, one length byte, then the big-endian integer.
+            let id = req
+                .request_id
+                .iter()
+                .skip(2)
+                .fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+            if id % u64::from(n.max(1)) == 0 {
+                return out;
+            }
         }
         let t = &dev.template;
         let non_increasing = dev.hostile == Some(Hostile::NonIncreasing);
@@ -366,6 +404,48 @@ mod tests {
     }
 
     #[test]
+    fn a_reboot_resets_uptime_and_counters_and_can_renumber_interfaces() {
+        let a = agent(Limits::default());
+        let uptime = vec![1, 3, 6, 1, 2, 1, 1, 3, 0];
+        let mut hc1 = IF_HC_IN.to_vec();
+        hc1.push(1);
+        let get = |a: &Agent, oids: &[Vec<u32>], t: u64| {
+            decode_response(
+                &a.handle(&encode_request(b"dev0001", tag::GET, 7, 0, 0, oids), t)
+                    .reply
+                    .unwrap(),
+            )
+            .unwrap()
+        };
+        let before = get(&a, &[uptime.clone(), hc1.clone()], 60_000);
+        let b = a.rebooted(0, 60_000, 100);
+        let after = get(&b, &[uptime.clone(), hc1.clone()], 70_000);
+        let n = |r: &crate::ber::Response, i: usize| crate::ber::decode_uint(&r.varbinds[i].value);
+        assert!(n(&after, 0) < n(&before, 0));
+        assert_eq!(n(&after, 0), 1000, "10 s since the reboot");
+        assert_eq!(
+            after.varbinds[1].tag,
+            tag::NO_SUCH_INSTANCE,
+            "ifIndex 1 is gone"
+        );
+        let mut hc101 = IF_HC_IN.to_vec();
+        hc101.push(101);
+        let moved = get(
+            &b,
+            &[hc101, vec![1, 3, 6, 1, 2, 1, 2, 2, 1, 1, 101]],
+            70_000,
+        );
+        assert_eq!(
+            n(&moved, 0),
+            1_250_000 * 10,
+            "counting from zero at the reboot"
+        );
+        assert_eq!(n(&moved, 1), 101, "ifIndex column follows");
+        let other = get(&a, &[uptime], 70_000);
+        assert!(n(&other, 0) > 8_640_000, "other devices keep running");
+    }
+
+    #[test]
     fn hostile_modes_misbehave_as_named() {
         let mut devices = synth::devices(4, 4);
         devices[0].hostile = Some(Hostile::NonIncreasing);
@@ -388,5 +468,29 @@ mod tests {
         let silent = ask(&a, "dev0004", tag::GET_NEXT, 0, 0, &col);
         assert_eq!(silent.device, Some(3));
         assert!(silent.reply.is_none());
+    }
+
+    #[test]
+    fn a_lossy_device_drops_one_request_in_n() {
+        let mut devices = synth::devices(1, 4);
+        devices[0].hostile = Some(Hostile::Lossy(3));
+        let a = Agent::new(devices, Limits::default());
+        let answered = (1..=30)
+            .filter(|id| {
+                a.handle(
+                    &encode_request(b"dev0001", tag::GET, *id, 0, 0, &[vec![1, 3, 6, 1]]),
+                    0,
+                )
+                .reply
+                .is_some()
+            })
+            .count();
+        assert_eq!(answered, 20);
+        assert_eq!("lossy:3".parse::<Hostile>(), Ok(Hostile::Lossy(3)));
+        assert_eq!("slow:900ms".parse::<Hostile>(), Ok(Hostile::Slow(900)));
+        assert_eq!(
+            "other-source:127.0.0.2".parse::<Hostile>(),
+            Ok(Hostile::OtherSource([127, 0, 0, 2]))
+        );
     }
 }

@@ -121,6 +121,39 @@ impl Template {
         self.entries.get(i)
     }
 
+    /// The same data with every interface-table index moved up by `offset` (ifTable,
+    /// ifXTable, EtherLike-MIB rows and the ifIndex column's values), as an agent that
+    /// numbers its interfaces anew after a reboot.
+    pub fn renumbered(&self, offset: u32) -> Template {
+        const TABLES: [&[u32]; 3] = [
+            &[1, 3, 6, 1, 2, 1, 2, 2, 1],
+            &[1, 3, 6, 1, 2, 1, 31, 1, 1, 1],
+            &[1, 3, 6, 1, 2, 1, 10, 7, 2, 1],
+        ];
+        const IF_INDEX_COLUMN: [u32; 10] = [1, 3, 6, 1, 2, 1, 2, 2, 1, 1];
+        let entries = self
+            .entries
+            .iter()
+            .map(|e| {
+                let in_table = TABLES
+                    .iter()
+                    .any(|t| e.oid.len() == t.len() + 2 && e.oid.starts_with(t));
+                if !in_table {
+                    return e.clone();
+                }
+                let mut oid = e.oid.clone();
+                let last = oid.len() - 1;
+                oid[last] = oid[last].saturating_add(offset);
+                if e.oid.starts_with(&IF_INDEX_COLUMN) {
+                    Entry::fixed(oid.clone(), &Value::Integer(i64::from(oid[last])))
+                } else {
+                    Entry::new(oid, e.source.clone())
+                }
+            })
+            .collect();
+        Template::new(entries)
+    }
+
     /// True when some entry lies under `prefix` (the object exists, maybe not this instance).
     pub fn has_under(&self, prefix: &[u32]) -> bool {
         let i = self.entries.partition_point(|e| e.oid.as_slice() < prefix);
@@ -133,6 +166,14 @@ impl Template {
 /// How a device misbehaves, for tests of the client's defences.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hostile {
+    /// Every answer leaves this many milliseconds after its request (a device near the
+    /// client's timeout), without delaying other devices.
+    Slow(u32),
+    /// One request in N (by request-id) is never answered: a lossy path.
+    Lossy(u32),
+    /// Answers come from this address (same port number) instead of the one asked: a
+    /// device with several addresses that replies from another one.
+    OtherSource([u8; 4]),
     /// GETNEXT/GETBULK answers repeat the requested OID instead of moving forward.
     NonIncreasing,
     /// Every value is sent as an OCTET STRING.
@@ -146,13 +187,35 @@ pub enum Hostile {
 impl std::str::FromStr for Hostile {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
+        if let Some(ms) = s.strip_prefix("slow:") {
+            let ms = ms.strip_suffix("ms").unwrap_or(ms);
+            return ms
+                .parse()
+                .map(Hostile::Slow)
+                .map_err(|_| format!("slow:{ms}: expected milliseconds, e.g. slow:900ms"));
+        }
+        if let Some(n) = s.strip_prefix("lossy:") {
+            return match n.parse::<u32>() {
+                Ok(n) if n >= 1 => Ok(Hostile::Lossy(n)),
+                _ => Err(format!(
+                    "lossy:{n}: expected N >= 1 (one request in N dropped)"
+                )),
+            };
+        }
+        if let Some(a) = s.strip_prefix("other-source:") {
+            return a
+                .parse::<std::net::Ipv4Addr>()
+                .map(|ip| Hostile::OtherSource(ip.octets()))
+                .map_err(|_| format!("other-source:{a}: expected an IPv4 address"));
+        }
         match s {
             "non-increasing" => Ok(Hostile::NonIncreasing),
             "wrong-type" => Ok(Hostile::WrongType),
             "truncated" => Ok(Hostile::Truncated),
             "silent" => Ok(Hostile::Silent),
             _ => Err(format!(
-                "unknown hostile mode {s:?} (non-increasing, wrong-type, truncated, silent)"
+                "unknown hostile mode {s:?} (non-increasing, wrong-type, truncated, silent, \
+                 slow:MS, lossy:N, other-source:IP)"
             )),
         }
     }
@@ -166,6 +229,9 @@ pub struct Device {
     /// Varies counter bases between devices that share a template.
     pub seed: u64,
     pub hostile: Option<Hostile>,
+    /// Agent time (ms) of the device's last simulated reboot: sysUpTime and counters
+    /// start again from zero there.
+    pub rebooted_at_ms: Option<u64>,
 }
 
 /// A small, fast mixing function for deterministic per-device numbers.
@@ -187,8 +253,11 @@ impl Device {
         match &entry.source {
             Source::Static(b) => out.extend_from_slice(b),
             Source::Counter { id, rate, bits64 } => {
-                let base = mix(self.seed ^ (u64::from(*id) << 20)) >> 24;
-                let v = base.wrapping_add(u64::from(*rate) * elapsed_ms / 1000);
+                let (base, since) = match self.rebooted_at_ms {
+                    Some(r) => (0, elapsed_ms.saturating_sub(r)),
+                    None => (mix(self.seed ^ (u64::from(*id) << 20)) >> 24, elapsed_ms),
+                };
+                let v = base.wrapping_add(u64::from(*rate) * since / 1000);
                 if *bits64 {
                     ber::put_uint(out, tag::COUNTER64, v);
                 } else {
@@ -196,7 +265,10 @@ impl Device {
                 }
             }
             Source::Uptime { base } => {
-                let t = u64::from(*base) + elapsed_ms / 10;
+                let t = match self.rebooted_at_ms {
+                    Some(r) => elapsed_ms.saturating_sub(r) / 10,
+                    None => u64::from(*base) + elapsed_ms / 10,
+                };
                 ber::put_uint(out, tag::TIMETICKS, t & 0xffff_ffff);
             }
             Source::DeviceName => ber::put_tlv(out, tag::OCTET_STRING, self.name.as_bytes()),
@@ -241,6 +313,7 @@ mod tests {
             template: Arc::new(t()),
             seed: 7,
             hostile: None,
+            rebooted_at_ms: None,
         };
         let e = Entry::new(
             vec![1],

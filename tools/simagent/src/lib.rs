@@ -8,6 +8,7 @@
 //! - [`agent`]: the pure request handler (no IO, no clock): datagram in, response out.
 //! - [`server`]: the UDP edge: several receive loops on one socket with a large receive
 //!   buffer, response delay, exact traffic counters; `spawn` for tests and the bench.
+//! - [`snmpsim`]: the reference snmpsimd it is compared against (test and bench).
 //!
 //! One UDP port serves every device; the community names the device (`dev0001`, or a
 //! recording's file name as snmpsim does). One socket scales to thousands of devices where a
@@ -18,6 +19,7 @@ pub mod ber;
 pub mod data;
 pub mod server;
 pub mod snmprec;
+pub mod snmpsim;
 pub mod synth;
 
 pub use agent::{Agent, Limits};

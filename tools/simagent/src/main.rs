@@ -40,7 +40,8 @@ struct Flags {
     /// Receive loops (runtime worker threads) reading the socket; 0: one per core, at least 2.
     #[arg(long, default_value_t = 0)]
     threads: usize,
-    /// Make a device misbehave: DEVICE=MODE (non-increasing, wrong-type, truncated, silent).
+    /// Make a device misbehave: DEVICE=MODE (non-increasing, wrong-type, truncated, silent,
+    /// slow:MS, lossy:N, other-source:IP).
     #[arg(long)]
     hostile: Vec<String>,
 }

@@ -1,5 +1,7 @@
 //! The UDP edge: receives datagrams, asks the pure agent, sends answers (after an optional
-//! delay that never blocks other requests), and counts everything.
+//! delay that never blocks other requests), and counts everything. Tests change a running
+//! agent through [`Running`] (reboot a device, make it misbehave): the agent is swapped
+//! whole, so the pure handler stays pure.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -136,6 +138,9 @@ impl ServeOptions {
     }
 }
 
+/// The agent the receive loops answer with; replaced whole when a test changes a device.
+pub type SharedAgent = Arc<std::sync::RwLock<Arc<Agent>>>;
+
 /// Serves `agent` on `socket` with one receive loop until `shutdown` turns true. Each answer
 /// leaves `delay` after its request arrived; with a constant delay a FIFO queue per receive
 /// loop keeps that order exactly. Several loops may share one socket (see [`spawn_with`]).
@@ -145,8 +150,26 @@ pub async fn serve(
     stats: Arc<Stats>,
     delay: Duration,
     started: Instant,
+    shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let shared = Arc::new(std::sync::RwLock::new(agent));
+    serve_shared(socket, shared, stats, delay, started, shutdown).await
+}
+
+/// [`serve`] with an agent that may be swapped while it runs. Slow devices
+/// (`Hostile::Slow`) answer on timers of their own; `Hostile::OtherSource` devices answer
+/// from a socket bound to their other address.
+pub async fn serve_shared(
+    socket: Arc<UdpSocket>,
+    shared: SharedAgent,
+    stats: Arc<Stats>,
+    delay: Duration,
+    started: Instant,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
+    let port = socket.local_addr()?.port();
+    let mut other_sockets: std::collections::HashMap<[u8; 4], Arc<UdpSocket>> =
+        std::collections::HashMap::new();
     let (tx, mut rx) = mpsc::unbounded_channel::<(tokio::time::Instant, SocketAddr, Vec<u8>)>();
     let sender = {
         let socket = socket.clone();
@@ -169,6 +192,7 @@ pub async fn serve(
         };
         let arrived = tokio::time::Instant::now();
         let elapsed_ms = started.elapsed().as_millis() as u64;
+        let agent = shared.read().unwrap_or_else(|p| p.into_inner()).clone();
         let out = agent.handle(&buf[..n], elapsed_ms);
         stats.requests.fetch_add(1, Ordering::Relaxed);
         stats.bytes_received.fetch_add(n as u64, Ordering::Relaxed);
@@ -193,7 +217,31 @@ pub async fn serve(
         stats
             .varbinds_sent
             .fetch_add(out.varbinds as u64, Ordering::Relaxed);
-        if delay.is_zero() {
+        let hostile = out.device.and_then(|i| agent.devices()[i].hostile);
+        if let Some(crate::data::Hostile::OtherSource(ip)) = hostile {
+            let other = match other_sockets.get(&ip) {
+                Some(s) => s.clone(),
+                None => {
+                    let bound = std::net::Ipv4Addr::from(ip);
+                    // The same port on the other address, else any port on it.
+                    let s = match UdpSocket::bind((bound, port)).await {
+                        Ok(s) => s,
+                        Err(_) => UdpSocket::bind((bound, 0)).await?,
+                    };
+                    let s = Arc::new(s);
+                    other_sockets.insert(ip, s.clone());
+                    s
+                }
+            };
+            let _ = other.send_to(&reply, from).await;
+        } else if let Some(crate::data::Hostile::Slow(ms)) = hostile {
+            let socket = socket.clone();
+            let at = arrived + delay + Duration::from_millis(u64::from(ms));
+            tokio::spawn(async move {
+                tokio::time::sleep_until(at).await;
+                let _ = socket.send_to(&reply, from).await;
+            });
+        } else if delay.is_zero() {
             let _ = socket.send_to(&reply, from).await;
         } else {
             let _ = tx.send((arrived + delay, from, reply));
@@ -210,11 +258,48 @@ pub struct Running {
     pub stats: Arc<Stats>,
     /// Receive buffer the kernel granted (Linux reports twice the usable size).
     pub recv_buffer: usize,
+    agent: SharedAgent,
+    started: Instant,
     stop: watch::Sender<bool>,
     thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
 }
 
 impl Running {
+    /// The index of a device (its slot in `stats.per_device`).
+    pub fn device_index(&self, name: &str) -> Option<usize> {
+        self.agent
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .device_index(name)
+    }
+
+    /// Requests the device named `name` has received so far.
+    pub fn device_requests(&self, name: &str) -> u64 {
+        self.device_index(name)
+            .map(|i| self.stats.per_device[i].load(Ordering::Relaxed))
+            .unwrap_or(0)
+    }
+
+    fn change(&self, name: &str, f: impl FnOnce(&Agent, usize, u64) -> Agent) {
+        let mut a = self.agent.write().unwrap_or_else(|p| p.into_inner());
+        let idx = a
+            .device_index(name)
+            .unwrap_or_else(|| panic!("no simulated device named {name}"));
+        let now = self.started.elapsed().as_millis() as u64;
+        *a = Arc::new(f(&a, idx, now));
+    }
+
+    /// Reboots a device now (sysUpTime and counters from zero); with `renumber > 0` its
+    /// interfaces come back with indexes moved up by that much.
+    pub fn reboot(&self, name: &str, renumber: u32) {
+        self.change(name, |a, idx, now| a.rebooted(idx, now, renumber));
+    }
+
+    /// Makes a device misbehave from now on (`None`: behave again).
+    pub fn set_hostile(&self, name: &str, mode: Option<crate::data::Hostile>) {
+        self.change(name, |a, idx, _| a.with_hostile(idx, mode));
+    }
+
     /// Stops the agent and waits for its threads.
     pub fn stop(mut self) {
         self.halt();
@@ -252,7 +337,9 @@ pub fn spawn_with(bind: SocketAddr, agent: Agent, opts: ServeOptions) -> std::io
     let addr = std_socket.local_addr()?;
     let stats = Arc::new(Stats::new(agent.devices().len()));
     let (stop, rx) = watch::channel(false);
-    let agent = Arc::new(agent);
+    let agent: SharedAgent = Arc::new(std::sync::RwLock::new(Arc::new(agent)));
+    let shared = agent.clone();
+    let started = Instant::now();
     let st = stats.clone();
     let threads = opts.threads.max(1);
     let thread = std::thread::Builder::new()
@@ -265,12 +352,11 @@ pub fn spawn_with(bind: SocketAddr, agent: Agent, opts: ServeOptions) -> std::io
                 .build()?;
             rt.block_on(async move {
                 let socket = Arc::new(UdpSocket::from_std(std_socket)?);
-                let started = Instant::now();
                 let loops: Vec<_> = (0..threads)
                     .map(|_| {
-                        tokio::spawn(serve(
+                        tokio::spawn(serve_shared(
                             socket.clone(),
-                            agent.clone(),
+                            shared.clone(),
                             st.clone(),
                             opts.delay,
                             started,
@@ -288,6 +374,8 @@ pub fn spawn_with(bind: SocketAddr, agent: Agent, opts: ServeOptions) -> std::io
         addr,
         stats,
         recv_buffer,
+        agent,
+        started,
         stop,
         thread: Some(thread),
     })

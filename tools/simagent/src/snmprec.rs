@@ -145,6 +145,7 @@ pub fn load_dir(dir: &Path) -> Result<Vec<(Device, usize)>, SnmprecError> {
                 name,
                 template: Arc::new(l.template),
                 hostile: None,
+                rebooted_at_ms: None,
             },
             l.skipped,
         ));

@@ -179,6 +179,7 @@ pub fn devices(count: usize, interfaces: u32) -> Vec<Device> {
             template: t.clone(),
             seed: crate::data::mix(n as u64),
             hostile: None,
+            rebooted_at_ms: None,
         })
         .collect()
 }

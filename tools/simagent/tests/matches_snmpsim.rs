@@ -4,12 +4,12 @@
 //! Needs Debian `snmp` (snmpget, snmpgetnext, snmpbulkwalk) and `snmpsim` (snmpsimd), and
 //! PyPI `snmpsim-data` (the recordings). A missing tool fails the test with a clear message.
 
-use std::net::{SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use wardflux_simagent::{snmprec, Agent, Device, Limits};
+use wardflux_simagent::{snmprec, snmpsim, Agent, Device, Limits};
 
 const RECORDING: &str = "network/switch/cisco-c3750";
 const COMMUNITY: &str = "cisco-c3750";
@@ -25,38 +25,6 @@ fn require(tool: &str) {
         found,
         "{tool} is not installed: apt-get install snmp snmpsim (CI installs it first)"
     );
-}
-
-fn snmpsim_data_dir() -> PathBuf {
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import snmpsim_data, os; print(os.path.dirname(snmpsim_data.__file__))",
-        ])
-        .output()
-        .expect("python3 is needed to find the snmpsim-data package");
-    assert!(
-        out.status.success(),
-        "PyPI package snmpsim-data is not installed: pip install snmpsim-data"
-    );
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("data")
-}
-
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Snmpsim(Child);
-
-impl Drop for Snmpsim {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn run(tool: &str, args: &[&str]) -> String {
@@ -77,25 +45,10 @@ fn ask(tool: &str, addr: &str, extra: &[&str], oids: &[&str]) -> String {
     run(tool, &args)
 }
 
-fn start_snmpsim(data: &Path, work: &Path) -> (Snmpsim, String) {
-    let port = free_udp_port();
-    let cache = work.join("cache");
-    std::fs::create_dir_all(&cache).unwrap();
-    let _ = Command::new("chmod")
-        .args(["-R", "a+rwX", &work.display().to_string()])
-        .status();
-    let log = std::fs::File::create(work.join("snmpsimd.log")).unwrap();
-    let child = Command::new("snmpsimd")
-        .arg(format!("--data-dir={}", data.display()))
-        .arg(format!("--cache-dir={}", cache.display()))
-        .arg(format!("--agent-udpv4-endpoint=127.0.0.1:{port}"))
-        .args(["--process-user=nobody", "--process-group=nogroup"])
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("starting snmpsimd");
-    let guard = Snmpsim(child);
-    let addr = format!("127.0.0.1:{port}");
+/// snmpsimd serving `data`, once it answers.
+fn start_snmpsim(data: &Path, work: &Path) -> (snmpsim::Snmpsimd, String) {
+    let guard = snmpsim::start(data, work).expect("starting snmpsimd");
+    let addr = guard.addr.to_string();
     let t = Instant::now();
     loop {
         let out = ask("snmpget", &addr, &[], &["1.3.6.1.2.1.1.5.0"]);
@@ -125,7 +78,9 @@ fn simagent_answers_like_snmpsim_for_a_real_recording() {
     let work = std::env::temp_dir().join(format!("simagent-vs-snmpsim-{}", std::process::id()));
     let data = work.join("data");
     std::fs::create_dir_all(&data).unwrap();
-    let src = snmpsim_data_dir().join(format!("{RECORDING}.snmprec.bz2"));
+    let src = snmpsim::data_dir()
+        .expect("finding snmpsim-data")
+        .join(format!("{RECORDING}.snmprec.bz2"));
     let out = Command::new("bzcat").arg(&src).output().unwrap();
     assert!(out.status.success(), "bzcat {}", src.display());
     let rec = data.join(format!("{COMMUNITY}.snmprec"));
@@ -138,6 +93,7 @@ fn simagent_answers_like_snmpsim_for_a_real_recording() {
             template: std::sync::Arc::new(loaded.template),
             seed: 1,
             hostile: None,
+            rebooted_at_ms: None,
         }],
         Limits::default(),
     );
