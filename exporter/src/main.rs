@@ -160,9 +160,7 @@ async fn serve(cli: Cli) -> Result<()> {
     let app = App::with_shard(cli.config_file.clone(), Box::new(ProcessEnv), shard);
     app.reload()
         .with_context(|| format!("loading {}", cli.config_file.display()))?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("listening on {addr}"))?;
+    let listener = wardflux_web::bind(addr).with_context(|| format!("listening on {addr}"))?;
     info!(address = %listener.local_addr()?, tls = web.is_tls(), "listening");
     spawn_sighup(app.clone());
     app.spawn_targets_watch(std::time::Duration::from_secs(5));

@@ -761,7 +761,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
         reload: reload_tx.clone(),
     });
     let addr = listen_addr(&args.listen);
-    let listener = tokio::net::TcpListener::bind(&addr)
+    let listener = wardflux_web::bind_host(&addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
     info!(address = %addr, tls = web.is_tls(), "HTTP API listening");

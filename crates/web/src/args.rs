@@ -25,7 +25,9 @@ pub struct WebArgs {
         value_delimiter = ','
     )]
     pub write_users: Vec<String>,
-    /// Most HTTP connections open at once; further clients wait to be accepted.
+    /// Most HTTP connections open at once. At the cap, new clients take the places of the
+    /// connections idle the longest (keep-alive connections between requests), which are
+    /// closed; only when none is idle do they wait to be accepted.
     #[arg(
         id = "web.max-connections",
         long = "web.max-connections",

@@ -9,7 +9,8 @@
 //! - [`auth`]: bcrypt basic auth with a keyed cache, write users.
 //! - `guard`: the per-request middleware (timeout, auth, body limit, headers).
 //! - `live`: the current TLS and access set-up, replaced when the web config file changes.
-//! - `serve`: accept loop with a connection cap, handshake and header deadlines, shutdown.
+//! - `serve`: accept loop with a connection cap (idle connections make room), handshake and
+//!   header deadlines, shutdown; [`bind`] with a deep listen backlog.
 //! - [`args`]: the shared `--web.*` flags.
 //! - [`secret`]: `Secret` and `UrlSecret`, values that never print.
 //! - [`pg`]: PostgreSQL TLS settings of a connection URL: files checked up front, hints for
@@ -40,7 +41,7 @@ pub use args::{WebArgs, WebError};
 pub use config::WebConfig;
 pub use guard::RequestLimits;
 pub use secret::{Secret, UrlSecret};
-pub use serve::ConnLimits;
+pub use serve::{bind, bind_host, ConnLimits, LISTEN_BACKLOG};
 
 /// Everything the listener needs: TLS, the guard (auth, limits, headers), connection limits,
 /// and the file to watch for changes.

@@ -23,6 +23,13 @@ fn router() -> Router {
                 "late"
             }),
         )
+        .route(
+            "/pause",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                "paused"
+            }),
+        )
         .route("/big", get(|| async { "x".repeat(32 << 20) }))
         .route(
             "/echo",
@@ -169,6 +176,96 @@ fn idle_connections_at_the_cap_are_closed_and_then_others_get_in() {
         let n = conn.read(&mut buf).unwrap_or(0);
         assert_eq!(n, 0, "an idle connection was closed without an answer");
     }
+}
+
+/// One keep-alive GET on `conn`: the status line and body of the answer.
+fn keep_alive_get(conn: &mut TcpStream, path: &str) -> (String, String) {
+    write!(conn, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = conn.read(&mut buf).unwrap();
+        assert!(n > 0, "closed before the answer");
+        raw.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&raw).to_string();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let len: usize = text[..end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap())
+                })
+                .expect("a content-length");
+            if raw.len() >= end + 4 + len {
+                let status = text.lines().next().unwrap().to_string();
+                return (status, text[end + 4..end + 4 + len].to_string());
+            }
+        }
+    }
+}
+
+#[test]
+fn at_the_cap_a_new_client_takes_the_place_of_the_longest_idle_keep_alive_connection() {
+    // A header timeout far longer than the test: only eviction can free a slot.
+    let s = Server::start(
+        WebArgs {
+            read_header_timeout: Duration::from_secs(120),
+            max_connections: 2,
+            ..WebArgs::default()
+        },
+        None,
+    );
+    let mut older = TcpStream::connect(&s.addr).unwrap();
+    assert_eq!(keep_alive_get(&mut older, "/metrics").1, "metric 1\n");
+    std::thread::sleep(Duration::from_millis(50));
+    let mut newer = TcpStream::connect(&s.addr).unwrap();
+    assert_eq!(keep_alive_get(&mut newer, "/metrics").1, "metric 1\n");
+    // Both slots hold idle keep-alive connections; a third client is answered (curl gives
+    // up after 30 s, the header timeout is 120 s).
+    let c = curl(&[&s.url("/metrics")]);
+    assert_eq!(c.status, 200, "{c:?}");
+    // The one idle the longest was closed to make room; the other still works.
+    older
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(
+        older.read(&mut buf).unwrap_or(0),
+        0,
+        "the older idle connection stayed open"
+    );
+    let (status, body) = keep_alive_get(&mut newer, "/metrics");
+    assert!(status.contains(" 200 "), "{status}");
+    assert_eq!(body, "metric 1\n");
+}
+
+#[test]
+fn a_connection_with_a_request_in_flight_is_not_evicted_at_the_cap() {
+    let s = Server::start(
+        WebArgs {
+            read_header_timeout: Duration::from_secs(120),
+            max_connections: 1,
+            ..WebArgs::default()
+        },
+        None,
+    );
+    let addr = s.addr.clone();
+    let busy = std::thread::spawn(move || {
+        let mut c = TcpStream::connect(&addr).unwrap();
+        keep_alive_get(&mut c, "/pause")
+    });
+    // Let the paused request be the one holding the slot, then knock.
+    let t = std::time::Instant::now();
+    while t.elapsed() < Duration::from_secs(1) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let c = curl(&[&s.url("/metrics")]);
+    assert_eq!(c.status, 200, "{c:?}");
+    // The busy connection got its whole answer before giving up its slot.
+    let (status, body) = busy.join().unwrap();
+    assert!(status.contains(" 200 "), "{status}");
+    assert_eq!(body, "paused");
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Runs wardflux-exporter as a real process against the in-process simulated agent and measures
 //! requests per poll, CPU per 1,000 interface polls, the first full cycle, peak RSS and /metrics.
+//! (The poll cycle against the agent-bound floor is `cycle.rs`.)
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -39,7 +40,6 @@ pub struct Figures {
     pub cpu_per_1000_interface_polls: f64,
     pub cpu_cores_busy: f64,
     pub mean_poll_seconds: f64,
-    pub cycle_estimate_seconds: f64,
     pub polls_missed: f64,
     pub poll_failures: f64,
     pub devices_up: usize,
@@ -50,11 +50,6 @@ pub struct Figures {
     pub metrics_bytes: usize,
     pub series: usize,
     pub peak_rss_bytes: u64,
-    /// Agent-bound floor of a cycle at the exporter's concurrency, and unbounded.
-    pub floor_seconds: f64,
-    pub floor_unbounded_seconds: f64,
-    /// Floor requests the agent dropped and the client sent again (0: the floor is the agent's).
-    pub floor_resent: u64,
 }
 
 /// The exporter process, killed when dropped.
@@ -109,12 +104,23 @@ pub fn config_for(
 }
 
 pub fn start(exporter: &Path, config: &Path, log: &Path) -> anyhow::Result<Exporter> {
+    start_with(exporter, config, log, &[])
+}
+
+/// As [`start`], with extra flags.
+pub fn start_with(
+    exporter: &Path,
+    config: &Path,
+    log: &Path,
+    extra: &[String],
+) -> anyhow::Result<Exporter> {
     let addr = free_port()?;
     let log = std::fs::File::create(log)?;
     let child = Command::new(exporter)
         .arg(format!("--config.file={}", config.display()))
         .arg(format!("--web.listen-address={addr}"))
         .arg("--log.level=warn")
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -175,14 +181,6 @@ pub fn run(sc: &Scenario) -> anyhow::Result<Figures> {
     std::fs::create_dir_all(&sc.work_dir)?;
     let agent = Agent::new(synth::devices(sc.devices, sc.interfaces), Limits::default());
     let running = wardflux_simagent::spawn("127.0.0.1:0".parse()?, agent, sc.delay)?;
-    let floor = crate::floor::measure(
-        running.addr,
-        sc.devices,
-        sc.interfaces,
-        sc.concurrency as usize,
-    )?;
-    let floor_unbounded =
-        crate::floor::measure(running.addr, sc.devices, sc.interfaces, sc.devices)?;
     let before_exporter = running.stats.snapshot();
     let cfg = sc.work_dir.join("exporter.yml");
     std::fs::write(&cfg, config(sc.devices, running.addr, sc))?;
@@ -249,7 +247,6 @@ pub fn run(sc: &Scenario) -> anyhow::Result<Figures> {
     let peak = procfs::status_bytes(pid, "VmHWM")?;
     drop(exp);
     running.stop();
-    let conc = (sc.concurrency as usize).min(sc.devices).max(1) as f64;
     Ok(Figures {
         devices: sc.devices,
         interfaces: sc.interfaces,
@@ -262,10 +259,6 @@ pub fn run(sc: &Scenario) -> anyhow::Result<Figures> {
         cpu_per_1000_interface_polls: (cpu1 - cpu0) / (polls * f64::from(sc.interfaces) / 1000.0),
         cpu_cores_busy: (cpu1 - cpu0) / cpu_window,
         mean_poll_seconds: h1.mean_poll,
-        // All devices due at once: waves of `concurrency` polls, or the CPU it takes on 2
-        // cores, whichever is longer.
-        cycle_estimate_seconds: ((sc.devices as f64 / conc).ceil() * h1.mean_poll)
-            .max((cpu1 - cpu0) / polls * sc.devices as f64 / 2.0),
         polls_missed: h1.missed,
         poll_failures: h1.failures,
         devices_up: h1.up,
@@ -275,31 +268,23 @@ pub fn run(sc: &Scenario) -> anyhow::Result<Figures> {
         metrics_bytes: size,
         series,
         peak_rss_bytes: peak,
-        floor_seconds: floor.seconds,
-        floor_unbounded_seconds: floor_unbounded.seconds,
-        floor_resent: floor.resent + floor_unbounded.resent,
     })
 }
 
 /// The figures as a Markdown table.
 pub fn table(rows: &[Figures]) -> String {
     let mut s = String::new();
-    s.push_str("| devices x interfaces | delay | first full cycle (discovery+poll) s | est. poll cycle s | agent-bound floor s: same concurrency / unbounded (requests resent) | est. cycle / floor (same concurrency) | SNMP requests / device poll | bytes / device poll | first-visit requests / device (discovery + poll) | CPU s / 1,000 interface polls | polls/s (CPU cores) | mean device poll ms | devices up; missed / failed polls | /metrics render s: exporter's own / GET incl. transfer (CPU s) | /metrics MB | series | peak RSS MB |\n");
-    s.push_str(&"|---".repeat(17));
+    s.push_str("| devices x interfaces | delay | first full cycle (discovery+poll) s | SNMP requests / device poll | bytes / device poll | first-visit requests / device (discovery + poll) | CPU s / 1,000 interface polls | polls/s (CPU cores) | mean device poll ms | devices up; missed / failed polls | /metrics render s: exporter's own / GET incl. transfer (CPU s) | /metrics MB | series | peak RSS MB |\n");
+    s.push_str(&"|---".repeat(14));
     s.push_str("|\n");
     for f in rows {
         let _ = writeln!(
             s,
-            "| {} x {} | {} ms | {:.2} | {:.2} | {:.2} / {:.2} ({}) | {:.2} | {:.2} | {:.0} | {:.1} | {:.4} | {:.0} ({:.2}) | {:.1} | {}; {:.0} / {:.0} | {:.3} / {:.3} ({:.2}) | {:.1} | {} | {:.0} |",
+            "| {} x {} | {} ms | {:.2} | {:.2} | {:.0} | {:.1} | {:.4} | {:.0} ({:.2}) | {:.1} | {}; {:.0} / {:.0} | {:.3} / {:.3} ({:.2}) | {:.1} | {} | {:.0} |",
             f.devices,
             f.interfaces,
             f.delay_ms,
             f.first_cycle_seconds,
-            f.cycle_estimate_seconds,
-            f.floor_seconds,
-            f.floor_unbounded_seconds,
-            f.floor_resent,
-            f.cycle_estimate_seconds / f.floor_seconds,
             f.requests_per_poll,
             f.bytes_per_poll,
             f.discovery_requests_per_device,

@@ -1,15 +1,16 @@
 //! The agent-bound floor of a poll cycle: the cheapest possible client sends only the minimal
 //! GETs (the same OIDs and packing as a counter poll), one request in flight per device, and
-//! throws the answers away.
+//! throws the answers away. Measured as a throughput with every device always due, as the
+//! exporter is measured (`cycle.rs`).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
 use tokio::sync::Semaphore;
 use wardflux_simagent::ber::{encode_request, tag};
-use wardflux_simagent::synth;
+use wardflux_simagent::{synth, Snapshot, Stats};
 
 /// OIDs a counter poll of one device reads: change markers, then 14 columns per interface.
 pub fn poll_oids(interfaces: u32) -> Vec<Vec<u32>> {
@@ -29,102 +30,129 @@ pub fn poll_oids(interfaces: u32) -> Vec<Vec<u32>> {
     v
 }
 
-/// One floor cycle: its wall time and the requests that had to be sent again because the
-/// agent dropped them (0 for a trustworthy floor).
-#[derive(Debug, Clone, Copy)]
-pub struct Cycle {
-    pub seconds: f64,
+/// GETs of at most this many OIDs, as the exporter packs them (`max_oids_per_request`'s
+/// default): 14 requests for a 48-interface device.
+pub const OIDS_PER_REQUEST: usize = 50;
+
+/// How long the client waits for an answer before sending the request again: the exporter's
+/// `timeout` in the bench config.
+pub const TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Worker threads of the floor client's runtime carry this name, so their CPU can be read
+/// apart from the agent's (`/proc/self/task/*/comm`).
+pub const THREAD_NAME: &str = "floor-client";
+
+/// What the saturated floor client did in its window.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Saturated {
+    /// Device polls (all GETs of a device answered) completed in the window, per second.
+    pub polls_per_second: f64,
+    /// Requests sent again after [`TIMEOUT`] in the window (0 for a trustworthy floor).
     pub resent: u64,
+    /// CPU seconds of the client's own threads in the window (not the agent's).
+    pub cpu_seconds: f64,
+    pub window_seconds: f64,
+    /// The agent's counters over the window.
+    pub agent: Snapshot,
 }
 
-/// One cycle over `devices` devices, all due at once, with at most `concurrency` in flight.
-pub async fn cycle(
+/// The floor as a throughput: `devices` devices polled over and over, each one again as soon
+/// as its last poll is done, with at most `concurrency` in flight (a semaphore, as in the
+/// exporter), one request in flight per device and a fresh socket per poll (as the exporter
+/// opens one per visit). Device polls completed per second are counted over `window` after
+/// `warmup`; a cycle of every device is `devices / polls_per_second`.
+pub fn saturated(
     agent: std::net::SocketAddr,
     devices: usize,
     interfaces: u32,
-    per_request: usize,
     concurrency: usize,
-) -> anyhow::Result<Cycle> {
+    warmup: Duration,
+    window: Duration,
+    stats: &Stats,
+) -> anyhow::Result<Saturated> {
+    // As many worker threads as the exporter's runtime gets (one per core).
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .thread_name(THREAD_NAME)
+        .enable_all()
+        .build()?;
     let oids = poll_oids(interfaces);
-    let sem = Arc::new(Semaphore::new(concurrency.max(1)));
-    let resent = Arc::new(AtomicU64::new(0));
-    // Requests are encoded before the clock starts: the floor is the agent's, not ours.
-    let plans: Vec<Vec<Vec<u8>>> = (1..=devices)
+    // Requests are encoded once, before the clock starts: the floor is the agent's, not ours.
+    let plans: Vec<Arc<Vec<Vec<u8>>>> = (1..=devices)
         .map(|n| {
             let community = synth::device_name(n);
-            oids.chunks(per_request)
-                .enumerate()
-                .map(|(k, c)| encode_request(community.as_bytes(), tag::GET, k as i32 + 1, 0, 0, c))
-                .collect()
+            Arc::new(
+                oids.chunks(OIDS_PER_REQUEST)
+                    .enumerate()
+                    .map(|(k, c)| {
+                        encode_request(community.as_bytes(), tag::GET, k as i32 + 1, 0, 0, c)
+                    })
+                    .collect(),
+            )
         })
         .collect();
-    let start = Instant::now();
+    let sem = Arc::new(Semaphore::new(concurrency.max(1)));
+    let polls = Arc::new(AtomicU64::new(0));
+    let resent = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::with_capacity(devices);
     for requests in plans {
-        let sem = sem.clone();
-        let resent = resent.clone();
-        tasks.push(tokio::spawn(async move {
-            let _permit = sem.acquire_owned().await?;
-            let sock = UdpSocket::bind("127.0.0.1:0").await?;
-            sock.connect(agent).await?;
+        let (sem, polls, resent, stop) = (sem.clone(), polls.clone(), resent.clone(), stop.clone());
+        tasks.push(rt.spawn(async move {
             let mut buf = vec![0u8; 65536];
-            for r in &requests {
-                let mut tries = 0;
-                loop {
-                    sock.send(r).await?;
-                    match tokio::time::timeout(Duration::from_secs(1), sock.recv(&mut buf)).await {
-                        Ok(got) => {
-                            got?;
-                            break;
+            while !stop.load(Ordering::Relaxed) {
+                let _permit = sem.acquire().await?;
+                let sock = UdpSocket::bind("127.0.0.1:0").await?;
+                sock.connect(agent).await?;
+                for r in requests.iter() {
+                    let mut tries = 0;
+                    loop {
+                        sock.send(r).await?;
+                        match tokio::time::timeout(TIMEOUT, sock.recv(&mut buf)).await {
+                            Ok(got) => {
+                                got?;
+                                break;
+                            }
+                            // A lost datagram: counted, and the figures say so.
+                            Err(_) if tries < 5 => {
+                                tries += 1;
+                                resent.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Err(_) => anyhow::bail!("floor client: no answer after 6 tries"),
                         }
-                        // A lost datagram: counted, and the cycle says so.
-                        Err(_) if tries < 5 => {
-                            tries += 1;
-                            resent.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Err(_) => anyhow::bail!("floor client: no answer after 6 tries"),
                     }
                 }
+                polls.fetch_add(1, Ordering::Relaxed);
             }
             anyhow::Ok(())
         }));
     }
+    std::thread::sleep(warmup);
+    let (a0, p0, r0, c0, t0) = (
+        stats.snapshot(),
+        polls.load(Ordering::Relaxed),
+        resent.load(Ordering::Relaxed),
+        crate::procfs::threads_cpu_seconds(THREAD_NAME)?,
+        Instant::now(),
+    );
+    std::thread::sleep(window);
+    let (a1, p1, r1, c1, el) = (
+        stats.snapshot(),
+        polls.load(Ordering::Relaxed),
+        resent.load(Ordering::Relaxed),
+        crate::procfs::threads_cpu_seconds(THREAD_NAME)?,
+        t0.elapsed().as_secs_f64(),
+    );
+    stop.store(true, Ordering::Relaxed);
     for t in tasks {
-        t.await??;
+        rt.block_on(t)??;
     }
-    Ok(Cycle {
-        seconds: start.elapsed().as_secs_f64(),
-        resent: resent.load(Ordering::Relaxed),
+    Ok(Saturated {
+        polls_per_second: (p1 - p0) as f64 / el,
+        resent: r1 - r0,
+        cpu_seconds: c1 - c0,
+        window_seconds: el,
+        agent: a1.since(&a0),
     })
-}
-
-/// Best of three cycles, with the requests resent over all three.
-pub fn measure(
-    agent: std::net::SocketAddr,
-    devices: usize,
-    interfaces: u32,
-    concurrency: usize,
-) -> anyhow::Result<Cycle> {
-    // As many worker threads as the exporter's runtime gets (one per core).
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let mut best = Cycle {
-        seconds: f64::MAX,
-        resent: 0,
-    };
-    for _ in 0..3 {
-        let c = rt.block_on(cycle(agent, devices, interfaces, 50, concurrency))?;
-        best.seconds = best.seconds.min(c.seconds);
-        best.resent += c.resent;
-    }
-    if best.resent > 0 {
-        eprintln!(
-            "bench: floor client resent {} lost requests over 3 cycles (agent dropped them)",
-            best.resent
-        );
-    }
-    Ok(best)
 }
 
 #[cfg(test)]

@@ -1,12 +1,14 @@
 //! wardflux-bench: runs the exporter against simulated agents and prints figures (issue 2, 8).
 
 mod compare;
+mod cycle;
 mod exporter;
 mod floor;
 mod http;
 mod procfs;
 mod promtext;
 mod scale;
+mod sockets;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -41,6 +43,36 @@ enum Cmd {
         concurrency: u32,
         /// Where configs and logs go.
         #[arg(long = "work-dir", default_value = "/tmp/wardflux-bench")]
+        work_dir: PathBuf,
+    },
+    /// The poll cycle against the agent-bound floor: the cheapest client and the real exporter,
+    /// both saturated (every device always due) at the same concurrency and request shapes.
+    Cycle {
+        /// Path of the wardflux-exporter binary (release build).
+        #[arg(long)]
+        exporter: PathBuf,
+        /// Scenarios as DEVICESxINTERFACES@DELAYms.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "1000x48@10ms,1000x48@50ms"
+        )]
+        scenario: Vec<String>,
+        /// Devices in flight, for both (the exporter's max_concurrent_devices).
+        #[arg(long, default_value_t = 256)]
+        concurrency: u32,
+        /// The exporter's poll interval in seconds; default 0.4 or 42 x delay, the longer: far
+        /// below a cycle, so the exporter is always busy.
+        #[arg(long = "poll-interval")]
+        poll_interval: Option<f64>,
+        /// Seconds before each window (the exporter's: after every device was polled once).
+        #[arg(long, default_value_t = 3.0)]
+        warmup: f64,
+        /// Measuring window in seconds, for each of floor, exporter, floor.
+        #[arg(long, default_value_t = 20.0)]
+        window: f64,
+        /// Where configs and logs go.
+        #[arg(long = "work-dir", default_value = "/tmp/wardflux-bench/cycle")]
         work_dir: PathBuf,
     },
     /// wardflux-exporter against Debian's snmp_exporter on snmpsim-data recordings.
@@ -86,6 +118,12 @@ enum Cmd {
         /// Where configs, data and logs go.
         #[arg(long = "work-dir", default_value = "/tmp/wardflux-bench/scale")]
         work_dir: PathBuf,
+        /// An extra exporter flag (repeatable), e.g. --exporter-arg=--web.max-connections=2048.
+        #[arg(long = "exporter-arg", allow_hyphen_values = true)]
+        exporter_arg: Vec<String>,
+        /// An extra vmagent flag (repeatable), e.g. --vmagent-arg=-promscrape.disableKeepAlive.
+        #[arg(long = "vmagent-arg", allow_hyphen_values = true)]
+        vmagent_arg: Vec<String>,
     },
 }
 
@@ -127,6 +165,33 @@ fn main() -> anyhow::Result<()> {
             }
             print!("{}", exporter::table(&rows));
         }
+        Cmd::Cycle {
+            exporter,
+            scenario,
+            concurrency,
+            poll_interval,
+            warmup,
+            window,
+            work_dir,
+        } => {
+            let mut rows = Vec::new();
+            for s in &scenario {
+                let (devices, interfaces, delay) = parse_scenario(s)?;
+                eprintln!("bench: cycle scenario {s} ...");
+                rows.push(cycle::run(&cycle::Plan {
+                    exporter: exporter.clone(),
+                    devices,
+                    interfaces,
+                    delay,
+                    concurrency,
+                    poll_interval: poll_interval.map(Duration::from_secs_f64),
+                    warmup: Duration::from_secs_f64(warmup),
+                    window: Duration::from_secs_f64(window),
+                    work_dir: work_dir.join(s.replace('@', "-")),
+                })?);
+            }
+            print!("{}", cycle::table(&rows));
+        }
         Cmd::Compare {
             exporter,
             recordings,
@@ -147,6 +212,8 @@ fn main() -> anyhow::Result<()> {
             duration,
             concurrency,
             work_dir,
+            exporter_arg,
+            vmagent_arg,
         } => {
             let (devices, interfaces, delay) = parse_scenario(&scenario)?;
             let plan = scale::Plan {
@@ -158,6 +225,8 @@ fn main() -> anyhow::Result<()> {
                 duration: Duration::from_secs(duration),
                 concurrency,
                 work_dir,
+                exporter_args: exporter_arg,
+                vmagent_args: vmagent_arg,
             };
             let f = scale::run(&plan)?;
             eprintln!("{f:?}");

@@ -32,3 +32,25 @@ pub fn status_bytes(pid: u32, field: &str) -> anyhow::Result<u64> {
         .parse()?;
     Ok(kb * 1024)
 }
+
+/// User plus system CPU seconds of this process's threads named `name` (`/proc/self/task`).
+pub fn threads_cpu_seconds(name: &str) -> anyhow::Result<f64> {
+    let mut total = 0.0;
+    for e in std::fs::read_dir("/proc/self/task").context("reading /proc/self/task")? {
+        let dir = e?.path();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        // comm is cut at 15 bytes.
+        if !name.starts_with(comm.trim_end()) || comm.trim_end().is_empty() {
+            continue;
+        }
+        let Ok(s) = std::fs::read_to_string(dir.join("stat")) else {
+            continue;
+        };
+        let Some(close) = s.rfind(')') else { continue };
+        let f: Vec<&str> = s[close + 2..].split_whitespace().collect();
+        let ut: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+        let st: f64 = f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+        total += (ut + st) / TICKS;
+    }
+    Ok(total)
+}

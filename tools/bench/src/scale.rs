@@ -27,6 +27,10 @@ pub struct Plan {
     pub duration: Duration,
     pub concurrency: u32,
     pub work_dir: PathBuf,
+    /// Extra flags for the exporter (e.g. `--web.max-connections=2048`).
+    pub exporter_args: Vec<String>,
+    /// Extra flags for vmagent (e.g. `-promscrape.disableKeepAlive`).
+    pub vmagent_args: Vec<String>,
 }
 
 /// What it measured.
@@ -52,6 +56,10 @@ pub struct Figures {
     pub load_start: String,
     pub load_mean_1m: f64,
     pub load_end: String,
+    /// The exporter's listener, sampled once a second from start to end.
+    pub sockets: crate::sockets::Summary,
+    /// Scrapes failed in the first three minutes after vmagent started.
+    pub scrapes_failed_first_3m: f64,
 }
 
 struct Proc(Child, &'static str);
@@ -158,6 +166,7 @@ fn start_vmagent(
     exporter: SocketAddr,
     vm: SocketAddr,
     interval: Duration,
+    extra: &[String],
 ) -> anyhow::Result<(Proc, SocketAddr)> {
     let addr = free_port()?;
     let cfg = work.join("scrape.yml");
@@ -178,6 +187,7 @@ fn start_vmagent(
             work.join("vmagent-buffer").display()
         ))
         .arg(format!("-httpListenAddr={addr}"))
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(work.join("vmagent.log"))?)
         .spawn()
@@ -209,10 +219,26 @@ pub fn run(p: &Plan) -> anyhow::Result<Figures> {
         exporter::config_for(&names, running.addr, p.poll_interval, p.concurrency),
     )?;
     let started = Instant::now();
-    let exp = exporter::start(&p.exporter, &cfg, &p.work_dir.join("exporter.log"))?;
+    let exp = exporter::start_with(
+        &p.exporter,
+        &cfg,
+        &p.work_dir.join("exporter.log"),
+        &p.exporter_args,
+    )?;
     let pid = exp.child.id();
-    let (mut vmagent, vmagent_addr) =
-        start_vmagent(&p.work_dir, exp.addr, vm_addr, p.poll_interval)?;
+    let sampler = crate::sockets::Sampler::start(exp.addr.port());
+    let (mut vmagent, vmagent_addr) = start_vmagent(
+        &p.work_dir,
+        exp.addr,
+        vm_addr,
+        p.poll_interval,
+        &p.vmagent_args,
+    )?;
+    let vmagent_started = Instant::now();
+    let failed_by_3m = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(180));
+        self_metric(vmagent_addr, "vm_promscrape_scrapes_failed_total").unwrap_or(f64::NAN)
+    });
     exporter::wait_all_up(exp.addr, p.devices, Duration::from_secs(1800))?;
     f.first_cycle_seconds = started.elapsed().as_secs_f64();
     eprintln!(
@@ -235,11 +261,18 @@ pub fn run(p: &Plan) -> anyhow::Result<Figures> {
         vm.check(&p.work_dir.join("victoria-metrics.log"))?;
         vmagent.check(&p.work_dir.join("vmagent.log"))?;
         let peak = procfs::status_bytes(pid, "VmRSS")? as f64 / 1e6;
+        let k = crate::sockets::read(exp.addr.port());
+        let so = sampler.summary();
         eprintln!(
-            "bench: scale: {:>4.0}s exporter cpu {:.1}s rss {peak:.0} MB load {}",
+            "bench: scale: {:>4.0}s exporter cpu {:.1}s rss {peak:.0} MB load {}; connections {} accept queue {} (peak {}) listen overflows {} failed scrapes {:.0}",
             t0.elapsed().as_secs_f64(),
             procfs::cpu_seconds(pid)? - cpu0,
-            loadavg()
+            loadavg(),
+            k.established,
+            k.accept_queue,
+            so.accept_queue_peak,
+            so.listen_overflows,
+            self_metric(vmagent_addr, "vm_promscrape_scrapes_failed_total").unwrap_or(f64::NAN)
         );
     }
     f.window_seconds = t0.elapsed().as_secs_f64();
@@ -275,6 +308,11 @@ pub fn run(p: &Plan) -> anyhow::Result<Figures> {
     f.samples = self_metric(vm_addr, "vm_rows_inserted_total")?;
     f.scrapes = self_metric(vmagent_addr, "vm_promscrape_scrapes_total")?;
     f.scrapes_failed = self_metric(vmagent_addr, "vm_promscrape_scrapes_failed_total")?;
+    f.sockets = sampler.summary();
+    drop(sampler);
+    if vmagent_started.elapsed() >= Duration::from_secs(180) {
+        f.scrapes_failed_first_3m = failed_by_3m.join().unwrap_or(f64::NAN);
+    }
     drop(vmagent);
     drop(exp);
     drop(vm);
@@ -339,8 +377,19 @@ pub fn table(p: &Plan, f: &Figures) -> String {
     );
     let _ = writeln!(
         s,
-        "| vmagent scrapes (failed) | {:.0} ({:.0}) | |",
-        f.scrapes, f.scrapes_failed
+        "| vmagent scrapes (failed; failed in the first 3 minutes) | {:.0} ({:.0}; {:.0}) | |",
+        f.scrapes, f.scrapes_failed, f.scrapes_failed_first_3m
+    );
+    let k = &f.sockets;
+    let _ = writeln!(
+        s,
+        "| exporter listener: peak connections / peak accept queue (first minute) of backlog {} / listen overflows, system-wide (first minute) | {} / {} ({}) / {} ({}) | |",
+        k.backlog,
+        k.established_peak,
+        k.accept_queue_peak,
+        k.accept_queue_peak_first_minute,
+        k.listen_overflows,
+        k.listen_overflows_first_minute
     );
     let _ = writeln!(
         s,
