@@ -193,8 +193,16 @@ pub fn run_columns(data: &[u8]) {
         .collect();
     let _ = system::decode_system(&sys);
     let _ = system::check_types(&sys);
-    let m = system::decode_markers(&sys);
-    let _ = system::rediscovery_reason(&m, &system::decode_markers(&sys[sys.len() / 2..]));
+    // Marker answers as a poll sees them: a value, or None where the agent answered for
+    // another OID (every third one here).
+    let markers: Vec<Option<Value>> = sys
+        .iter()
+        .enumerate()
+        .map(|(i, (_, v))| (i % 3 != 2).then(|| v.clone()))
+        .collect();
+    let m = system::decode_markers(&markers);
+    let later = system::decode_markers(&markers[markers.len() / 2..]);
+    let _ = system::rediscovery_reason(&m, &later, sys.len() as f64 * 7.5);
 
     let if_cols: Vec<Column> = c.if_cols.into_iter().take(16).map(column).collect();
     let infos: Vec<InterfaceInfo> = if_mib::decode_interfaces(&if_cols, &column(c.duplex));
@@ -205,8 +213,9 @@ pub fn run_columns(data: &[u8]) {
             .get(i % infos.len().max(1))
             .map(|f| POLLED[slot].oid(f.if_index))
             .unwrap_or_else(|| oid.clone());
-        if_mib::store_value(&mut counters, slot, &asked, &(asked.clone(), v.clone()));
-        if_mib::store_value(&mut counters, slot, &asked, &(oid.clone(), v.clone()));
+        // The poller stores a value only when the answer's OID is the asked one.
+        if_mib::store_value(&mut counters, slot, (*oid == asked).then_some(v));
+        if_mib::store_value(&mut counters, slot, Some(v));
     }
     for i in &infos {
         let _ = i.speed_bps();
