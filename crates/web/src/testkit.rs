@@ -9,19 +9,38 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// Full path of `tool`, or a panic naming the Debian package to install.
+/// Full path of `tool`, or a panic naming the Debian package to install. Besides PATH and
+/// the sbin directories, Debian's versioned PostgreSQL server directories
+/// (`/usr/lib/postgresql/N/bin`, newest first) are searched: `initdb` and `pg_ctl` live only
+/// there.
 pub fn require_tool(tool: &str, package: &str) -> PathBuf {
-    let dirs = std::env::var("PATH").unwrap_or_default();
-    for d in dirs
+    let mut dirs: Vec<PathBuf> = std::env::var("PATH")
+        .unwrap_or_default()
         .split(':')
         .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"])
-    {
-        let p = Path::new(d).join(tool);
+        .map(PathBuf::from)
+        .collect();
+    let mut pg: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|rd| rd.flatten().map(|e| e.path().join("bin")).collect())
+        .unwrap_or_default();
+    pg.sort_by_key(|p| std::cmp::Reverse(pg_version(p)));
+    dirs.extend(pg);
+    for d in dirs {
+        let p = d.join(tool);
         if p.is_file() {
             return p;
         }
     }
     panic!("required tool `{tool}` not found in PATH: install the Debian package {package} (./wardflux test installs every test dependency)");
+}
+
+/// The major version of `/usr/lib/postgresql/N/bin` (0 when the name is not a number).
+fn pg_version(bin: &Path) -> u32 {
+    bin.parent()
+        .and_then(Path::file_name)
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Polls `f` every 100 ms until it returns Some; panics after `limit` naming what was

@@ -9,8 +9,6 @@
 #![allow(dead_code)]
 
 use chrono::{DateTime, TimeZone, Utc};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -35,28 +33,9 @@ pub fn at(min: i64) -> DateTime<Utc> {
     t0() + chrono::Duration::minutes(min)
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("binding a free port")
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
+pub use wardflux_web::testkit::free_port;
 /// Fails with the package to install when a tool is missing.
-pub fn require(tool: &str, package: &str) -> PathBuf {
-    for dir in std::env::var("PATH").unwrap_or_default().split(':').chain([
-        "/usr/bin",
-        "/usr/sbin",
-        "/usr/lib/postgresql/15/bin",
-    ]) {
-        let p = Path::new(dir).join(tool);
-        if p.exists() {
-            return p;
-        }
-    }
-    panic!("{tool} not found: install the Debian package {package} (apt-get install -y {package})");
-}
+pub use wardflux_web::testkit::require_tool as require;
 
 async fn wait_http(url: &str, what: &str) {
     let client = reqwest::Client::new();
