@@ -132,6 +132,11 @@ pub trait Judge {
     fn cause(&self, _alert: &Alert) -> Option<Episode> {
         None
     }
+    /// What recovery showed, written as the row's `resolution_note` when the alert resolves
+    /// on evidence (e.g. the outage group: whether the router restarted).
+    fn recovery_note(&self, _alert: &Alert) -> Option<String> {
+        None
+    }
 }
 
 impl<F: Fn(&Alert) -> Evidence> Judge for F {
@@ -174,6 +179,14 @@ pub struct Alert {
     pub caused_by: Option<Episode>,
     #[serde(skip)]
     last_written: DateTime<Utc>,
+}
+
+impl Alert {
+    /// This alert's episode (its row's identity) under `spec`: what a root is named by in
+    /// a [`Shadow`](crate::shadow::Shadow) and in [`Transition::Link`].
+    pub fn episode(&self, spec: &AlertSpec) -> Episode {
+        episode_of(spec, self)
+    }
 }
 
 fn ser_fp<S: serde::Serializer>(fp: &Fingerprint, s: S) -> Result<S::Ok, S::Error> {
@@ -427,8 +440,9 @@ impl AlertSet {
                     }
                     match judge.evidence(alert) {
                         Evidence::Present | Evidence::NoSubject => {
+                            let note = judge.recovery_note(alert);
                             if let Some(alert) = self.alerts.remove(&fp) {
-                                out.push(resolved(spec, &alert, now, Resolution::Recovered, None));
+                                out.push(resolved(spec, &alert, now, Resolution::Recovered, note));
                                 self.resolved.push((alert, now));
                             }
                         }
@@ -1045,6 +1059,31 @@ mod tests {
         }
         fn cause(&self, _: &Alert) -> Option<Episode> {
             self.0.clone()
+        }
+    }
+
+    struct Noting;
+    impl Judge for Noting {
+        fn evidence(&self, _: &Alert) -> Evidence {
+            Evidence::Present
+        }
+        fn recovery_note(&self, a: &Alert) -> Option<String> {
+            Some(format!("{} answered again", a.labels["device"]))
+        }
+    }
+
+    #[test]
+    fn a_recovery_note_from_the_judge_goes_into_the_resolution() {
+        let s = spec(0, 0);
+        let mut set = AlertSet::default();
+        set.step(&s, cand("R1"), t(0), &Noting);
+        match &set.step(&s, BTreeMap::new(), t(1), &Noting)[..] {
+            [Transition::Resolved {
+                resolution: Resolution::Recovered,
+                note: Some(note),
+                ..
+            }] => assert_eq!(note, "R1 answered again"),
+            other => panic!("unexpected {other:?}"),
         }
     }
 
