@@ -65,7 +65,9 @@ pub enum Evidence {
 }
 
 /// Why a firing alert is held open without its condition being seen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum HoldReason {
     /// The alert's device does not answer: held until it does.

@@ -6,8 +6,8 @@
 //! gives alerts their root and keeps caused alerts from Alertmanager.
 
 use crate::alert::{
-    Alert, AlertRecord, AlertSet, AlertSpec, Candidate, Episode, Evidence, Judge, NoSubject,
-    Resolution, Transition,
+    Alert, AlertRecord, AlertSet, AlertSpec, Candidate, Episode, Evidence, HoldReason, Judge,
+    NoSubject, Resolution, Transition,
 };
 use crate::baseline::bucket::Bucket;
 use crate::baseline::cache::BaselineCache;
@@ -17,7 +17,7 @@ use crate::config::{Group, Rule, RuleKind, RuleSet};
 use crate::datasource::{DatasourceError, Importer, Querier};
 use crate::evidence::Subject;
 use crate::labels::{Fingerprint, Labels};
-use crate::metrics::{GroupLabel, Metrics, RuleLabel, StateLabel};
+use crate::metrics::{GroupLabel, HoldLabel, Metrics, RuleLabel, StateLabel};
 use crate::notifier::{AmAlert, Notifier};
 use crate::queue::TransitionQueue;
 use crate::rule;
@@ -749,13 +749,25 @@ impl Engine {
         }
         m.recorded_samples.inc_by(outcome.recorded as u64);
         let (mut pending, mut firing) = (0, 0);
+        let mut held: BTreeMap<HoldReason, i64> = BTreeMap::new();
         for r in &status.rules {
             for a in &r.alerts {
                 match a.state {
                     crate::alert::AlertState::Pending => pending += 1,
                     crate::alert::AlertState::Firing => firing += 1,
                 }
+                if let Some(reason) = a.hold_reason {
+                    *held.entry(reason).or_default() += 1;
+                }
             }
+        }
+        for reason in [HoldReason::DeviceUnreachable, HoldReason::NoData] {
+            m.alerts_held
+                .get_or_create(&HoldLabel {
+                    group: h.name.clone(),
+                    reason: reason.as_str().into(),
+                })
+                .set(held.get(&reason).copied().unwrap_or(0));
         }
         for (state, n) in [("pending", pending), ("firing", firing)] {
             m.alerts

@@ -139,7 +139,22 @@ async fn isp_alert_of_an_unreachable_device_is_held_until_the_link_is_seen_up(ba
     assert_eq!(r.resolution, None);
     let dev = only(&rows, "DeviceSnmpUnreachable");
     assert_eq!(dev.record.state, RowState::Firing);
+    let held = |reason: &str| {
+        h.metrics
+            .alerts_held
+            .get_or_create(&wardflux_ruler::metrics::HoldLabel {
+                group: "wardflux-interface-alerts".into(),
+                reason: reason.into(),
+            })
+            .get()
+    };
+    assert_eq!(
+        (held("device_unreachable"), held("no_data")),
+        (1, 0),
+        "the hold is a metric"
+    );
     h.run(36, 50).await;
+    assert_eq!(held("device_unreachable"), 0);
     assert_held_then_recovered(&h.rows().await, backend);
 }
 
@@ -411,8 +426,7 @@ async fn roots_are_set_at_fire_time_and_by_later_links(backend: Backend) {
     let am = Am::start().await;
     let vm = Vm::start().await;
     // Alertmanager judges endsAt by its own clock: the scenario ends at the current minute.
-    let base =
-        align_up(chrono::Utc::now(), Duration::from_secs(60)) - chrono::Duration::minutes(10);
+    let base = align_up(chrono::Utc::now(), Duration::from_secs(60)) - chrono::Duration::minutes(7);
     let min = |m: i64| base + chrono::Duration::minutes(m);
     // The site is isolated from minute 1; BR-SW-01 (behind it) stops answering at 3 and is
     // covered by the shadow before it fires; BR-SW-02 fires at 2, before the shadow covers it.
@@ -496,16 +510,26 @@ async fn roots_are_set_at_fire_time_and_by_later_links(backend: Backend) {
     }
     // Alertmanager has the root and the alert sent before its link, never the one caused
     // from the start.
-    let listed = am.alerts().await;
-    let names: Vec<(String, String)> = listed
-        .iter()
-        .map(|a| {
-            (
-                a["labels"]["alertname"].as_str().unwrap_or("").to_string(),
-                a["labels"]["device"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect();
+    let names_in_am = || async {
+        am.alerts()
+            .await
+            .iter()
+            .map(|a| {
+                (
+                    a["labels"]["alertname"].as_str().unwrap_or("").to_string(),
+                    a["labels"]["device"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect::<Vec<(String, String)>>()
+    };
+    let mut names = names_in_am().await;
+    for _ in 0..50 {
+        if names.iter().any(|(a, _)| a == "SiteIsolated") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        names = names_in_am().await;
+    }
     assert!(
         names.contains(&("SiteIsolated".into(), String::new())),
         "{names:?}"
