@@ -544,8 +544,16 @@ impl AlertSet {
                 last_seen: row.last_evaluated_at,
                 held_since: row.held_since.filter(|_| held),
                 hold_reason: row.hold_reason.filter(|_| held),
-                // The store keeps when the hold began, not when its reason last changed.
-                reason_since: row.held_since.filter(|_| held),
+                // The store keeps when the hold began, not when its reason last changed: a
+                // `no_data` budget counts from the row's last refresh at the earliest, so a
+                // restart never closes a row that became `no_data` late in a long hold.
+                reason_since: row
+                    .held_since
+                    .filter(|_| held)
+                    .map(|since| match row.hold_reason {
+                        Some(HoldReason::NoData) => since.max(row.last_evaluated_at),
+                        _ => since,
+                    }),
                 caused_by: row.caused_by.clone(),
                 last_written: row.last_evaluated_at,
             },
@@ -1052,6 +1060,37 @@ mod tests {
         let a = second.alerts().next().unwrap();
         assert_eq!(a.held_since, Some(t(1)));
         assert_eq!(a.caused_by, Some(root));
+    }
+
+    #[test]
+    fn a_restored_no_data_hold_counts_its_budget_from_the_last_refresh_at_the_earliest() {
+        let s = spec(0, 0);
+        let mut first = AlertSet::default();
+        let Transition::Fired(mut row) = first.step(&s, cand("R1"), t(0), &NoSubject).remove(0)
+        else {
+            panic!("expected fired");
+        };
+        // Held since minute 1 (device unreachable), no data from about minute 115, the row
+        // last refreshed at 118, the ruler restarted at 120.
+        row.held_since = Some(t(1));
+        row.hold_reason = Some(HoldReason::NoData);
+        row.last_evaluated_at = t(118);
+        let mut second = AlertSet::default();
+        second.restore(&row);
+        let missing = |_: &Alert| Evidence::Missing;
+        assert!(second
+            .step(&s, BTreeMap::new(), t(120), &missing)
+            .is_empty());
+        assert!(second
+            .step(&s, BTreeMap::new(), t(132), &missing)
+            .is_empty());
+        match &second.step(&s, BTreeMap::new(), t(133), &missing)[..] {
+            [Transition::Resolved {
+                resolution: Resolution::NoData,
+                ..
+            }] => {}
+            other => panic!("unexpected {other:?}"),
+        }
     }
 
     struct Shadowed(Option<Episode>);
