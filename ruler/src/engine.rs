@@ -1,23 +1,30 @@
 //! The engine: one runtime per rule group (rules, their alert sets, health), evaluated at
 //! explicit times by [`Engine::evaluate_group`]; loops aligned to each group's interval;
 //! reload that carries alert state over; the built-in `DatasourceUnreachable` alert. IO goes
-//! through the `Querier`/`Importer`/`Notifier` traits and the transition queue.
+//! through the `Querier`/`Importer`/`Notifier` traits and the transition queue. Gone alerts
+//! resolve only on evidence ([`crate::evidence`]); the shadow context ([`crate::shadow`])
+//! gives alerts their root and keeps caused alerts from Alertmanager.
 
-use crate::alert::{Alert, AlertRecord, AlertSet, AlertSpec, Candidate, Transition};
+use crate::alert::{
+    Alert, AlertRecord, AlertSet, AlertSpec, Candidate, Episode, Evidence, HoldReason, Judge,
+    NoSubject, Resolution, Transition,
+};
 use crate::baseline::bucket::Bucket;
 use crate::baseline::cache::BaselineCache;
 use crate::baseline::detect;
 use crate::baseline::split_directions;
 use crate::config::{Group, Rule, RuleKind, RuleSet};
 use crate::datasource::{DatasourceError, Importer, Querier};
+use crate::evidence::Subject;
 use crate::labels::{Fingerprint, Labels};
-use crate::metrics::{GroupLabel, Metrics, RuleLabel, StateLabel};
+use crate::metrics::{GroupLabel, HoldLabel, Metrics, RuleLabel, StateLabel};
 use crate::notifier::{AmAlert, Notifier};
 use crate::queue::TransitionQueue;
 use crate::rule;
+use crate::shadow::{Shadow, ShadowHandle};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -66,6 +73,11 @@ pub enum Health {
 pub struct RuleRuntime {
     pub rule: Rule,
     pub spec: Option<AlertSpec>,
+    /// What the rule's alerts are about, found once at load; `None` when the expression
+    /// has no vector selector (its gone alerts resolve without asking).
+    pub subject: Option<Subject>,
+    /// The rule's own label names, left out when matching evidence to an alert.
+    pub own_labels: BTreeSet<String>,
     pub alerts: AlertSet,
     pub health: Health,
     pub last_error: Option<String>,
@@ -135,6 +147,8 @@ impl GroupRuntime {
             .iter()
             .map(|r| RuleRuntime {
                 spec: rule::alert_spec(&group, r, settings.touch_every),
+                subject: Subject::of(&r.expr),
+                own_labels: r.raw_labels.keys().cloned().collect(),
                 rule: r.clone(),
                 alerts: AlertSet::default(),
                 health: Health::Unknown,
@@ -210,6 +224,7 @@ impl GroupRuntime {
         baselines: Option<&BaselineCache>,
         now: DateTime<Utc>,
         settings: &Settings,
+        shadow: &Shadow,
     ) -> Outcome {
         let mut out = Outcome::default();
         let step = self.group.interval;
@@ -227,24 +242,20 @@ impl GroupRuntime {
                 Ok(Produced::Candidates(cands, n)) => {
                     out.reached = true;
                     rr.last_samples = n;
-                    if let Some(spec) = &rr.spec {
-                        out.transitions.extend(rr.alerts.step(spec, cands, now));
-                        for a in rr.alerts.alerts() {
-                            if a.state == crate::alert::AlertState::Firing {
-                                out.notify.push(AmAlert::firing(
-                                    a,
-                                    now,
-                                    valid_for,
-                                    &settings.external_url,
-                                ));
-                            }
+                    match step_rule(rr, cands, querier, now, step, shadow, &self.group.name).await {
+                        Ok(transitions) => {
+                            out.transitions.extend(transitions);
+                            out.notify.extend(notifications(
+                                &mut rr.alerts,
+                                shadow,
+                                now,
+                                valid_for,
+                                &settings.external_url,
+                            ));
+                            Ok(())
                         }
-                        for (a, at) in rr.alerts.take_resolved() {
-                            out.notify
-                                .push(AmAlert::resolved(&a, at, &settings.external_url));
-                        }
+                        Err(f) => Err(f),
                     }
-                    Ok(())
                 }
                 Ok(Produced::Points(points)) => {
                     out.reached = true;
@@ -332,6 +343,99 @@ impl GroupRuntime {
                 .collect(),
         }
     }
+}
+
+/// The engine's answers to the alert life for one rule at one evaluation: the evidence
+/// gathered for its gone alerts, and the shadow context for roots.
+struct Answers<'a> {
+    evidence: BTreeMap<Fingerprint, Evidence>,
+    shadow: &'a Shadow,
+    group: &'a str,
+}
+
+impl Judge for Answers<'_> {
+    fn evidence(&self, alert: &Alert) -> Evidence {
+        self.evidence
+            .get(&alert.fingerprint)
+            .copied()
+            .unwrap_or(Evidence::Unknown)
+    }
+
+    fn cause(&self, alert: &Alert) -> Option<Episode> {
+        self.shadow
+            .root_of(&alert.labels, self.group)
+            .filter(|root| root.fingerprint != alert.fingerprint.to_string())
+            .cloned()
+    }
+}
+
+/// Steps one alerting rule's alerts with its candidates, asking the datasource for evidence
+/// about the firing alerts that are gone. An unreachable datasource (or a failed evidence
+/// query) leaves the alerts as they are.
+async fn step_rule(
+    rr: &mut RuleRuntime,
+    cands: BTreeMap<Fingerprint, Candidate>,
+    querier: &dyn Querier,
+    now: DateTime<Utc>,
+    step: Duration,
+    shadow: &Shadow,
+    group: &str,
+) -> Result<Vec<Transition>, Failure> {
+    let Some(spec) = &rr.spec else {
+        return Ok(Vec::new());
+    };
+    let gone = rr.alerts.awaiting_evidence(spec, &cands, now);
+    let evidence = crate::evidence::gather(
+        rr.subject.as_ref(),
+        &rr.own_labels,
+        &gone,
+        querier,
+        now,
+        step,
+    )
+    .await
+    .map_err(|e| Failure {
+        msg: format!("asking for evidence: {e}"),
+        reached: !e.is_unreachable(),
+        unreachable: e.is_unreachable().then(|| e.clone()),
+    })?;
+    let answers = Answers {
+        evidence,
+        shadow,
+        group,
+    };
+    Ok(rr.alerts.step(spec, cands, now, &answers))
+}
+
+/// True while `alert` is caused by a root that is still open: its root is what Alertmanager
+/// gets, not it.
+pub fn suppressed(alert: &Alert, shadow: &Shadow) -> bool {
+    alert
+        .caused_by
+        .as_ref()
+        .is_some_and(|root| shadow.is_open(root))
+}
+
+/// What Alertmanager gets from a rule after a step: every firing alert (held ones included,
+/// as firing) and every recovered one, except those whose root is open.
+fn notifications(
+    alerts: &mut AlertSet,
+    shadow: &Shadow,
+    now: DateTime<Utc>,
+    valid_for: Duration,
+    external_url: &str,
+) -> Vec<AmAlert> {
+    let mut out: Vec<AmAlert> = alerts
+        .alerts()
+        .filter(|a| a.state == crate::alert::AlertState::Firing && !suppressed(a, shadow))
+        .map(|a| AmAlert::firing(a, now, valid_for, external_url))
+        .collect();
+    for (a, at) in alerts.take_resolved() {
+        if !suppressed(&a, shadow) {
+            out.push(AmAlert::resolved(&a, at, external_url));
+        }
+    }
+    out
 }
 
 /// What one rule produced at one instant.
@@ -461,6 +565,8 @@ pub struct Engine {
     loops: std::sync::Mutex<Vec<(watch::Sender<bool>, JoinHandle<()>)>>,
     /// This replica's role, for the API (set by `leader::follow`; a lone engine leads).
     role: RwLock<crate::leader::Role>,
+    /// Device -> root outage row, read by every group evaluation; empty unless set.
+    shadow: ShadowHandle,
 }
 
 /// The first multiple of `interval` (since the epoch) at or after `t`.
@@ -484,6 +590,7 @@ impl Engine {
             for_: settings.unreachable_grace,
             keep_firing_for: Duration::ZERO,
             touch_every: settings.touch_every,
+            staleness_budget: crate::alert::DEFAULT_STALENESS_BUDGET,
         };
         deps.metrics.config_last_reload_successful.set(1);
         Arc::new(Engine {
@@ -496,7 +603,15 @@ impl Engine {
             }),
             loops: std::sync::Mutex::new(Vec::new()),
             role: RwLock::new(crate::leader::Role::Leader),
+            shadow: ShadowHandle::default(),
         })
+    }
+
+    /// The shadow context every group evaluation reads: whoever computes it (the outage
+    /// group) calls `set` on it; alerts whose `device` it covers get `caused_by` and are not
+    /// notified while their root is open.
+    pub fn shadow(&self) -> &ShadowHandle {
+        &self.shadow
     }
 
     pub fn role(&self) -> crate::leader::Role {
@@ -582,14 +697,11 @@ impl Engine {
         let orphans: Vec<Transition> = rows
             .into_iter()
             .map(|r| Transition::Resolved {
-                episode: crate::alert::Episode {
-                    alert_name: r.alert_name,
-                    group_name: r.group_name,
-                    fingerprint: r.fingerprint,
-                    started_at: r.started_at,
-                },
+                episode: Episode::of(&r),
                 resolved_at: now,
                 value: r.value,
+                resolution: Resolution::RuleRemoved,
+                note: None,
             })
             .collect();
         info!(
@@ -609,6 +721,7 @@ impl Engine {
         };
         m.evaluations.get_or_create(&gl).inc();
         let started = Instant::now();
+        let shadow = self.shadow.get();
         let (outcome, status) = {
             let mut rt = h.runtime.lock().await;
             let o = rt
@@ -618,6 +731,7 @@ impl Engine {
                     self.deps.baselines.as_deref(),
                     now,
                     &self.settings,
+                    &shadow,
                 )
                 .await;
             (o, rt.status())
@@ -635,13 +749,25 @@ impl Engine {
         }
         m.recorded_samples.inc_by(outcome.recorded as u64);
         let (mut pending, mut firing) = (0, 0);
+        let mut held: BTreeMap<HoldReason, i64> = BTreeMap::new();
         for r in &status.rules {
             for a in &r.alerts {
                 match a.state {
                     crate::alert::AlertState::Pending => pending += 1,
                     crate::alert::AlertState::Firing => firing += 1,
                 }
+                if let Some(reason) = a.hold_reason {
+                    *held.entry(reason).or_default() += 1;
+                }
             }
+        }
+        for reason in [HoldReason::DeviceUnreachable, HoldReason::NoData] {
+            m.alerts_held
+                .get_or_create(&HoldLabel {
+                    group: h.name.clone(),
+                    reason: reason.as_str().into(),
+                })
+                .set(held.get(&reason).copied().unwrap_or(0));
         }
         for (state, n) in [("pending", pending), ("firing", firing)] {
             m.alerts
@@ -704,7 +830,7 @@ impl Engine {
             );
         }
         let Internal { spec, alerts } = &mut *internal;
-        let transitions = alerts.step(spec, cands, now);
+        let transitions = alerts.step(spec, cands, now, &NoSubject);
         self.deps.queue.push(transitions);
         let mut out: Vec<AmAlert> = alerts
             .alerts()
@@ -841,6 +967,7 @@ impl Engine {
                         name: h.name.clone(),
                         file: Default::default(),
                         interval: h.interval,
+                        staleness_budget: crate::alert::DEFAULT_STALENESS_BUDGET,
                         rules: Vec::new(),
                     },
                     &self.settings,
@@ -962,7 +1089,14 @@ mod tests {
         ds.answer("down", Ok(vec![]));
         ds.answer("r", Ok(vec![]));
         e.evaluate_all(t(5)).await;
-        assert_eq!(e.queue().depth(), 4, "both resolve once data is back");
+        assert_eq!(
+            e.queue().depth(),
+            4,
+            "DatasourceUnreachable resolves; Down is held: no evidence of recovery"
+        );
+        ds.answer("down{device=~\"R1\"}", Ok(vec![down("R1")]));
+        e.evaluate_all(t(6)).await;
+        assert_eq!(e.queue().depth(), 5, "Down resolves on evidence");
     }
 
     #[tokio::test]
