@@ -20,7 +20,10 @@
 //! Kept small and local on purpose: the lab description and builder of `tools/lab` will
 //! replace the wiring code here.
 //!
-//! Needs root and the Debian packages snmpd, snmp, lldpd, iproute2, procps (sysctl).
+//! Needs root and the Debian packages snmpd, snmp, lldpd, iproute2, procps (sysctl); the page
+//! test also chromium, nodejs and the npm package playwright-core (`npm ci` in
+//! `exporter/tests/topology_page/`). It keeps its screenshot in its scratch directory,
+//! `<target>/tmp/reach-page-<pid>/topology-outage.png`.
 
 mod common;
 
@@ -689,4 +692,100 @@ fn branches_behind_isp_uplinks_shadow_their_switches_when_cut_and_come_back() {
     }
     wait_states(&exp, "every device up again", &all_up);
     exp.assert_running();
+}
+
+#[test]
+fn page_shows_the_cut_off_site_its_cause_in_red_and_the_shadow_greyed() {
+    let node = require_tool("node");
+    require_tool("chromium");
+    let script_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/topology_page");
+    assert!(
+        script_dir.join("node_modules/playwright-core").is_dir(),
+        "npm package playwright-core is missing: run `npm ci` in {} (./wardflux test does)",
+        script_dir.display()
+    );
+    let dir = scratch("reach-page");
+    let lab = build(&dir);
+    let cfg = config(&lab);
+    let mut exp = Exporter::start(&cfg, &[]);
+    let names: Vec<&str> = lab.nodes.iter().map(|n| n.name).collect();
+    exp.wait_devices_up(&names, Duration::from_secs(60));
+    lab.set_uplink(0, false);
+    lab.set_uplink(1, false);
+    wait_states(
+        &exp,
+        "batumi cut off",
+        &[
+            ("BR1-RTR", st("down", &[])),
+            ("BR1-SW", st("shadow", &["BR1-RTR"])),
+        ],
+    );
+    // The screenshot stays in the test's scratch directory for a person to look at.
+    let shot = dir.join("topology-outage.png");
+    let out = Command::new(node)
+        .current_dir(&script_dir)
+        .arg("outage_test.mjs")
+        .arg(format!("http://{}", exp.addr))
+        .arg(&shot)
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "page test failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(dir.join("outage-result.json"), stdout.as_bytes()).unwrap();
+    let r: serde_json::Value = serde_json::from_str(stdout.trim()).expect("page result JSON");
+    // Isolated sites at a glance.
+    assert_eq!(r["banner_visible"], true);
+    assert_eq!(
+        r["banner_sites"],
+        serde_json::json!(["batumi cut off: BR1-RTR down, 1 device behind it"])
+    );
+    // The cause in red with its cause text.
+    let rtr = &r["nodes"]["BR1-RTR"];
+    assert_eq!(rtr["state"], "down", "{rtr}");
+    assert!(rtr["classes"]
+        .as_array()
+        .unwrap()
+        .contains(&"rs-down".into()));
+    assert_eq!(rtr["fill"], "rgb(238, 0, 0)", "{rtr}");
+    assert_eq!(rtr["note"], "down: 1 device behind it");
+    assert_eq!(rtr["note_fill"], "rgb(204, 0, 0)");
+    assert_eq!(rtr["note_inside"], true);
+    // The shadowed switch greyed and marked as behind it.
+    let sw = &r["nodes"]["BR1-SW"];
+    assert_eq!(sw["state"], "shadow", "{sw}");
+    assert!(sw["classes"]
+        .as_array()
+        .unwrap()
+        .contains(&"rs-shadow".into()));
+    assert_eq!(sw["fill"], "rgb(221, 221, 221)", "{sw}");
+    assert_eq!(sw["note"], "behind BR1-RTR");
+    assert!(
+        sw["title"]
+            .as_str()
+            .unwrap()
+            .contains("in the shadow of BR1-RTR"),
+        "{sw}"
+    );
+    // Devices that answer keep their colour and carry no note.
+    let up = &r["nodes"]["BR2-SW"];
+    assert_eq!(up["state"], "up");
+    assert_eq!(up["fill"], "rgb(212, 245, 212)", "{up}");
+    assert!(up["note"].is_null());
+    // The legend explains both.
+    let legend = r["legend"].to_string();
+    assert!(
+        legend.contains("rs-down") && legend.contains("rs-shadow"),
+        "{legend}"
+    );
+    assert!(r["summary"].as_str().unwrap().contains("1 in a shadow"));
+    assert_eq!(r["external_requests"], serde_json::json!([]));
+    assert_eq!(r["page_errors"], serde_json::json!([]));
+    assert!(std::fs::metadata(&shot)
+        .map(|m| m.len() > 10_000)
+        .unwrap_or(false));
+    eprintln!("screenshot: {}", shot.display());
 }
