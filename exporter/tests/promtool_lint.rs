@@ -72,7 +72,8 @@ fn promtool_finds_no_parse_error_and_notes_only_if_mib_names() {
     ex.wait_devices_up(&names, Duration::from_secs(120));
     let page = common::wait_for("reachability on the page", Duration::from_secs(30), || {
         let page = ex.get("/metrics");
-        page.contains("\nwardflux_device_reachability{").then_some(page)
+        page.contains("\nwardflux_device_reachability{")
+            .then_some(page)
     });
     for family in [
         "wardflux_device_reachability{",

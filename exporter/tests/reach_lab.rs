@@ -775,6 +775,16 @@ fn page_shows_the_cut_off_site_its_cause_in_red_and_the_shadow_greyed() {
     assert_eq!(up["state"], "up");
     assert_eq!(up["fill"], "rgb(212, 245, 212)", "{up}");
     assert!(up["note"].is_null());
+    // The only link with a silent end is the one between the router and its switch.
+    let silent = r["silent_edges"].as_array().unwrap();
+    assert_eq!(silent.len(), 1, "{silent:?}");
+    assert!(
+        silent[0]
+            .as_str()
+            .unwrap()
+            .contains("BR1-RTR:r1-sw - BR1-SW:sw1-rtr"),
+        "{silent:?}"
+    );
     // The legend explains both.
     let legend = r["legend"].to_string();
     assert!(

@@ -25,7 +25,8 @@ try {
   out.banner_sites = await page.$$eval("#outages li.site-isolated", (ls) => ls.map((l) => l.textContent));
   const nodes = await page.$$eval("#graph g.node", (gs) => gs.map((g) => {
     const rect = g.querySelector("rect, polygon, ellipse");
-    const note = g.querySelector("text.note");
+    const note = [...document.querySelectorAll("#graph g.notes text.note")]
+      .find((t) => t.dataset.for === g.dataset.name);
     const title = g.querySelector("title");
     return {
       name: g.dataset.name,
@@ -39,11 +40,12 @@ try {
       // Whether the note lies inside the visible SVG (not clipped at its edge).
       note_inside: note ? (() => {
         const svg = g.ownerSVGElement; const b = note.getBBox();
-        return b.y + b.height <= Number(svg.getAttribute("height"));
+        return b.x >= 0 && b.y + b.height <= Number(svg.getAttribute("height"));
       })() : null,
     };
   }));
   out.nodes = Object.fromEntries(nodes.map((n) => [n.name, n]));
+  out.silent_edges = await page.$$eval("#graph g.edge.rs-silent title", (ts) => ts.map((t) => t.textContent));
   out.legend = await page.$$eval(".legend .sw", (s) => s.map((x) => x.className));
   out.summary = await page.textContent("#summary");
   await page.screenshot({ path: shot, fullPage: true });

@@ -29,12 +29,16 @@ function edgeEls() { return document.querySelectorAll("#graph g.edge"); }
 const SVG_NS = "http://www.w3.org/2000/svg";
 
 // A note under a node: the cause text of a down device, "behind X" for a shadowed one.
-function note(g, cls, text) {
-  let t = g.querySelector("text.note");
+// Notes live in one group drawn last, so links never cross them.
+function note(g, name, cls, text) {
+  const svg = g.ownerSVGElement;
+  let layer = svg.querySelector("g.notes");
+  if (!layer) { layer = document.createElementNS(SVG_NS, "g"); layer.setAttribute("class", "notes"); svg.append(layer); }
+  let t = [...layer.children].find((x) => x.dataset.for === name);
   if (!text) { if (t) t.remove(); return; }
   const r = g.querySelector("rect, polygon, ellipse") || g;
   const b = r.getBBox();
-  if (!t) { t = document.createElementNS(SVG_NS, "text"); g.append(t); }
+  if (!t) { t = document.createElementNS(SVG_NS, "text"); t.dataset.for = name; layer.append(t); }
   t.setAttribute("class", "note " + cls);
   t.setAttribute("x", String(b.x + b.width / 2));
   t.setAttribute("y", String(b.y + b.height + 14));
@@ -56,6 +60,7 @@ function fit() {
 
 function paint() {
   const t = state.topo;
+  const byName = new Map(t.nodes.map((n) => [n.name, n]));
   for (const g of nodeEls()) {
     const n = t.nodes[Number(g.dataset.i)];
     if (!n) continue;
@@ -69,9 +74,9 @@ function paint() {
     if (!title) { title = document.createElementNS(SVG_NS, "title"); g.prepend(title); }
     title.textContent = `${n.name} (${n.address}) ${n.status}${n.root ? ", root" : ""}` +
       (n.cause ? ` — ${n.cause}` : "");
-    if (n.state === "down") note(g, "cause", n.cause);
-    else if (n.state === "shadow") note(g, "behind", "behind " + (n.roots || []).join(", "));
-    else note(g, "", "");
+    if (n.state === "down") note(g, n.name, "cause", n.cause);
+    else if (n.state === "shadow") note(g, n.name, "behind", "behind " + (n.roots || []).join(", "));
+    else note(g, n.name, "", "");
   }
   fit();
   for (const g of edgeEls()) {
@@ -79,6 +84,9 @@ function paint() {
     if (!e) continue;
     g.classList.remove("st-up", "st-down", "st-unknown", "confirmed", "one_sided", "manual");
     g.classList.add("st-" + e.status, e.state);
+    // A link with a silent end: what it last showed is not known to be true now.
+    const silent = (name) => ["down", "shadow"].includes((byName.get(name) || {}).state);
+    g.classList.toggle("rs-silent", silent(e.source) || silent(e.target));
     g.dataset.id = e.id;
     let title = g.querySelector("title");
     if (!title) { title = document.createElementNS("http://www.w3.org/2000/svg", "title"); g.prepend(title); }
