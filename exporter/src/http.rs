@@ -612,6 +612,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn devices_topology_and_probe_carry_the_last_reachability_run() {
+        let app = app();
+        let (_, body) = get(app.clone(), "/api/v1/devices").await;
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v[0]["reachability"]["state"], "unknown", "not analysed yet");
+        let (_, body) = get(app.clone(), "/probe?target=Gori-0101").await;
+        assert!(!body.contains("wardflux_device_reachability"), "{body}");
+        app.refresh_reach();
+        let (_, body) = get(app.clone(), "/api/v1/devices").await;
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            v[0]["reachability"],
+            serde_json::json!({"state": "up", "roots": [], "cause": ""})
+        );
+        let (_, body) = get(app.clone(), "/api/v1/topology").await;
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["nodes"][0]["state"], "up");
+        assert_eq!(v["nodes"][0]["roots"], serde_json::json!([]));
+        assert_eq!(v["sites"], serde_json::json!([]), "no ISP uplinks, no site");
+        let (_, body) = get(app, "/probe?target=Gori-0101").await;
+        assert!(
+            body.contains(
+                "wardflux_device_reachability{device=\"Gori-0101\",site=\"gori\",state=\"up\",root=\"\"} 1\n"
+            ),
+            "{body}"
+        );
+    }
+
+    #[tokio::test]
     async fn summary_counts_and_service_discovery_point_at_probe() {
         let (_, body) = get(app(), "/api/v1/interfaces/summary").await;
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
