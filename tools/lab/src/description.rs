@@ -28,9 +28,42 @@ struct RawDescription {
     snmp: BTreeMap<String, RawSnmp>,
     #[serde(default)]
     defaults: RawDefaults,
-    sites: BTreeMap<String, RawSite>,
+    sites: Ordered<RawSite>,
     #[serde(default)]
     links: Vec<RawLink>,
+}
+
+/// A YAML mapping in file order (sites and nodes keep the order they are written in).
+#[derive(Debug)]
+struct Ordered<T>(Vec<(String, T)>);
+
+impl<T> Ordered<T> {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Ordered<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for V<T> {
+            type Value = Ordered<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a mapping of names")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+                let mut v: Vec<(String, T)> = Vec::new();
+                while let Some((k, x)) = m.next_entry::<String, T>()? {
+                    if v.iter().any(|(n, _)| *n == k) {
+                        return Err(serde::de::Error::custom(format!("{k:?} appears twice")));
+                    }
+                    v.push((k, x));
+                }
+                Ok(Ordered(v))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -63,7 +96,7 @@ struct RawSnmp {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSite {
-    nodes: BTreeMap<String, RawNode>,
+    nodes: Ordered<RawNode>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -108,7 +141,7 @@ struct RawLink {
 pub struct Description {
     /// Lab name: lowercase letters, digits and `-`; part of namespace names.
     pub name: String,
-    /// Devices in file order (sites sorted by name, nodes by name within a site).
+    /// Devices in file order.
     pub nodes: Vec<Node>,
     /// Cables between two devices.
     pub links: Vec<Link>,
@@ -378,7 +411,7 @@ impl Checker<'_> {
         }
         let mut nodes = Vec::new();
         let mut names = BTreeSet::new();
-        for (site, s) in &raw.sites {
+        for (site, s) in &raw.sites.0 {
             let site_ok = !site.is_empty()
                 && site
                     .chars()
@@ -397,7 +430,7 @@ impl Checker<'_> {
                     "a site needs at least one node",
                 ));
             }
-            for (nname, n) in &s.nodes {
+            for (nname, n) in &s.nodes.0 {
                 let node = self.node(site, nname, n, &profiles, &default_profile, default_lldp)?;
                 if !names.insert(nname.clone()) {
                     return Err(self.err(
