@@ -312,6 +312,12 @@ impl GroupRuntime {
                             Some(cfg.keep_firing_for.as_secs_f64()),
                             BTreeMap::new(),
                         ),
+                        RuleKind::Outage(cfg) => (
+                            "alerting",
+                            Some(cfg.for_.as_secs_f64()),
+                            Some(0.0),
+                            BTreeMap::new(),
+                        ),
                     };
                     RuleStatus {
                         name: r.rule.name.clone(),
@@ -407,6 +413,9 @@ async fn produce(
             }
             Ok(Produced::Candidates(cands, n))
         }
+        RuleKind::Outage(_) => Err(Failure::from(
+            "outage rules are evaluated by their group".to_string(),
+        )),
     }
 }
 

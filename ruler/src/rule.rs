@@ -32,6 +32,13 @@ pub fn alert_spec(group: &Group, rule: &Rule, touch_every: Duration) -> Option<A
             keep_firing_for: cfg.keep_firing_for,
             touch_every,
         }),
+        RuleKind::Outage(cfg) => Some(AlertSpec {
+            group: group.name.clone(),
+            name: rule.name.clone(),
+            for_: cfg.for_,
+            keep_firing_for: Duration::ZERO,
+            touch_every,
+        }),
         RuleKind::Record => None,
     }
 }
