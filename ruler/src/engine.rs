@@ -90,6 +90,8 @@ pub struct Outcome {
     pub reached: bool,
     pub recorded: usize,
     pub failed: Vec<(String, String)>,
+    /// The fleet's reachability, when this was the outage group and it read the fleet.
+    pub reachability: Option<Arc<crate::outage::step::Report>>,
 }
 
 /// A rule as `/api/v1/rules` shows it.
@@ -470,6 +472,8 @@ pub struct Engine {
     loops: std::sync::Mutex<Vec<(watch::Sender<bool>, JoinHandle<()>)>>,
     /// This replica's role, for the API (set by `leader::follow`; a lone engine leads).
     role: RwLock<crate::leader::Role>,
+    /// The fleet's reachability at the outage group's last evaluation.
+    reachability: RwLock<Arc<crate::outage::step::Report>>,
 }
 
 /// The first multiple of `interval` (since the epoch) at or after `t`.
@@ -505,7 +509,16 @@ impl Engine {
             }),
             loops: std::sync::Mutex::new(Vec::new()),
             role: RwLock::new(crate::leader::Role::Leader),
+            reachability: RwLock::new(Arc::default()),
         })
+    }
+
+    /// The fleet's reachability at the outage group's last evaluation (empty before it).
+    pub fn reachability(&self) -> Arc<crate::outage::step::Report> {
+        self.reachability
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn role(&self) -> crate::leader::Role {
@@ -661,6 +674,9 @@ impl Engine {
                 .set(n);
         }
         *h.status.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(status);
+        if let Some(report) = &outcome.reachability {
+            self.publish_reachability(report.clone());
+        }
         if let Some(e) = &outcome.unreachable {
             m.datasource_errors.inc();
             m.datasource_up.set(0);
@@ -675,6 +691,29 @@ impl Engine {
                 .await,
         );
         self.notify(&notify).await;
+    }
+
+    /// Makes `report` the fleet's reachability: API, self-metrics.
+    fn publish_reachability(&self, report: Arc<crate::outage::step::Report>) {
+        let m = &self.deps.metrics;
+        let mut by_state: BTreeMap<&str, i64> = ["up", "down", "shadow", "unknown"]
+            .into_iter()
+            .map(|s| (s, 0))
+            .collect();
+        for d in &report.devices {
+            *by_state.entry(d.state.as_str()).or_default() += 1;
+        }
+        for (state, n) in by_state {
+            m.reachability_devices
+                .get_or_create(&crate::metrics::ReachStateLabel {
+                    state: state.to_string(),
+                })
+                .set(n);
+        }
+        m.reachability_problems.set(report.problems.len() as i64);
+        m.isolated_sites
+            .set(report.sites.iter().filter(|s| s.isolated).count() as i64);
+        *self.reachability.write().unwrap_or_else(|p| p.into_inner()) = report;
     }
 
     /// Advances `DatasourceUnreachable`: present while the datasource fails, firing once it

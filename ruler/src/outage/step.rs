@@ -434,47 +434,44 @@ pub fn recovery_note(
             None => format!("router {r} answers; its uptime is not known"),
         });
     }
-    let back: Vec<&Uplink> = fleet
+    // An unreachable router's uplinks are not seen while it is away: the ones up when it
+    // answers again are the ones that brought it back; a change seen during the outage
+    // (an uplink seen down, then up) orders them further.
+    let site_links: Vec<&Uplink> = fleet
         .uplinks
         .iter()
-        .filter(|u| {
-            (u.site == site || u.device == site)
-                && u.is_up()
-                && u.changed_at.is_some_and(|t| t >= started_at)
-        })
+        .filter(|u| u.site == site || (u.site.is_empty() && u.device == site))
         .collect();
-    match back.iter().filter_map(|u| u.changed_at).min() {
-        Some(first) => {
-            let firsts: Vec<&str> = back
-                .iter()
-                .filter(|u| u.changed_at == Some(first))
-                .map(|u| u.name())
-                .collect();
-            let verb = if firsts.len() > 1 {
-                "came back together"
-            } else {
-                "came back first"
-            };
-            parts.push(format!(
-                "{} {verb} at {}",
-                firsts.join(" and "),
-                local(first, tz, now)
-            ));
+    let mut up: Vec<&Uplink> = site_links.iter().copied().filter(|u| u.is_up()).collect();
+    let down: Vec<&str> = site_links
+        .iter()
+        .filter(|u| !u.is_up())
+        .map(|u| u.name())
+        .collect();
+    let back_at = |u: &Uplink| u.changed_at.filter(|t| *t >= started_at).unwrap_or(now);
+    up.sort_by_key(|u| back_at(u));
+    if let Some(first) = up.first().map(|u| back_at(u)) {
+        let firsts: Vec<&str> = up
+            .iter()
+            .filter(|u| back_at(u) == first)
+            .map(|u| u.name())
+            .collect();
+        let verb = if firsts.len() > 1 {
+            "came back together"
+        } else {
+            "came back first"
+        };
+        let mut s = format!(
+            "{} {verb} at {}",
+            firsts.join(" and "),
+            local(first, tz, now)
+        );
+        if !down.is_empty() {
+            s.push_str(&format!(" ({} still down)", down.join(", ")));
         }
-        None => {
-            let up: Vec<&str> = fleet
-                .uplinks
-                .iter()
-                .filter(|u| (u.site == site || u.device == site) && u.is_up())
-                .map(|u| u.name())
-                .collect();
-            if !up.is_empty() {
-                parts.push(format!(
-                    "{} up, no change seen during the outage",
-                    up.join(" and ")
-                ));
-            }
-        }
+        parts.push(s);
+    } else if !down.is_empty() {
+        parts.push(format!("{} still down", down.join(", ")));
     }
     parts.join("; ")
 }

@@ -306,32 +306,36 @@ fn poller_threshold_needs_a_share_and_a_count() {
 #[test]
 fn recovery_note_says_whether_the_router_restarted_and_which_uplink_came_back_first() {
     let started = Utc.with_ymd_and_hms(2026, 3, 2, 13, 58, 0).unwrap();
-    // (uptime seconds, Magti, Silknet, note)
+    // (uptime seconds, Magti, Silknet, note); `now` is 14:10.
     let cases: [(f64, Last, Last, &str); 4] = [
         (
             3.0 * 86_400.0 + 4.0 * 3600.0,
-            (1.0, 7, 9),
-            (1.0, 5, 9),
-            "router BATUMI-RTR did not restart (uptime 3d 4h): the WAN was lost; Silknet came back first at 14:05",
+            (2.0, 0, 10),
+            (1.0, 0, 10),
+            "router BATUMI-RTR did not restart (uptime 3d 4h): the WAN was lost; \
+             Silknet came back first at 14:10 (Magti still down)",
         ),
         (
             300.0,
-            (1.0, 6, 9),
-            (2.0, 1, 9),
-            "router BATUMI-RTR restarted during the outage (uptime 5m, outage 12m): power or hardware; Magti came back first at 14:06",
+            (1.0, 6, 10),
+            (1.0, 0, 10),
+            // Magti was seen coming up at 14:06 (after a change seen during the outage).
+            "router BATUMI-RTR restarted during the outage (uptime 5m, outage 12m): power or \
+             hardware; Magti came back first at 14:06",
         ),
         (
             300.0,
-            (1.0, 6, 9),
-            (1.0, 6, 9),
-            "router BATUMI-RTR restarted during the outage (uptime 5m, outage 12m): power or hardware; Magti and Silknet came back together at 14:06",
+            (1.0, 0, 10),
+            (1.0, 0, 10),
+            "router BATUMI-RTR restarted during the outage (uptime 5m, outage 12m): power or \
+             hardware; Magti and Silknet came back together at 14:10",
         ),
         (
             86_400.0,
-            (1.0, 0, 9),
-            (1.0, 0, 9),
-            // Both changed before the outage began: no change seen while it lasted.
-            "router BATUMI-RTR did not restart (uptime 1d): the WAN was lost; Magti and Silknet up, no change seen during the outage",
+            (2.0, 0, 10),
+            (2.0, 0, 10),
+            "router BATUMI-RTR did not restart (uptime 1d): the WAN was lost; Magti, Silknet \
+             still down",
         ),
     ];
     for (uptime, magti, silknet, want) in cases {
@@ -339,9 +343,9 @@ fn recovery_note_says_whether_the_router_restarted_and_which_uplink_came_back_fi
         b.last("BATUMI-RTR", "Magti", magti)
             .last("BATUMI-RTR", "Silknet", silknet)
             .uptime("BATUMI-RTR", uptime);
-        // Changes at 14:00 count as before the outage in the last case.
-        if magti.1 == 0 {
-            for s in b.a.isp_changed.iter_mut() {
+        // A change at 14:00 means one before the outage began.
+        for s in b.a.isp_changed.iter_mut() {
+            if s.value == hm(0) {
                 s.value = started.timestamp() as f64 - 60.0;
             }
         }
