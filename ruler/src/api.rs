@@ -116,14 +116,48 @@ struct ApiAlert<'a> {
     active_at: chrono::DateTime<chrono::Utc>,
     value: String,
     fingerprint: String,
+    /// The alert's open row, once written.
+    id: Option<i64>,
+    /// The id of the root row this alert is caused by.
+    caused_by: Option<i64>,
+    held_since: Option<chrono::DateTime<chrono::Utc>>,
+    hold_reason: Option<crate::alert::HoldReason>,
+    /// Always null for a live alert (its row is open); kept so both endpoints read alike.
+    resolution: Option<crate::alert::Resolution>,
+    resolution_note: Option<String>,
+}
+
+/// Open rows by (fingerprint, started_at): each live alert's row id and root id. A store
+/// that cannot be read leaves them out (the alerts themselves live in memory).
+async fn open_row_ids(
+    store: &dyn Store,
+) -> std::collections::HashMap<(String, chrono::DateTime<chrono::Utc>), (i64, Option<i64>)> {
+    match store.open_rows().await {
+        Ok(rows) => rows
+            .into_iter()
+            .map(|r| {
+                (
+                    (r.record.fingerprint, r.record.started_at),
+                    (r.id, r.caused_by),
+                )
+            })
+            .collect(),
+        Err(e) => {
+            error!(error = %e, "reading open rows for /api/v1/alerts");
+            Default::default()
+        }
+    }
 }
 
 async fn alerts(State(s): State<Arc<ApiState>>) -> Response {
     let groups = s.engine.status().await;
+    let ids = open_row_ids(s.store.as_ref()).await;
     let mut out = Vec::new();
     for g in &groups {
         for r in &g.rules {
             for a in &r.alerts {
+                let fp = a.fingerprint.to_string();
+                let row = ids.get(&(fp.clone(), a.active_at));
                 out.push(ApiAlert {
                     name: &r.name,
                     group: &g.name,
@@ -132,7 +166,13 @@ async fn alerts(State(s): State<Arc<ApiState>>) -> Response {
                     annotations: &a.annotations,
                     active_at: a.active_at,
                     value: crate::template::go_float(a.value),
-                    fingerprint: a.fingerprint.to_string(),
+                    fingerprint: fp,
+                    id: row.map(|r| r.0),
+                    caused_by: row.and_then(|r| r.1),
+                    held_since: a.held_since,
+                    hold_reason: a.hold_reason,
+                    resolution: None,
+                    resolution_note: None,
                 });
             }
         }

@@ -960,7 +960,11 @@ pub async fn replay(args: ReplayArgs) -> Result<()> {
     );
     for (rule, n) in &sum.fired {
         let resolved = sum.resolved.get(rule).copied().unwrap_or(0);
-        println!("{rule}: {n} episodes, {resolved} resolved within the range");
+        let no_data = sum.no_data.get(rule).copied().unwrap_or(0);
+        println!(
+            "{rule}: {n} episodes, {resolved} resolved within the range, {no_data} closed for \
+             lack of data"
+        );
     }
     if sum.fired.is_empty() {
         println!("no alert would have fired");

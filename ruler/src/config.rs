@@ -60,6 +60,9 @@ struct RawGroup {
     name: String,
     /// How often the group is evaluated, e.g. `1m`; defaults to the global interval.
     interval: Option<String>,
+    /// wardflux extension: how long a firing alert of this group may go without any data
+    /// (no series, no `wardflux_device_up`) before its row closes as `no_data`; default 15m.
+    staleness_budget: Option<String>,
     rules: Vec<RawRule>,
 }
 
@@ -77,6 +80,8 @@ struct RawRule {
     for_: Option<String>,
     /// How long an alert keeps firing after its condition clears.
     keep_firing_for: Option<String>,
+    /// wardflux extension: the group's `staleness_budget` for this alerting rule alone.
+    staleness_budget: Option<String>,
     /// Extra labels; values may use templates in alerting rules.
     #[serde(default)]
     labels: BTreeMap<String, String>,
@@ -97,6 +102,8 @@ pub struct Group {
     pub name: String,
     pub file: PathBuf,
     pub interval: Duration,
+    /// The group's staleness budget (its own or the default).
+    pub staleness_budget: Duration,
     pub rules: Vec<Rule>,
 }
 
@@ -113,6 +120,8 @@ pub struct Rule {
     /// The local PromQL parser's complaint, when the expression may be MetricsQL that only
     /// the datasource can judge.
     pub needs_remote_check: Option<String>,
+    /// The rule's own staleness budget, overriding its group's.
+    pub staleness_budget: Option<Duration>,
 }
 
 /// Alerting or recording.
@@ -290,6 +299,20 @@ pub fn parse_file(file: &Path, text: &str, opts: &LoadOptions) -> Result<Vec<Gro
                 }
             },
         };
+        let staleness_budget = match rg.staleness_budget.as_deref() {
+            None => crate::alert::DEFAULT_STALENESS_BUDGET,
+            Some(s) => match positive_duration(s) {
+                Ok(d) => d,
+                Err(e) => {
+                    errors.push(gerr(
+                        find_line(text, "staleness_budget:", s, 0).or(gline),
+                        None,
+                        format!("field \"staleness_budget\": {e}"),
+                    ));
+                    crate::alert::DEFAULT_STALENESS_BUDGET
+                }
+            },
+        };
         let mut rules = Vec::new();
         for rr in rg.rules {
             let (key, name) = match (&rr.alert, &rr.record) {
@@ -325,6 +348,7 @@ pub fn parse_file(file: &Path, text: &str, opts: &LoadOptions) -> Result<Vec<Gro
             name: rg.name,
             file: file.to_path_buf(),
             interval,
+            staleness_budget,
             rules,
         });
     }
@@ -352,6 +376,7 @@ fn validate_rule(
         ));
     }
     let mut needs_remote_check = None;
+    let mut staleness_budget = None;
     if rr.expr.trim().is_empty() {
         errs.push("field \"expr\": must not be empty".into());
     } else if let Err(e) = promql_parser::parser::parse(&rr.expr) {
@@ -394,6 +419,12 @@ fn validate_rule(
         };
         let for_ = dur("for", &rr.for_);
         let keep_firing_for = dur("keep_firing_for", &rr.keep_firing_for);
+        if let Some(s) = rr.staleness_budget.as_deref() {
+            match positive_duration(s) {
+                Ok(d) => staleness_budget = Some(d),
+                Err(e) => errs.push(format!("field \"staleness_budget\": {e}")),
+            }
+        }
         let mut annotations = BTreeMap::new();
         for (k, v) in &rr.annotations {
             match Template::parse(v) {
@@ -414,6 +445,7 @@ fn validate_rule(
             ("for", rr.for_.is_some()),
             ("keep_firing_for", rr.keep_firing_for.is_some()),
             ("annotations", !rr.annotations.is_empty()),
+            ("staleness_budget", rr.staleness_budget.is_some()),
         ] {
             if set {
                 errs.push(format!("field {field:?}: not allowed in a recording rule"));
@@ -432,7 +464,16 @@ fn validate_rule(
         raw_labels: rr.labels,
         kind,
         needs_remote_check,
+        staleness_budget,
     })
+}
+
+/// A duration that must be more than zero.
+fn positive_duration(s: &str) -> Result<Duration, String> {
+    match parse_duration(s)? {
+        d if d.is_zero() => Err("must be > 0".into()),
+        d => Ok(d),
+    }
 }
 
 /// Parses a Prometheus duration (`30s`, `5m`, `1h30m`, `1d`, `0s`).
@@ -554,6 +595,18 @@ mod tests {
                 "t.yml:4: group \"g\" rule \"bad name\" field \"record\"",
             ),
             ("groups: [\n", "t.yml:2: invalid YAML"),
+            (
+                "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        staleness_budget: 0s\n        labels: {severity: low}\n",
+                "t.yml:4: group \"g\" rule \"A\" field \"staleness_budget\": must be > 0",
+            ),
+            (
+                "groups:\n  - name: g\n    staleness_budget: soon\n    rules:\n      - alert: A\n        expr: up\n        labels: {severity: low}\n",
+                "t.yml:3: group \"g\" field \"staleness_budget\": invalid duration",
+            ),
+            (
+                "groups:\n  - name: g\n    rules:\n      - record: r\n        expr: up\n        staleness_budget: 5m\n",
+                "t.yml:4: group \"g\" rule \"r\" field \"staleness_budget\": not allowed in a recording rule",
+            ),
         ];
         for (text, want) in cases {
             let got = first_error(text);
@@ -575,6 +628,19 @@ mod tests {
         };
         let g = parse_file(Path::new("t.yml"), text, &opts).unwrap();
         assert!(g[0].rules[0].needs_remote_check.is_some());
+    }
+
+    #[test]
+    fn staleness_budget_defaults_and_overrides() {
+        let text = "groups:\n  - name: a\n    rules:\n      - alert: A\n        expr: up\n        labels: {severity: low}\n  - name: b\n    staleness_budget: 1h\n    rules:\n      - alert: B\n        expr: up\n        labels: {severity: low}\n      - alert: C\n        expr: up\n        staleness_budget: 2m\n        labels: {severity: low}\n";
+        let g = parse(text).unwrap();
+        assert_eq!(g[0].staleness_budget, Duration::from_secs(900));
+        assert_eq!(g[0].rules[0].staleness_budget, None);
+        assert_eq!(g[1].staleness_budget, Duration::from_secs(3600));
+        assert_eq!(
+            g[1].rules[1].staleness_budget,
+            Some(Duration::from_secs(120))
+        );
     }
 
     #[test]

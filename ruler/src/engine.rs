@@ -1,23 +1,30 @@
 //! The engine: one runtime per rule group (rules, their alert sets, health), evaluated at
 //! explicit times by [`Engine::evaluate_group`]; loops aligned to each group's interval;
 //! reload that carries alert state over; the built-in `DatasourceUnreachable` alert. IO goes
-//! through the `Querier`/`Importer`/`Notifier` traits and the transition queue.
+//! through the `Querier`/`Importer`/`Notifier` traits and the transition queue. Gone alerts
+//! resolve only on evidence ([`crate::evidence`]); the shadow context ([`crate::shadow`])
+//! gives alerts their root and keeps caused alerts from Alertmanager.
 
-use crate::alert::{Alert, AlertRecord, AlertSet, AlertSpec, Candidate, Transition};
+use crate::alert::{
+    Alert, AlertRecord, AlertSet, AlertSpec, Candidate, Episode, Evidence, Judge, NoSubject,
+    Resolution, Transition,
+};
 use crate::baseline::bucket::Bucket;
 use crate::baseline::cache::BaselineCache;
 use crate::baseline::detect;
 use crate::baseline::split_directions;
 use crate::config::{Group, Rule, RuleKind, RuleSet};
 use crate::datasource::{DatasourceError, Importer, Querier};
+use crate::evidence::Subject;
 use crate::labels::{Fingerprint, Labels};
 use crate::metrics::{GroupLabel, Metrics, RuleLabel, StateLabel};
 use crate::notifier::{AmAlert, Notifier};
 use crate::queue::TransitionQueue;
 use crate::rule;
+use crate::shadow::{Shadow, ShadowHandle};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -66,6 +73,11 @@ pub enum Health {
 pub struct RuleRuntime {
     pub rule: Rule,
     pub spec: Option<AlertSpec>,
+    /// What the rule's alerts are about, found once at load; `None` when the expression
+    /// has no vector selector (its gone alerts resolve without asking).
+    pub subject: Option<Subject>,
+    /// The rule's own label names, left out when matching evidence to an alert.
+    pub own_labels: BTreeSet<String>,
     pub alerts: AlertSet,
     pub health: Health,
     pub last_error: Option<String>,
@@ -79,6 +91,8 @@ pub struct GroupRuntime {
     pub group: Group,
     pub rules: Vec<RuleRuntime>,
     pub last_evaluation: Option<DateTime<Utc>>,
+    /// The outage group's topology problems at its last evaluation (logged once each).
+    problems: BTreeSet<String>,
 }
 
 /// What one group evaluation produced.
@@ -92,6 +106,8 @@ pub struct Outcome {
     pub failed: Vec<(String, String)>,
     /// The fleet's reachability, when this was the outage group and it read the fleet.
     pub reachability: Option<Arc<crate::outage::step::Report>>,
+    /// The shadow context for every group, when this was the outage group.
+    pub shadow: Option<Shadow>,
 }
 
 /// A rule as `/api/v1/rules` shows it.
@@ -137,6 +153,8 @@ impl GroupRuntime {
             .iter()
             .map(|r| RuleRuntime {
                 spec: rule::alert_spec(&group, r, settings.touch_every),
+                subject: Subject::of(&r.expr),
+                own_labels: r.raw_labels.keys().cloned().collect(),
                 rule: r.clone(),
                 alerts: AlertSet::default(),
                 health: Health::Unknown,
@@ -150,6 +168,7 @@ impl GroupRuntime {
             group,
             rules,
             last_evaluation: None,
+            problems: BTreeSet::new(),
         }
     }
 
@@ -212,7 +231,13 @@ impl GroupRuntime {
         baselines: Option<&BaselineCache>,
         now: DateTime<Utc>,
         settings: &Settings,
+        shadow: &Shadow,
     ) -> Outcome {
+        if let Some(cfg) = self.outage_config() {
+            return self
+                .evaluate_outages(&cfg, querier, importer, now, settings)
+                .await;
+        }
         let mut out = Outcome::default();
         let step = self.group.interval;
         let valid_for = step.max(Duration::from_secs(60)) * 4;
@@ -229,24 +254,20 @@ impl GroupRuntime {
                 Ok(Produced::Candidates(cands, n)) => {
                     out.reached = true;
                     rr.last_samples = n;
-                    if let Some(spec) = &rr.spec {
-                        out.transitions.extend(rr.alerts.step(spec, cands, now));
-                        for a in rr.alerts.alerts() {
-                            if a.state == crate::alert::AlertState::Firing {
-                                out.notify.push(AmAlert::firing(
-                                    a,
-                                    now,
-                                    valid_for,
-                                    &settings.external_url,
-                                ));
-                            }
+                    match step_rule(rr, cands, querier, now, step, shadow, &self.group.name).await {
+                        Ok(transitions) => {
+                            out.transitions.extend(transitions);
+                            out.notify.extend(notifications(
+                                &mut rr.alerts,
+                                shadow,
+                                now,
+                                valid_for,
+                                &settings.external_url,
+                            ));
+                            Ok(())
                         }
-                        for (a, at) in rr.alerts.take_resolved() {
-                            out.notify
-                                .push(AmAlert::resolved(&a, at, &settings.external_url));
-                        }
+                        Err(f) => Err(f),
                     }
-                    Ok(())
                 }
                 Ok(Produced::Points(points)) => {
                     out.reached = true;
@@ -283,6 +304,106 @@ impl GroupRuntime {
         }
         self.last_evaluation = Some(now);
         out
+    }
+
+    /// The outage settings, when this is the outage group.
+    fn outage_config(&self) -> Option<Arc<crate::outage::config::OutageConfig>> {
+        self.rules.iter().find_map(|r| match &r.rule.kind {
+            RuleKind::Outage(cfg) => Some(cfg.clone()),
+            _ => None,
+        })
+    }
+
+    /// One evaluation of the outage group: read the fleet once for its three rules, write
+    /// the reachability back, step the rows with the group's own evidence and causes, and
+    /// hand the shadow map to every other group. An unreachable datasource changes nothing.
+    async fn evaluate_outages(
+        &mut self,
+        cfg: &crate::outage::config::OutageConfig,
+        querier: &dyn Querier,
+        importer: &dyn Importer,
+        now: DateTime<Utc>,
+        settings: &Settings,
+    ) -> Outcome {
+        let mut out = Outcome::default();
+        let started = Instant::now();
+        let step = self.group.interval;
+        let valid_for = step.max(Duration::from_secs(60)) * 4;
+        self.last_evaluation = Some(now);
+        let seen = match crate::outage::run::observe(cfg, querier, now, step).await {
+            Ok(seen) => seen,
+            Err(e) => {
+                let f = Failure::from(e);
+                match &f.unreachable {
+                    Some(e) => out.unreachable = Some(e.clone()),
+                    None => {
+                        out.reached = true;
+                        warn!(group = %self.group.name, error = %f.msg, "outage evaluation failed");
+                    }
+                }
+                for rr in &mut self.rules {
+                    rr.last_evaluation = Some(now);
+                    rr.health = Health::Err;
+                    rr.last_error = Some(f.msg.clone());
+                    out.failed.push((rr.rule.name.clone(), f.msg.clone()));
+                }
+                return out;
+            }
+        };
+        out.reached = true;
+        self.log_problems(&seen.report.problems);
+        let recorded = crate::outage::recorded(&seen.report, now);
+        let write = importer.import(&recorded).await;
+        if let Err(e) = &write {
+            warn!(group = %self.group.name, error = %e, "writing wardflux:device_reachability failed");
+        } else {
+            out.recorded += recorded.len();
+        }
+        let rules: Vec<(&AlertSpec, &mut AlertSet)> = self
+            .rules
+            .iter_mut()
+            .filter_map(|r| Some((r.spec.as_ref()?, &mut r.alerts)))
+            .collect();
+        let stepped = crate::outage::run::step(&seen, cfg, rules, now);
+        out.transitions = stepped.transitions;
+        let shadow = Shadow::new(stepped.shadow.device_map());
+        for rr in &mut self.rules {
+            out.notify.extend(notifications(
+                &mut rr.alerts,
+                &shadow,
+                now,
+                valid_for,
+                &settings.external_url,
+            ));
+            rr.last_evaluation = Some(now);
+            rr.last_samples = seen.samples;
+            rr.last_duration = started.elapsed();
+            match &write {
+                Ok(()) => {
+                    rr.health = Health::Ok;
+                    rr.last_error = None;
+                }
+                Err(e) => {
+                    rr.health = Health::Err;
+                    rr.last_error = Some(format!("writing the reachability series: {e}"));
+                }
+            }
+        }
+        out.shadow = Some(shadow);
+        out.reachability = Some(Arc::new(seen.report));
+        out
+    }
+
+    /// Logs each topology contradiction once, when it appears.
+    fn log_problems(&mut self, problems: &[String]) {
+        let now: std::collections::BTreeSet<String> = problems.iter().cloned().collect();
+        for p in now.difference(&self.problems) {
+            warn!(group = %self.group.name, problem = %p, "topology problem");
+        }
+        for p in self.problems.difference(&now) {
+            info!(group = %self.group.name, problem = %p, "topology problem gone");
+        }
+        self.problems = now;
     }
 
     pub fn status(&self) -> GroupStatus {
@@ -340,6 +461,99 @@ impl GroupRuntime {
                 .collect(),
         }
     }
+}
+
+/// The engine's answers to the alert life for one rule at one evaluation: the evidence
+/// gathered for its gone alerts, and the shadow context for roots.
+struct Answers<'a> {
+    evidence: BTreeMap<Fingerprint, Evidence>,
+    shadow: &'a Shadow,
+    group: &'a str,
+}
+
+impl Judge for Answers<'_> {
+    fn evidence(&self, alert: &Alert) -> Evidence {
+        self.evidence
+            .get(&alert.fingerprint)
+            .copied()
+            .unwrap_or(Evidence::Unknown)
+    }
+
+    fn cause(&self, alert: &Alert) -> Option<Episode> {
+        self.shadow
+            .root_of(&alert.labels, self.group)
+            .filter(|root| root.fingerprint != alert.fingerprint.to_string())
+            .cloned()
+    }
+}
+
+/// Steps one alerting rule's alerts with its candidates, asking the datasource for evidence
+/// about the firing alerts that are gone. An unreachable datasource (or a failed evidence
+/// query) leaves the alerts as they are.
+async fn step_rule(
+    rr: &mut RuleRuntime,
+    cands: BTreeMap<Fingerprint, Candidate>,
+    querier: &dyn Querier,
+    now: DateTime<Utc>,
+    step: Duration,
+    shadow: &Shadow,
+    group: &str,
+) -> Result<Vec<Transition>, Failure> {
+    let Some(spec) = &rr.spec else {
+        return Ok(Vec::new());
+    };
+    let gone = rr.alerts.awaiting_evidence(spec, &cands, now);
+    let evidence = crate::evidence::gather(
+        rr.subject.as_ref(),
+        &rr.own_labels,
+        &gone,
+        querier,
+        now,
+        step,
+    )
+    .await
+    .map_err(|e| Failure {
+        msg: format!("asking for evidence: {e}"),
+        reached: !e.is_unreachable(),
+        unreachable: e.is_unreachable().then(|| e.clone()),
+    })?;
+    let answers = Answers {
+        evidence,
+        shadow,
+        group,
+    };
+    Ok(rr.alerts.step(spec, cands, now, &answers))
+}
+
+/// True while `alert` is caused by a root that is still open: its root is what Alertmanager
+/// gets, not it.
+pub fn suppressed(alert: &Alert, shadow: &Shadow) -> bool {
+    alert
+        .caused_by
+        .as_ref()
+        .is_some_and(|root| shadow.is_open(root))
+}
+
+/// What Alertmanager gets from a rule after a step: every firing alert (held ones included,
+/// as firing) and every recovered one, except those whose root is open.
+fn notifications(
+    alerts: &mut AlertSet,
+    shadow: &Shadow,
+    now: DateTime<Utc>,
+    valid_for: Duration,
+    external_url: &str,
+) -> Vec<AmAlert> {
+    let mut out: Vec<AmAlert> = alerts
+        .alerts()
+        .filter(|a| a.state == crate::alert::AlertState::Firing && !suppressed(a, shadow))
+        .map(|a| AmAlert::firing(a, now, valid_for, external_url))
+        .collect();
+    for (a, at) in alerts.take_resolved() {
+        if !suppressed(&a, shadow) {
+            out.push(AmAlert::resolved(&a, at, external_url));
+        }
+    }
+    out
 }
 
 /// What one rule produced at one instant.
@@ -474,6 +688,8 @@ pub struct Engine {
     role: RwLock<crate::leader::Role>,
     /// The fleet's reachability at the outage group's last evaluation.
     reachability: RwLock<Arc<crate::outage::step::Report>>,
+    /// Device -> root outage row, read by every group evaluation; empty unless set.
+    shadow: ShadowHandle,
 }
 
 /// The first multiple of `interval` (since the epoch) at or after `t`.
@@ -497,6 +713,7 @@ impl Engine {
             for_: settings.unreachable_grace,
             keep_firing_for: Duration::ZERO,
             touch_every: settings.touch_every,
+            staleness_budget: crate::alert::DEFAULT_STALENESS_BUDGET,
         };
         deps.metrics.config_last_reload_successful.set(1);
         Arc::new(Engine {
@@ -510,6 +727,7 @@ impl Engine {
             loops: std::sync::Mutex::new(Vec::new()),
             role: RwLock::new(crate::leader::Role::Leader),
             reachability: RwLock::new(Arc::default()),
+            shadow: ShadowHandle::default(),
         })
     }
 
@@ -519,6 +737,13 @@ impl Engine {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// The shadow context every group evaluation reads: whoever computes it (the outage
+    /// group) calls `set` on it; alerts whose `device` it covers get `caused_by` and are not
+    /// notified while their root is open.
+    pub fn shadow(&self) -> &ShadowHandle {
+        &self.shadow
     }
 
     pub fn role(&self) -> crate::leader::Role {
@@ -604,14 +829,11 @@ impl Engine {
         let orphans: Vec<Transition> = rows
             .into_iter()
             .map(|r| Transition::Resolved {
-                episode: crate::alert::Episode {
-                    alert_name: r.alert_name,
-                    group_name: r.group_name,
-                    fingerprint: r.fingerprint,
-                    started_at: r.started_at,
-                },
+                episode: Episode::of(&r),
                 resolved_at: now,
                 value: r.value,
+                resolution: Resolution::RuleRemoved,
+                note: None,
             })
             .collect();
         info!(
@@ -631,6 +853,7 @@ impl Engine {
         };
         m.evaluations.get_or_create(&gl).inc();
         let started = Instant::now();
+        let shadow = self.shadow.get();
         let (outcome, status) = {
             let mut rt = h.runtime.lock().await;
             let o = rt
@@ -640,6 +863,7 @@ impl Engine {
                     self.deps.baselines.as_deref(),
                     now,
                     &self.settings,
+                    &shadow,
                 )
                 .await;
             (o, rt.status())
@@ -676,6 +900,9 @@ impl Engine {
         *h.status.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(status);
         if let Some(report) = &outcome.reachability {
             self.publish_reachability(report.clone());
+        }
+        if let Some(shadow) = &outcome.shadow {
+            self.shadow.set(shadow.clone());
         }
         if let Some(e) = &outcome.unreachable {
             m.datasource_errors.inc();
@@ -752,7 +979,7 @@ impl Engine {
             );
         }
         let Internal { spec, alerts } = &mut *internal;
-        let transitions = alerts.step(spec, cands, now);
+        let transitions = alerts.step(spec, cands, now, &NoSubject);
         self.deps.queue.push(transitions);
         let mut out: Vec<AmAlert> = alerts
             .alerts()
@@ -889,6 +1116,7 @@ impl Engine {
                         name: h.name.clone(),
                         file: Default::default(),
                         interval: h.interval,
+                        staleness_budget: crate::alert::DEFAULT_STALENESS_BUDGET,
                         rules: Vec::new(),
                     },
                     &self.settings,
@@ -917,6 +1145,13 @@ impl Engine {
             resolved = transitions.len(),
             "rules reloaded"
         );
+        if !handles
+            .iter()
+            .any(|h| h.name == crate::outage::OUTAGE_GROUP)
+        {
+            // No outage group any more: nothing is in the shadow of anything.
+            self.shadow.set(Shadow::default());
+        }
         *self.groups.write().unwrap_or_else(|p| p.into_inner()) = handles;
         self.deps.queue.push(transitions);
         if was_running {
@@ -1010,7 +1245,14 @@ mod tests {
         ds.answer("down", Ok(vec![]));
         ds.answer("r", Ok(vec![]));
         e.evaluate_all(t(5)).await;
-        assert_eq!(e.queue().depth(), 4, "both resolve once data is back");
+        assert_eq!(
+            e.queue().depth(),
+            4,
+            "DatasourceUnreachable resolves; Down is held: no evidence of recovery"
+        );
+        ds.answer("down{device=~\"R1\"}", Ok(vec![down("R1")]));
+        e.evaluate_all(t(6)).await;
+        assert_eq!(e.queue().depth(), 5, "Down resolves on evidence");
     }
 
     #[tokio::test]

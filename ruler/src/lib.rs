@@ -5,7 +5,9 @@
 //! - `config`: rule files (Prometheus rule-group format) parsed and validated
 //! - `template`: the Go-template subset used in annotations
 //! - `labels`: label sets and stable fingerprints
-//! - `alert`: the pure alert life (pending, firing, resolved) and its transitions
+//! - `alert`: the pure alert life (pending, firing, held, resolved) and its transitions
+//! - `evidence`: a rule's subject and the evidence that lets a gone alert resolve
+//! - `shadow`: the shadow context (device -> root outage row) shared by every group
 //! - `baseline`: hour-of-week baselines, learning, anomaly scoring and detection
 //! - `rule`: one rule's query result turned into candidates or recorded samples
 //! - `datasource`: the `Querier`/`Importer` traits and the VictoriaMetrics client
@@ -33,6 +35,7 @@ pub mod config;
 pub mod datasource;
 pub mod endpoint;
 pub mod engine;
+pub mod evidence;
 pub mod labels;
 pub mod leader;
 pub mod metrics;
@@ -42,6 +45,7 @@ pub mod queue;
 pub mod replay;
 pub mod rule;
 pub mod secret;
+pub mod shadow;
 pub mod store;
 pub mod template;
 pub mod traffic;

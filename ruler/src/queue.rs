@@ -243,6 +243,8 @@ mod tests {
                 episode,
                 resolved_at: at,
                 value: None,
+                resolution: crate::alert::Resolution::Recovered,
+                note: None,
             },
             _ => unreachable!(),
         }

@@ -1,9 +1,11 @@
 //! Replay: rules evaluated over a past range, as they would have been live, with the
 //! would-be alert-history rows written to a chosen store (for tuning rules on history).
 //! Each rule is fetched with range queries in chunks and fed through the same alert life
-//! at every aligned step, including steps where the result is empty.
+//! at every aligned step, including steps where the result is empty. Gone alerts resolve
+//! only on evidence, as live: the rule's subject and `wardflux_device_up` are fetched over
+//! the chunk (once, when an alert first needs them) and judged at each step.
 
-use crate::alert::{AlertSet, Candidate, Transition};
+use crate::alert::{Alert, AlertSet, Candidate, Evidence, Resolution, Transition};
 use crate::baseline::bucket::Bucket;
 use crate::baseline::cache::BaselineCache;
 use crate::baseline::detect;
@@ -12,11 +14,12 @@ use crate::config::RuleSet;
 use crate::config::{Rule, RuleKind};
 use crate::datasource::{DatasourceError, Importer, Querier, Sample};
 use crate::engine::align_up;
+use crate::evidence::{self, Subject};
 use crate::labels::Fingerprint;
 use crate::rule;
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use thiserror::Error;
 use tracing::info;
@@ -59,12 +62,64 @@ pub struct ReplayOptions {
 pub struct ReplaySummary {
     pub fired: BTreeMap<String, usize>,
     pub resolved: BTreeMap<String, usize>,
+    /// Rows closed for lack of data past the staleness budget (not recoveries).
+    pub no_data: BTreeMap<String, usize>,
     pub recorded: usize,
     pub steps: usize,
 }
 
 /// Range results of one rule's query, by timestamp.
 type Timeline = BTreeMap<i64, Vec<Sample>>;
+
+/// The subject's and device health's range data over one chunk, for judging gone alerts.
+struct RangeEvidence {
+    subject: Timeline,
+    device_up: Timeline,
+}
+
+async fn timeline(
+    querier: &dyn Querier,
+    expr: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    step: Duration,
+) -> Result<Timeline, DatasourceError> {
+    let mut by_time = Timeline::new();
+    for s in querier.query_range(expr, start, end, step).await? {
+        for (ts, v) in s.points {
+            by_time.entry(ts).or_default().push(Sample {
+                labels: s.labels.clone(),
+                value: v,
+            });
+        }
+    }
+    Ok(by_time)
+}
+
+impl RangeEvidence {
+    async fn fetch(
+        subject: &Subject,
+        querier: &dyn Querier,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        step: Duration,
+    ) -> Result<Self, DatasourceError> {
+        Ok(RangeEvidence {
+            subject: timeline(querier, &subject.selector(), start, end, step).await?,
+            device_up: timeline(querier, evidence::DEVICE_UP, start, end, step).await?,
+        })
+    }
+
+    fn judge(&self, alert: &Alert, own: &BTreeSet<String>, ms: i64) -> Evidence {
+        let none = Vec::new();
+        evidence::judge(
+            alert,
+            self.subject.get(&ms).unwrap_or(&none),
+            self.device_up.get(&ms).unwrap_or(&none),
+            own,
+        )
+    }
+}
 
 async fn fetch(
     rule: &Rule,
@@ -77,16 +132,7 @@ async fn fetch(
         RuleKind::Anomaly(cfg) => cfg.detect_expr(),
         _ => rule.expr.clone(),
     };
-    let mut by_time = Timeline::new();
-    for s in querier.query_range(&expr, start, end, step).await? {
-        for (ts, v) in s.points {
-            by_time.entry(ts).or_default().push(Sample {
-                labels: s.labels.clone(),
-                value: v,
-            });
-        }
-    }
-    Ok(by_time)
+    timeline(querier, &expr, start, end, step).await
 }
 
 /// Alert candidates of `rule` at `t` from its fetched timeline.
@@ -139,6 +185,8 @@ pub async fn replay(
                 continue;
             }
             let mut alerts = AlertSet::default();
+            let subject = Subject::of(&r.expr);
+            let own: BTreeSet<String> = r.raw_labels.keys().cloned().collect();
             let mut chunk_start = first;
             let err_ds = |source| ReplayError::Datasource {
                 group: g.name.clone(),
@@ -175,20 +223,57 @@ pub async fn replay(
                         let mut timeline = fetch(r, querier, chunk_start, chunk_end, step)
                             .await
                             .map_err(err_ds)?;
+                        let mut range_evidence: Option<RangeEvidence> = None;
                         while t <= chunk_end {
                             sum.steps += 1;
                             let cands = candidates_at(r, &mut timeline, t, baselines)
                                 .await
                                 .map_err(err_rule)?;
-                            for tr in alerts.step(spec, cands, t) {
-                                match &tr {
-                                    Transition::Fired(_) => {
-                                        *sum.fired.entry(r.name.clone()).or_default() += 1
+                            let gone = alerts.awaiting_evidence(spec, &cands, t);
+                            let ms = t.timestamp_millis();
+                            let mut answers: BTreeMap<Fingerprint, Evidence> = BTreeMap::new();
+                            if let (false, Some(subject)) = (gone.is_empty(), &subject) {
+                                if range_evidence.is_none() {
+                                    range_evidence = Some(
+                                        RangeEvidence::fetch(
+                                            subject,
+                                            querier,
+                                            chunk_start,
+                                            chunk_end,
+                                            step,
+                                        )
+                                        .await
+                                        .map_err(err_ds)?,
+                                    );
+                                }
+                                if let Some(ev) = &range_evidence {
+                                    for a in &gone {
+                                        answers.insert(a.fingerprint, ev.judge(a, &own, ms));
                                     }
-                                    Transition::Resolved { .. } => {
-                                        *sum.resolved.entry(r.name.clone()).or_default() += 1
-                                    }
-                                    Transition::Touched { .. } => {}
+                                }
+                            }
+                            let judge = |a: &Alert| {
+                                if subject.is_none() {
+                                    Evidence::NoSubject
+                                } else {
+                                    answers
+                                        .get(&a.fingerprint)
+                                        .copied()
+                                        .unwrap_or(Evidence::Unknown)
+                                }
+                            };
+                            for tr in alerts.step(spec, cands, t, &judge) {
+                                let counter = match &tr {
+                                    Transition::Fired(_) => Some(&mut sum.fired),
+                                    Transition::Resolved {
+                                        resolution: Resolution::NoData,
+                                        ..
+                                    } => Some(&mut sum.no_data),
+                                    Transition::Resolved { .. } => Some(&mut sum.resolved),
+                                    _ => None,
+                                };
+                                if let Some(c) = counter {
+                                    *c.entry(r.name.clone()).or_default() += 1;
                                 }
                                 store.apply(&tr).await?;
                             }

@@ -24,6 +24,7 @@ pub fn alert_spec(group: &Group, rule: &Rule, touch_every: Duration) -> Option<A
             for_: *for_,
             keep_firing_for: *keep_firing_for,
             touch_every,
+            staleness_budget: rule.staleness_budget.unwrap_or(group.staleness_budget),
         }),
         RuleKind::Anomaly(cfg) => Some(AlertSpec {
             group: group.name.clone(),
@@ -31,6 +32,7 @@ pub fn alert_spec(group: &Group, rule: &Rule, touch_every: Duration) -> Option<A
             for_: cfg.interval * cfg.consecutive.saturating_sub(1),
             keep_firing_for: cfg.keep_firing_for,
             touch_every,
+            staleness_budget: rule.staleness_budget.unwrap_or(group.staleness_budget),
         }),
         RuleKind::Outage(cfg) => Some(AlertSpec {
             group: group.name.clone(),
@@ -38,6 +40,7 @@ pub fn alert_spec(group: &Group, rule: &Rule, touch_every: Duration) -> Option<A
             for_: cfg.for_,
             keep_firing_for: Duration::ZERO,
             touch_every,
+            staleness_budget: group.staleness_budget,
         }),
         RuleKind::Record => None,
     }

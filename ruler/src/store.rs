@@ -2,8 +2,10 @@
 //! implementations over sqlx. Migrations live in `migrations/{postgres,sqlite}` at the repo
 //! root and are embedded at build time. Every write is idempotent (an episode is its
 //! fingerprint and start), so a transition retried after an outage never duplicates a row.
+//! A row's root (`caused_by`) is written as the parent row's id, found by the parent's
+//! (fingerprint, started_at): the queue is ordered, so the parent row exists by then.
 
-use crate::alert::{AlertRecord, RowState, Transition};
+use crate::alert::{AlertRecord, Episode, HoldReason, Resolution, RowState, Transition};
 use crate::baseline::bucket::Bucket;
 use crate::baseline::stats::BucketStats;
 use crate::baseline::Direction;
@@ -42,6 +44,8 @@ pub struct HistoryRow {
     pub id: i64,
     #[serde(flatten)]
     pub record: AlertRecord,
+    /// The id of the root row this row is caused by (`record.caused_by` is its episode).
+    pub caused_by: Option<i64>,
     pub acknowledged_at: Option<DateTime<Utc>>,
     pub acknowledged_by: Option<String>,
 }
@@ -62,8 +66,19 @@ pub struct BaselineRow {
 pub trait Store: Send + Sync {
     /// Applies the embedded migrations.
     fn migrate(&self) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Rows still firing, oldest first, with their ids.
+    fn open_rows(&self) -> BoxFuture<'_, Result<Vec<HistoryRow>, StoreError>>;
     /// Rows still firing, to restore alert state at start.
-    fn open_alerts(&self) -> BoxFuture<'_, Result<Vec<AlertRecord>, StoreError>>;
+    fn open_alerts(&self) -> BoxFuture<'_, Result<Vec<AlertRecord>, StoreError>> {
+        Box::pin(async move {
+            Ok(self
+                .open_rows()
+                .await?
+                .into_iter()
+                .map(|h| h.record)
+                .collect())
+        })
+    }
     /// Writes one transition; safe to repeat.
     fn apply<'a>(&'a self, t: &'a Transition) -> BoxFuture<'a, Result<(), StoreError>>;
     /// The newest rows first, at most `limit`.
@@ -135,19 +150,35 @@ pub struct SqliteStore {
 mod sql {
     pub const INSERT: &str = "INSERT INTO alert_history (alert_name, group_name, fingerprint, \
         severity, device, if_name, interface_type, isp_provider, message, value, labels, \
-        annotations, state, started_at, resolved_at, last_evaluated_at) VALUES ($1, $2, $3, \
-        $4, $5, $6, $7, $8, $9, $10, $11{J}, $12{J}, $13, $14, $15, $16) \
+        annotations, state, started_at, resolved_at, last_evaluated_at, caused_by, held_since, \
+        hold_reason, resolution, resolution_note) VALUES ($1, $2, $3, \
+        $4, $5, $6, $7, $8, $9, $10, $11{J}, $12{J}, $13, $14, $15, $16, \
+        (SELECT p.id FROM alert_history p WHERE p.fingerprint = $17 AND p.started_at = $18), \
+        $19, $20, $21, $22) \
         ON CONFLICT (fingerprint, started_at) DO NOTHING";
     pub const RESOLVE: &str = "UPDATE alert_history SET state = 'resolved', resolved_at = $1, \
-        last_evaluated_at = $1, value = COALESCE($2, value) \
+        last_evaluated_at = $1, value = COALESCE($2, value), resolution = $5, \
+        resolution_note = $6 \
         WHERE fingerprint = $3 AND started_at = $4 AND resolved_at IS NULL";
+    pub const LINK: &str = "UPDATE alert_history SET caused_by = (SELECT p.id FROM \
+        alert_history p WHERE p.fingerprint = $1 AND p.started_at = $2) \
+        WHERE fingerprint = $3 AND started_at = $4 AND resolved_at IS NULL";
+    pub const HOLD: &str = "UPDATE alert_history SET held_since = $1, hold_reason = $2 \
+        WHERE fingerprint = $3 AND started_at = $4 AND resolved_at IS NULL";
+    pub const UNHOLD: &str = "UPDATE alert_history SET held_since = NULL, hold_reason = NULL \
+        WHERE fingerprint = $1 AND started_at = $2 AND resolved_at IS NULL";
     pub const TOUCH: &str = "UPDATE alert_history SET last_evaluated_at = $1, \
         value = COALESCE($2, value) \
         WHERE fingerprint = $3 AND started_at = $4 AND resolved_at IS NULL";
-    pub const COLUMNS: &str = "id, alert_name, group_name, fingerprint, severity, device, \
-        if_name, interface_type, isp_provider, message, value, labels{T} AS labels, \
-        annotations{T} AS annotations, state, started_at, resolved_at, last_evaluated_at, \
-        acknowledged_at, acknowledged_by";
+    /// Columns of `h`, a row, and `p`, its root row, from [`FROM`].
+    pub const COLUMNS: &str = "h.id, h.alert_name, h.group_name, h.fingerprint, h.severity, \
+        h.device, h.if_name, h.interface_type, h.isp_provider, h.message, h.value, \
+        h.labels{T} AS labels, h.annotations{T} AS annotations, h.state, h.started_at, \
+        h.resolved_at, h.last_evaluated_at, h.acknowledged_at, h.acknowledged_by, \
+        h.caused_by, h.held_since, h.hold_reason, h.resolution, h.resolution_note, \
+        p.alert_name AS root_alert_name, p.group_name AS root_group_name, \
+        p.fingerprint AS root_fingerprint, p.started_at AS root_started_at";
+    pub const FROM: &str = "FROM alert_history h LEFT JOIN alert_history p ON p.id = h.caused_by";
 
     pub const BASELINE_INSERT: &str = "INSERT INTO interface_baselines (device, if_name, \
         direction, day_of_week, hour_of_day, mean, std_dev, min_value, max_value, median, mad, \
@@ -179,6 +210,7 @@ fn json(v: &impl serde::Serialize) -> String {
 fn decode_row<R: Row>(row: &R) -> Result<HistoryRow, sqlx::Error>
 where
     for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> Option<f64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
@@ -189,6 +221,24 @@ where
     let labels: String = row.try_get("labels")?;
     let annotations: String = row.try_get("annotations")?;
     let state: String = row.try_get("state")?;
+    let root = match (
+        row.try_get::<Option<String>, _>("root_fingerprint")?,
+        row.try_get::<Option<DateTime<Utc>>, _>("root_started_at")?,
+    ) {
+        (Some(fingerprint), Some(started_at)) => Some(Episode {
+            alert_name: row
+                .try_get::<Option<String>, _>("root_alert_name")?
+                .unwrap_or_default(),
+            group_name: row
+                .try_get::<Option<String>, _>("root_group_name")?
+                .unwrap_or_default(),
+            fingerprint,
+            started_at,
+        }),
+        _ => None,
+    };
+    let hold_reason: Option<String> = row.try_get("hold_reason")?;
+    let resolution: Option<String> = row.try_get("resolution")?;
     Ok(HistoryRow {
         id: row.try_get("id")?,
         record: AlertRecord {
@@ -212,7 +262,13 @@ where
             started_at: row.try_get("started_at")?,
             resolved_at: row.try_get("resolved_at")?,
             last_evaluated_at: row.try_get("last_evaluated_at")?,
+            caused_by: root,
+            held_since: row.try_get("held_since")?,
+            hold_reason: hold_reason.as_deref().and_then(HoldReason::parse),
+            resolution: resolution.as_deref().and_then(Resolution::parse),
+            resolution_note: row.try_get("resolution_note")?,
         },
+        caused_by: row.try_get("caused_by")?,
         acknowledged_at: row.try_get("acknowledged_at")?,
         acknowledged_by: row.try_get("acknowledged_by")?,
     })
@@ -315,18 +371,19 @@ macro_rules! store_impl {
                 })
             }
 
-            fn open_alerts(&self) -> BoxFuture<'_, Result<Vec<AlertRecord>, StoreError>> {
+            fn open_rows(&self) -> BoxFuture<'_, Result<Vec<HistoryRow>, StoreError>> {
                 Box::pin(async move {
                     let q = $dialect(&format!(
-                        "SELECT {} FROM alert_history WHERE resolved_at IS NULL ORDER BY id",
-                        sql::COLUMNS
+                        "SELECT {} {} WHERE h.resolved_at IS NULL ORDER BY h.id",
+                        sql::COLUMNS,
+                        sql::FROM
                     ));
                     let rows = sqlx::query(&q)
                         .fetch_all(&self.pool)
                         .await
                         .map_err(|e| classify("reading open alerts", e))?;
                     rows.iter()
-                        .map(|r| decode_row(r).map(|h| h.record))
+                        .map(decode_row)
                         .collect::<Result<Vec<_>, _>>()
                         .map_err(|e| classify("decoding open alerts", e))
                 })
@@ -354,6 +411,12 @@ macro_rules! store_impl {
                                 .bind(r.started_at)
                                 .bind(r.resolved_at)
                                 .bind(r.last_evaluated_at)
+                                .bind(r.caused_by.as_ref().map(|p| p.fingerprint.clone()))
+                                .bind(r.caused_by.as_ref().map(|p| p.started_at))
+                                .bind(r.held_since)
+                                .bind(r.hold_reason.map(|h| h.as_str()))
+                                .bind(r.resolution.map(|x| x.as_str()))
+                                .bind(r.resolution_note.as_deref())
                                 .execute(&self.pool)
                                 .await
                         }
@@ -361,10 +424,43 @@ macro_rules! store_impl {
                             episode,
                             resolved_at,
                             value,
+                            resolution,
+                            note,
                         } => {
                             sqlx::query(&$dialect(sql::RESOLVE))
                                 .bind(*resolved_at)
                                 .bind(*value)
+                                .bind(&episode.fingerprint)
+                                .bind(episode.started_at)
+                                .bind(resolution.as_str())
+                                .bind(note.as_deref())
+                                .execute(&self.pool)
+                                .await
+                        }
+                        Transition::Link { child, parent } => {
+                            sqlx::query(&$dialect(sql::LINK))
+                                .bind(&parent.fingerprint)
+                                .bind(parent.started_at)
+                                .bind(&child.fingerprint)
+                                .bind(child.started_at)
+                                .execute(&self.pool)
+                                .await
+                        }
+                        Transition::Held {
+                            episode,
+                            since,
+                            reason,
+                        } => {
+                            sqlx::query(&$dialect(sql::HOLD))
+                                .bind(*since)
+                                .bind(reason.as_str())
+                                .bind(&episode.fingerprint)
+                                .bind(episode.started_at)
+                                .execute(&self.pool)
+                                .await
+                        }
+                        Transition::Unheld { episode } => {
+                            sqlx::query(&$dialect(sql::UNHOLD))
                                 .bind(&episode.fingerprint)
                                 .bind(episode.started_at)
                                 .execute(&self.pool)
@@ -387,8 +483,9 @@ macro_rules! store_impl {
             fn history(&self, limit: i64) -> BoxFuture<'_, Result<Vec<HistoryRow>, StoreError>> {
                 Box::pin(async move {
                     let q = $dialect(&format!(
-                        "SELECT {} FROM alert_history ORDER BY id DESC LIMIT $1",
-                        sql::COLUMNS
+                        "SELECT {} {} ORDER BY h.id DESC LIMIT $1",
+                        sql::COLUMNS,
+                        sql::FROM
                     ));
                     let rows = sqlx::query(&q)
                         .bind(limit)

@@ -319,6 +319,7 @@ pub fn anomaly_group(cfg: BaselineConfig) -> crate::config::Group {
         name: ANOMALY_GROUP.to_string(),
         file: cfg.file.clone(),
         interval: cfg.interval,
+        staleness_budget: crate::alert::DEFAULT_STALENESS_BUDGET,
         rules: vec![crate::config::Rule {
             name: ANOMALY_ALERT.to_string(),
             expr,
@@ -327,6 +328,7 @@ pub fn anomaly_group(cfg: BaselineConfig) -> crate::config::Group {
             raw_labels: Default::default(),
             kind: crate::config::RuleKind::Anomaly(std::sync::Arc::new(cfg)),
             needs_remote_check: None,
+            staleness_budget: None,
         }],
     }
 }

@@ -9,11 +9,13 @@
 //!
 //! - `config`: `rules/outages.yml`, raw and validated
 //! - `fleet`: the queries and their answers decoded into devices, links and uplinks
+//! - `run`: one evaluation: `observe` (queries, analysis), `step` (the alert life)
 //! - `step`: the pure step: verdict, candidates and messages, evidence, recovery notes,
 //!   shadow map, report
 
 pub mod config;
 pub mod fleet;
+pub mod run;
 pub mod step;
 
 use crate::config::{Group, Rule, RuleKind};
@@ -40,11 +42,13 @@ pub fn outage_group(cfg: OutageConfig) -> Group {
         raw_labels: Default::default(),
         kind: RuleKind::Outage(cfg.clone()),
         needs_remote_check: None,
+        staleness_budget: None,
     };
     Group {
         name: OUTAGE_GROUP.to_string(),
         file: cfg.file.clone(),
         interval: cfg.interval,
+        staleness_budget: crate::alert::DEFAULT_STALENESS_BUDGET,
         rules: vec![
             rule(POLLER_NETWORK_LOST, "nearly every device down at once"),
             rule(

@@ -1,0 +1,88 @@
+//! The shadow context: which devices are covered by an open outage row (their site isolated,
+//! their provider out, the poller's own network lost), shared by every group's evaluation.
+//! Whoever computes it (the outage group) replaces it with [`ShadowHandle::set`]; alerts of
+//! other groups whose `device` it covers get that row as their `caused_by` root (at fire
+//! time, or by a `Link` later) and are not sent to Alertmanager while the root is open.
+//! Empty by default: nothing is caused by anything.
+
+use crate::alert::Episode;
+use crate::labels::Labels;
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+/// Device -> the open root row it is behind.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Shadow {
+    by_device: BTreeMap<String, Episode>,
+}
+
+impl Shadow {
+    /// A context from device names to the open root row each is behind (a device that is
+    /// itself the root of an outage maps to that outage's row too).
+    pub fn new(by_device: BTreeMap<String, Episode>) -> Self {
+        Shadow { by_device }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_device.is_empty()
+    }
+
+    /// The root row of the device `labels` name, unless that row belongs to `group` (an
+    /// outage group links its own rows itself).
+    pub fn root_of(&self, labels: &Labels, group: &str) -> Option<&Episode> {
+        let device = labels.get(crate::evidence::DEVICE)?;
+        self.by_device.get(device).filter(|e| e.group_name != group)
+    }
+
+    /// True while `root` is a root of this context (its outage is still open).
+    pub fn is_open(&self, root: &Episode) -> bool {
+        self.by_device.values().any(|e| e == root)
+    }
+}
+
+/// The engine-wide shared context: cheap to read once per group evaluation.
+#[derive(Debug, Clone, Default)]
+pub struct ShadowHandle(Arc<RwLock<Arc<Shadow>>>);
+
+impl ShadowHandle {
+    /// The context as it is now.
+    pub fn get(&self) -> Arc<Shadow> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Replaces the context; groups evaluated from now on see it.
+    pub fn set(&self, shadow: Shadow) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(shadow);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    fn ep(name: &str, group: &str) -> Episode {
+        Episode {
+            alert_name: name.into(),
+            group_name: group.into(),
+            fingerprint: format!("{:016x}", name.len()),
+            started_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn devices_map_to_roots_except_in_the_roots_own_group() {
+        let site = ep("SiteIsolated", "outages");
+        let h = ShadowHandle::default();
+        assert!(h.get().is_empty());
+        h.set(Shadow::new([("SW-1".to_string(), site.clone())].into()));
+        let s = h.get();
+        let labels = |d: &str| -> Labels { [("device".to_string(), d.to_string())].into() };
+        assert_eq!(s.root_of(&labels("SW-1"), "interfaces"), Some(&site));
+        assert_eq!(s.root_of(&labels("SW-1"), "outages"), None);
+        assert_eq!(s.root_of(&labels("SW-2"), "interfaces"), None);
+        assert_eq!(s.root_of(&Labels::new(), "interfaces"), None);
+        assert!(s.is_open(&site));
+        assert!(!s.is_open(&ep("ProviderOutage", "outages")));
+    }
+}
