@@ -10,11 +10,16 @@
 #[macro_use]
 mod common;
 
+use axum::body::Body;
+use axum::http::Request;
 use chrono::{DateTime, Utc};
 use common::*;
+use serde_json::json;
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
+use tower::ServiceExt;
 use wardflux_ruler::alert::{Resolution, RowState};
 use wardflux_ruler::config::RuleSet;
 use wardflux_ruler::datasource::Point;
@@ -211,6 +216,32 @@ async fn start(bank: &Bank, to: i64, backend: Backend) -> (Vm, StoreFixture) {
 
 async fn harness(vm: &Vm, fx: &StoreFixture) -> Harness {
     Harness::with(&vm.url(), fx.store.clone(), settings(), None, rules()).await
+}
+
+/// `GET /api/v1/reachability` through the ruler's router.
+async fn reachability_json(h: &Harness) -> serde_json::Value {
+    let (tx, _rx) = tokio::sync::mpsc::channel(1);
+    let state = Arc::new(wardflux_ruler::api::ApiState {
+        engine: h.engine.clone(),
+        store: h.store.clone(),
+        ready: AtomicBool::new(true),
+        reload: tx,
+    });
+    let resp = wardflux_ruler::api::router(state)
+        .oneshot(
+            Request::get("/api/v1/reachability")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(resp.status().is_success());
+    let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["status"], "success");
+    v["data"].clone()
 }
 
 fn only<'a>(rows: &'a [HistoryRow], alert: &str) -> &'a HistoryRow {
@@ -424,6 +455,23 @@ async fn poller_network_lost_is_one_row(backend: Backend) {
     }
 }
 
+async fn both_uplinks_down_but_reachable_is_a_total_outage(backend: Backend) {
+    // Batumi's router loses both providers at 5 but is still reached another way.
+    let bank = Bank {
+        link_up: Box::new(|d, _, m| !(d == "BATUMI-RTR" && m >= 5)),
+        ..Bank::default()
+    };
+    let (vm, fx) = start(&bank, 10, backend).await;
+    let h = harness(&vm, &fx).await;
+    h.run(0, 10).await;
+    let rows = h.rows().await;
+    let total = only(&rows, "IspTotalOutage");
+    assert_eq!(total.record.device, "BATUMI-RTR");
+    assert_eq!(total.record.started_at, at(5));
+    assert_eq!(total.caused_by, None);
+    assert_eq!(rows.len(), 1, "{backend:?}: no outage row: {rows:#?}");
+}
+
 async fn flapping_shorter_than_for_raises_nothing(backend: Backend) {
     // Batumi drops for single minutes, never two in a row.
     let bank = Bank {
@@ -485,6 +533,7 @@ both_stores!(
     restart_during_isolation_continues_the_rows,
     provider_outage_is_one_row_the_site_rows_point_at,
     poller_network_lost_is_one_row,
+    both_uplinks_down_but_reachable_is_a_total_outage,
     flapping_shorter_than_for_raises_nothing,
     contradicting_topology_never_hides_a_down_device,
 );

@@ -582,3 +582,45 @@ async fn the_queries_go_through_the_querier() {
         .isp_changed
         .starts_with("tlast_change_over_time(ifOperStatus{interface_type=\"isp\"}[86400s])"));
 }
+
+#[test]
+fn manual_links_and_exported_roots_count_like_lldp() {
+    // Batumi without LLDP: its switch is known only from `topology.links`.
+    let mut b = Bank::new(&["batumi"]);
+    b.a.lldp.clear();
+    b.a.manual.push(sample(
+        &[
+            ("device", "BATUMI-SW"),
+            ("neighbor_device", "BATUMI-RTR"),
+            ("source", "manual"),
+        ],
+        1.0,
+    ));
+    b.health("BATUMI-RTR", false).health("BATUMI-SW", false);
+    let (_, v) = b.judge(&cfg());
+    assert_eq!(v.isolated.len(), 1);
+    assert_eq!(v.isolated[0].cut_off, ["BATUMI-SW"]);
+    // Without any link the switch's position is unknown: down in its own right, not cut off.
+    b.a.manual.clear();
+    let (_, v) = b.judge(&cfg());
+    assert!(v.isolated[0].cut_off.is_empty(), "{v:?}");
+    // Configured roots (the exporter's topology.roots): HQ-CORE alone is where paths enter,
+    // linked to the router; the router down puts the switch in its shadow.
+    let mut b = Bank::new(&["batumi"]);
+    b.link("HQ-CORE", "BATUMI-RTR");
+    b.a.roots.push(sample(&[("device", "HQ-CORE")], 1.0));
+    b.health("BATUMI-RTR", false).health("BATUMI-SW", false);
+    let fleet = Fleet::from_answers(&b.a, &cfg());
+    assert!(fleet.device("HQ-CORE").unwrap().root);
+    assert!(!fleet.device("BATUMI-RTR").unwrap().root);
+    let report = Report::new(&fleet, &analyse(&fleet.input()), now());
+    let sw = report
+        .devices
+        .iter()
+        .find(|d| d.device == "BATUMI-SW")
+        .unwrap();
+    assert_eq!(
+        (sw.state, sw.roots.clone()),
+        (State::Shadow, vec!["BATUMI-RTR".to_string()])
+    );
+}
