@@ -65,7 +65,9 @@ pub enum Evidence {
 }
 
 /// Why a firing alert is held open without its condition being seen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum HoldReason {
     /// The alert's device does not answer: held until it does.
@@ -132,6 +134,11 @@ pub trait Judge {
     fn cause(&self, _alert: &Alert) -> Option<Episode> {
         None
     }
+    /// What recovery showed, written as the row's `resolution_note` when the alert resolves
+    /// on evidence (e.g. the outage group: whether the router restarted).
+    fn recovery_note(&self, _alert: &Alert) -> Option<String> {
+        None
+    }
 }
 
 impl<F: Fn(&Alert) -> Evidence> Judge for F {
@@ -174,6 +181,14 @@ pub struct Alert {
     pub caused_by: Option<Episode>,
     #[serde(skip)]
     last_written: DateTime<Utc>,
+}
+
+impl Alert {
+    /// This alert's episode (its row's identity) under `spec`: what a root is named by in
+    /// a [`Shadow`](crate::shadow::Shadow) and in [`Transition::Link`].
+    pub fn episode(&self, spec: &AlertSpec) -> Episode {
+        episode_of(spec, self)
+    }
 }
 
 fn ser_fp<S: serde::Serializer>(fp: &Fingerprint, s: S) -> Result<S::Ok, S::Error> {
@@ -427,8 +442,9 @@ impl AlertSet {
                     }
                     match judge.evidence(alert) {
                         Evidence::Present | Evidence::NoSubject => {
+                            let note = judge.recovery_note(alert);
                             if let Some(alert) = self.alerts.remove(&fp) {
-                                out.push(resolved(spec, &alert, now, Resolution::Recovered, None));
+                                out.push(resolved(spec, &alert, now, Resolution::Recovered, note));
                                 self.resolved.push((alert, now));
                             }
                         }
@@ -528,8 +544,16 @@ impl AlertSet {
                 last_seen: row.last_evaluated_at,
                 held_since: row.held_since.filter(|_| held),
                 hold_reason: row.hold_reason.filter(|_| held),
-                // The store keeps when the hold began, not when its reason last changed.
-                reason_since: row.held_since.filter(|_| held),
+                // The store keeps when the hold began, not when its reason last changed: a
+                // `no_data` budget counts from the row's last refresh at the earliest, so a
+                // restart never closes a row that became `no_data` late in a long hold.
+                reason_since: row
+                    .held_since
+                    .filter(|_| held)
+                    .map(|since| match row.hold_reason {
+                        Some(HoldReason::NoData) => since.max(row.last_evaluated_at),
+                        _ => since,
+                    }),
                 caused_by: row.caused_by.clone(),
                 last_written: row.last_evaluated_at,
             },
@@ -1038,6 +1062,37 @@ mod tests {
         assert_eq!(a.caused_by, Some(root));
     }
 
+    #[test]
+    fn a_restored_no_data_hold_counts_its_budget_from_the_last_refresh_at_the_earliest() {
+        let s = spec(0, 0);
+        let mut first = AlertSet::default();
+        let Transition::Fired(mut row) = first.step(&s, cand("R1"), t(0), &NoSubject).remove(0)
+        else {
+            panic!("expected fired");
+        };
+        // Held since minute 1 (device unreachable), no data from about minute 115, the row
+        // last refreshed at 118, the ruler restarted at 120.
+        row.held_since = Some(t(1));
+        row.hold_reason = Some(HoldReason::NoData);
+        row.last_evaluated_at = t(118);
+        let mut second = AlertSet::default();
+        second.restore(&row);
+        let missing = |_: &Alert| Evidence::Missing;
+        assert!(second
+            .step(&s, BTreeMap::new(), t(120), &missing)
+            .is_empty());
+        assert!(second
+            .step(&s, BTreeMap::new(), t(132), &missing)
+            .is_empty());
+        match &second.step(&s, BTreeMap::new(), t(133), &missing)[..] {
+            [Transition::Resolved {
+                resolution: Resolution::NoData,
+                ..
+            }] => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
     struct Shadowed(Option<Episode>);
     impl Judge for Shadowed {
         fn evidence(&self, _: &Alert) -> Evidence {
@@ -1045,6 +1100,31 @@ mod tests {
         }
         fn cause(&self, _: &Alert) -> Option<Episode> {
             self.0.clone()
+        }
+    }
+
+    struct Noting;
+    impl Judge for Noting {
+        fn evidence(&self, _: &Alert) -> Evidence {
+            Evidence::Present
+        }
+        fn recovery_note(&self, a: &Alert) -> Option<String> {
+            Some(format!("{} answered again", a.labels["device"]))
+        }
+    }
+
+    #[test]
+    fn a_recovery_note_from_the_judge_goes_into_the_resolution() {
+        let s = spec(0, 0);
+        let mut set = AlertSet::default();
+        set.step(&s, cand("R1"), t(0), &Noting);
+        match &set.step(&s, BTreeMap::new(), t(1), &Noting)[..] {
+            [Transition::Resolved {
+                resolution: Resolution::Recovered,
+                note: Some(note),
+                ..
+            }] => assert_eq!(note, "R1 answered again"),
+            other => panic!("unexpected {other:?}"),
         }
     }
 

@@ -6,8 +6,8 @@
 //! gives alerts their root and keeps caused alerts from Alertmanager.
 
 use crate::alert::{
-    Alert, AlertRecord, AlertSet, AlertSpec, Candidate, Episode, Evidence, Judge, NoSubject,
-    Resolution, Transition,
+    Alert, AlertRecord, AlertSet, AlertSpec, Candidate, Episode, Evidence, HoldReason, Judge,
+    NoSubject, Resolution, Transition,
 };
 use crate::baseline::bucket::Bucket;
 use crate::baseline::cache::BaselineCache;
@@ -17,7 +17,7 @@ use crate::config::{Group, Rule, RuleKind, RuleSet};
 use crate::datasource::{DatasourceError, Importer, Querier};
 use crate::evidence::Subject;
 use crate::labels::{Fingerprint, Labels};
-use crate::metrics::{GroupLabel, Metrics, RuleLabel, StateLabel};
+use crate::metrics::{GroupLabel, HoldLabel, Metrics, RuleLabel, StateLabel};
 use crate::notifier::{AmAlert, Notifier};
 use crate::queue::TransitionQueue;
 use crate::rule;
@@ -366,7 +366,11 @@ impl GroupRuntime {
             .collect();
         let stepped = crate::outage::run::step(&seen, cfg, rules, now);
         out.transitions = stepped.transitions;
-        let shadow = Shadow::new(stepped.shadow.device_map());
+        let mut shadow = Shadow::new(stepped.shadow.device_map());
+        if let Some(all) = &stepped.shadow.all {
+            // The poller's own network: every alert, with a device label or not.
+            shadow = shadow.covering_all(all.clone());
+        }
         for rr in &mut self.rules {
             out.notify.extend(notifications(
                 &mut rr.alerts,
@@ -881,13 +885,25 @@ impl Engine {
         }
         m.recorded_samples.inc_by(outcome.recorded as u64);
         let (mut pending, mut firing) = (0, 0);
+        let mut held: BTreeMap<HoldReason, i64> = BTreeMap::new();
         for r in &status.rules {
             for a in &r.alerts {
                 match a.state {
                     crate::alert::AlertState::Pending => pending += 1,
                     crate::alert::AlertState::Firing => firing += 1,
                 }
+                if let Some(reason) = a.hold_reason {
+                    *held.entry(reason).or_default() += 1;
+                }
             }
+        }
+        for reason in [HoldReason::DeviceUnreachable, HoldReason::NoData] {
+            m.alerts_held
+                .get_or_create(&HoldLabel {
+                    group: h.name.clone(),
+                    reason: reason.as_str().into(),
+                })
+                .set(held.get(&reason).copied().unwrap_or(0));
         }
         for (state, n) in [("pending", pending), ("firing", firing)] {
             m.alerts

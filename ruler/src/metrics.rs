@@ -1,6 +1,7 @@
 //! The ruler's own telemetry, rendered at `/metrics` in Prometheus naming: evaluations,
-//! durations, failures, alerts by state, transition-queue depth, store and datasource errors,
-//! the fleet's reachability (devices by state, isolated sites, topology problems).
+//! durations, failures, alerts by state, held alerts by reason, transition-queue depth, store
+//! and datasource errors, the fleet's reachability (devices by state, isolated sites, topology
+//! problems).
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -32,6 +33,12 @@ pub struct ReachStateLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HoldLabel {
+    pub group: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabel {
     pub kind: String,
 }
@@ -49,6 +56,7 @@ pub struct Metrics {
     pub evaluation_duration: HistFamily,
     pub rule_failures: Family<RuleLabel, Counter>,
     pub alerts: Family<StateLabel, Gauge>,
+    pub alerts_held: Family<HoldLabel, Gauge>,
     pub queue_depth: Gauge,
     pub transitions_written: Family<KindLabel, Counter>,
     pub transitions_dropped: Counter,
@@ -83,6 +91,7 @@ impl Metrics {
             evaluation_duration: Family::new_with_constructor(duration_histogram),
             rule_failures: Family::default(),
             alerts: Family::default(),
+            alerts_held: Family::default(),
             queue_depth: Gauge::default(),
             transitions_written: Family::default(),
             transitions_dropped: Counter::default(),
@@ -122,6 +131,11 @@ impl Metrics {
             "wardflux_ruler_alerts",
             "Live alerts by group and state",
             m.alerts.clone(),
+        );
+        r.register(
+            "wardflux_ruler_alerts_held",
+            "Firing alerts held open without evidence of recovery, by group and hold reason",
+            m.alerts_held.clone(),
         );
         r.register(
             "wardflux_ruler_transition_queue_depth",

@@ -10,33 +10,48 @@ use crate::labels::Labels;
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
-/// Device -> the open root row it is behind.
+/// Device -> the open root row it is behind, and optionally one root for everything (the
+/// poller's own network lost).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Shadow {
     by_device: BTreeMap<String, Episode>,
+    everything: Option<Episode>,
 }
 
 impl Shadow {
     /// A context from device names to the open root row each is behind (a device that is
     /// itself the root of an outage maps to that outage's row too).
     pub fn new(by_device: BTreeMap<String, Episode>) -> Self {
-        Shadow { by_device }
+        Shadow {
+            by_device,
+            everything: None,
+        }
+    }
+
+    /// Makes `root` the root of every alert no device entry covers, with or without a
+    /// `device` label (e.g. `PollerNetworkLost`).
+    pub fn covering_all(mut self, root: Episode) -> Self {
+        self.everything = Some(root);
+        self
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_device.is_empty()
+        self.by_device.is_empty() && self.everything.is_none()
     }
 
-    /// The root row of the device `labels` name, unless that row belongs to `group` (an
-    /// outage group links its own rows itself).
+    /// The root row of the device `labels` name (or the root of everything), unless that
+    /// row belongs to `group` (an outage group links its own rows itself).
     pub fn root_of(&self, labels: &Labels, group: &str) -> Option<&Episode> {
-        let device = labels.get(crate::evidence::DEVICE)?;
-        self.by_device.get(device).filter(|e| e.group_name != group)
+        labels
+            .get(crate::evidence::DEVICE)
+            .and_then(|d| self.by_device.get(d))
+            .or(self.everything.as_ref())
+            .filter(|e| e.group_name != group)
     }
 
     /// True while `root` is a root of this context (its outage is still open).
     pub fn is_open(&self, root: &Episode) -> bool {
-        self.by_device.values().any(|e| e == root)
+        self.everything.as_ref() == Some(root) || self.by_device.values().any(|e| e == root)
     }
 }
 
@@ -84,5 +99,13 @@ mod tests {
         assert_eq!(s.root_of(&Labels::new(), "interfaces"), None);
         assert!(s.is_open(&site));
         assert!(!s.is_open(&ep("ProviderOutage", "outages")));
+        let poller = ep("PollerNetworkLost", "outages");
+        let all =
+            Shadow::new([("SW-1".to_string(), site.clone())].into()).covering_all(poller.clone());
+        assert_eq!(all.root_of(&labels("SW-1"), "interfaces"), Some(&site));
+        assert_eq!(all.root_of(&labels("SW-9"), "interfaces"), Some(&poller));
+        assert_eq!(all.root_of(&Labels::new(), "interfaces"), Some(&poller));
+        assert_eq!(all.root_of(&Labels::new(), "outages"), None);
+        assert!(all.is_open(&poller));
     }
 }

@@ -3,7 +3,8 @@
 //! staleness budget continues the row, a longer one closes it as `no_data`; `absent()` and
 //! recorded-series rules; a restart during a hold; `caused_by` roots set at fire time and by
 //! a later link, shown by `/api/v1/history`, with the caused alert kept from a real
-//! Alertmanager; and the 0003 migration over rows written by 0001/0002. Evaluation is driven
+//! Alertmanager; a `no_data` close never sent to Alertmanager as "resolved"; replay on range
+//! data; and the 0003 migration over rows written by 0001/0002. Evaluation is driven
 //! at explicit minutes over backfilled data, as in `scenarios.rs`.
 //!
 //! Needs Debian packages: victoria-metrics, postgresql (127.0.0.1:5432, trust auth),
@@ -138,7 +139,22 @@ async fn isp_alert_of_an_unreachable_device_is_held_until_the_link_is_seen_up(ba
     assert_eq!(r.resolution, None);
     let dev = only(&rows, "DeviceSnmpUnreachable");
     assert_eq!(dev.record.state, RowState::Firing);
+    let held = |reason: &str| {
+        h.metrics
+            .alerts_held
+            .get_or_create(&wardflux_ruler::metrics::HoldLabel {
+                group: "wardflux-interface-alerts".into(),
+                reason: reason.into(),
+            })
+            .get()
+    };
+    assert_eq!(
+        (held("device_unreachable"), held("no_data")),
+        (1, 0),
+        "the hold is a metric"
+    );
     h.run(36, 50).await;
+    assert_eq!(held("device_unreachable"), 0);
     assert_held_then_recovered(&h.rows().await, backend);
 }
 
@@ -410,8 +426,7 @@ async fn roots_are_set_at_fire_time_and_by_later_links(backend: Backend) {
     let am = Am::start().await;
     let vm = Vm::start().await;
     // Alertmanager judges endsAt by its own clock: the scenario ends at the current minute.
-    let base =
-        align_up(chrono::Utc::now(), Duration::from_secs(60)) - chrono::Duration::minutes(10);
+    let base = align_up(chrono::Utc::now(), Duration::from_secs(60)) - chrono::Duration::minutes(7);
     let min = |m: i64| base + chrono::Duration::minutes(m);
     // The site is isolated from minute 1; BR-SW-01 (behind it) stops answering at 3 and is
     // covered by the shadow before it fires; BR-SW-02 fires at 2, before the shadow covers it.
@@ -495,16 +510,26 @@ async fn roots_are_set_at_fire_time_and_by_later_links(backend: Backend) {
     }
     // Alertmanager has the root and the alert sent before its link, never the one caused
     // from the start.
-    let listed = am.alerts().await;
-    let names: Vec<(String, String)> = listed
-        .iter()
-        .map(|a| {
-            (
-                a["labels"]["alertname"].as_str().unwrap_or("").to_string(),
-                a["labels"]["device"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect();
+    let names_in_am = || async {
+        am.alerts()
+            .await
+            .iter()
+            .map(|a| {
+                (
+                    a["labels"]["alertname"].as_str().unwrap_or("").to_string(),
+                    a["labels"]["device"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect::<Vec<(String, String)>>()
+    };
+    let mut names = names_in_am().await;
+    for _ in 0..50 {
+        if names.iter().any(|(a, _)| a == "SiteIsolated") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        names = names_in_am().await;
+    }
     assert!(
         names.contains(&("SiteIsolated".into(), String::new())),
         "{names:?}"
@@ -656,3 +681,99 @@ both_stores!(
     migration_keeps_rows_of_0001_and_0002,
     replay_holds_like_live_evaluation,
 );
+
+const SHORT_BUDGET: &str = r#"groups:
+  - name: evidence
+    interval: 1m
+    rules:
+      - alert: UplinkDown
+        expr: ifOperStatus{interface_type="isp"} == 2
+        for: 1m
+        staleness_budget: 1m
+        labels: {severity: high}
+"#;
+
+/// A row closed for lack of data is not a recovery: Alertmanager is never sent "resolved"
+/// for it and keeps the alert active until its `endsAt` runs out; a recovered row leaves.
+#[tokio::test]
+async fn no_data_close_does_not_tell_alertmanager_resolved() {
+    let am = Am::start().await;
+    let vm = Vm::start().await;
+    // Alertmanager judges endsAt by its own clock, so this scenario ends at the current minute.
+    let base = align_up(chrono::Utc::now(), Duration::from_secs(60)) - chrono::Duration::minutes(1);
+    let min = |m: i64| base + chrono::Duration::minutes(m);
+    // BR-GAP: magti down, then nothing at all from -2 (a scrape gap; its last firing send
+    // is valid until after now). BR-BACK: magti down, then up again from -3 (a recovery).
+    let a = iface("BR-GAP", 1, "Gi0/0/0", "isp", "magti", true);
+    let b = iface("BR-BACK", 1, "Gi0/0/0", "isp", "magti", true);
+    let mut pts = series_from(base, &a, -20, -3, |_| IfState::down());
+    pts.extend(series_from(base, &b, -20, 0, |m| {
+        if m < -3 {
+            IfState::down()
+        } else {
+            IfState::default()
+        }
+    }));
+    vm.import(&pts).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rules.yml");
+    std::fs::write(&file, SHORT_BUDGET).unwrap();
+    let rules = wardflux_ruler::config::load(
+        &[file.display().to_string()],
+        &wardflux_ruler::config::LoadOptions::default(),
+    )
+    .unwrap();
+    let fx = StoreFixture::new(Backend::Sqlite).await;
+    let notifier: Arc<dyn Notifier> =
+        Arc::new(Alertmanager::new(&am.url(), Duration::from_secs(5)).unwrap());
+    let h = Harness::with(
+        &vm.url(),
+        fx.store.clone(),
+        settings(),
+        Some(notifier),
+        rules,
+    )
+    .await;
+    for m in -12..=0 {
+        h.tick_at(min(m)).await;
+    }
+    let rows = h.rows().await;
+    let row = |device: &str| {
+        rows.iter()
+            .find(|r| r.record.device == device)
+            .unwrap_or_else(|| panic!("no row for {device}: {rows:#?}"))
+            .record
+            .clone()
+    };
+    let gap = row("BR-GAP");
+    assert_eq!(gap.resolution, Some(Resolution::NoData), "{rows:#?}");
+    let back = row("BR-BACK");
+    assert_eq!(back.resolution, Some(Resolution::Recovered), "{rows:#?}");
+    assert_eq!(back.resolved_at, Some(min(-3)));
+    // Both were sent as firing; only the recovery was sent as resolved.
+    let state_of = |alerts: &[serde_json::Value], device: &str| {
+        alerts
+            .iter()
+            .find(|a| a["labels"]["device"] == device)
+            .map(|a| a["status"]["state"].as_str().unwrap_or("").to_string())
+    };
+    let mut listed = am.alerts().await;
+    for _ in 0..50 {
+        if state_of(&listed, "BR-GAP").is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        listed = am.alerts().await;
+    }
+    assert_eq!(
+        state_of(&listed, "BR-GAP").as_deref(),
+        Some("active"),
+        "no resolved sent for a no_data close: {listed:#?}"
+    );
+    assert_eq!(
+        state_of(&listed, "BR-BACK"),
+        None,
+        "the recovered alert left Alertmanager: {listed:#?}"
+    );
+    assert_eq!(h.metrics.notification_errors.get(), 0);
+}
