@@ -366,11 +366,7 @@ impl GroupRuntime {
             .collect();
         let stepped = crate::outage::run::step(&seen, cfg, rules, now);
         out.transitions = stepped.transitions;
-        let mut shadow = Shadow::new(stepped.shadow.device_map());
-        if let Some(all) = &stepped.shadow.all {
-            // The poller's own network: every alert, with a device label or not.
-            shadow = shadow.covering_all(all.clone());
-        }
+        let shadow = stepped.shadow.context();
         for rr in &mut self.rules {
             out.notify.extend(notifications(
                 &mut rr.alerts,
