@@ -236,6 +236,14 @@ impl Tracker {
         self.plan = Some((inv.discovered_at.to_bits(), inv.interfaces.len()));
     }
 
+    /// Bytes this tracker holds (for the benchmark's memory figure).
+    pub fn state_bytes(&self) -> usize {
+        std::mem::size_of::<Tracker>()
+            + self.ifs.capacity() * std::mem::size_of::<IfState>()
+            + self.ifs.iter().filter(|s| s.narrow.is_some()).count()
+                * std::mem::size_of::<NarrowSet>()
+    }
+
     /// Extend this poll's 32-bit values and fill `values.wide`.
     pub fn advance(&mut self, inv: &DeviceInventory, values: &mut PollValues) -> Tally {
         let mut tally = Tally::default();
