@@ -441,6 +441,31 @@ mod tests {
     }
 
     #[test]
+    fn counter_width_wide_counters_and_type_mismatches_are_rendered() {
+        let mut d = entry();
+        let mut vals = (**d.values.as_ref().unwrap()).clone();
+        vals.wide = vec![[Some(1 << 33), Some(5), None, None]];
+        d.values = Some(Arc::new(vals));
+        d.health.type_mismatches[14] = 3;
+        let mut out = String::new();
+        render_interfaces(&mut out, std::slice::from_ref(&d));
+        render_device_health(&mut out, std::slice::from_ref(&d));
+        assert!(out.contains("# TYPE wardflux_if_in_octets_total counter\n"));
+        assert!(
+            out.contains(",is_critical=\"false\"} 8589934592\n"),
+            "{out}"
+        );
+        assert!(
+            !out.contains("wardflux_if_in_packets_total"),
+            "no packets, no family"
+        );
+        assert!(out.contains(",counter_bits=\"64\",counter_wrap_risk=\"false\""));
+        assert!(out.contains(
+            "wardflux_device_snmp_type_mismatches_total{device=\"Isani-1111\",site=\"tbilisi\",column=\"ifInOctets\"} 3\n"
+        ));
+    }
+
+    #[test]
     fn interface_series_use_if_mib_names_escaped_labels_and_exact_values() {
         let mut out = String::new();
         render_interfaces(&mut out, &[entry()]);

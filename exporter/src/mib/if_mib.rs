@@ -338,6 +338,41 @@ mod tests {
     }
 
     #[test]
+    fn the_width_of_hc_columns_decides_the_counter_width() {
+        let cols = discovery_columns();
+        let mut walked: Vec<Column> = vec![Vec::new(); cols.len()];
+        walked[0] = [1u32, 2, 3]
+            .iter()
+            .map(|i| (vec![*i], Value::OctetString(b"port".to_vec())))
+            .collect();
+        // ifHCInOctets: Counter64 on 1, Counter32 on 2 (a non-conforming agent), none on 3.
+        walked[11] = vec![
+            (vec![1], Value::Counter64(5)),
+            (vec![2], Value::Counter32(5)),
+        ];
+        walked[12] = vec![
+            (vec![2], Value::TimeTicks(0)),
+            (vec![3], Value::TimeTicks(7)),
+        ];
+        let ifs = decode_interfaces(&walked, &Vec::new());
+        let got: Vec<(bool, bool, bool, u8)> = ifs
+            .iter()
+            .map(|i| (i.has_hc, i.hc32, i.has_discontinuity, i.counter_bits()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (true, false, false, 64),
+                (false, true, true, 32),
+                (false, false, true, 32)
+            ]
+        );
+        assert_eq!(slots_for(&ifs[0]), &HC_SLOTS);
+        assert_eq!(slots_for(&ifs[1]), &HC32_SLOTS);
+        assert_eq!(slots_for(&ifs[2]), &LEGACY_DISC_SLOTS);
+    }
+
+    #[test]
     fn stored_values_are_served_when_their_number_is_unambiguous() {
         let mut c: Counters = [None; POLLED.len()];
         // (slot, answer, stored value, how)
