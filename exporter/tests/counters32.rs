@@ -126,6 +126,51 @@ fn a_32_bit_counter_wraps_and_a_reboot_resets_it_under_real_polling() {
     agent.stop();
 }
 
+#[test]
+fn an_interface_whose_counter_can_wrap_twice_per_poll_is_marked_and_logged_once() {
+    // ifSpeed at its 32-bit maximum (4.29 Gbit/s) polled every 10 s: 5.4 GB could pass
+    // between two polls, more than 2^32.
+    let name = "nvr0001";
+    let device = synth::counter32_device(name, u32::MAX, 0, 1_000_000);
+    let bind: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let agent = wardflux_simagent::spawn(
+        bind,
+        Agent::new(vec![device], Limits::default()),
+        Duration::ZERO,
+    )
+    .expect("start simagent");
+    let cfg = format!(
+        "poll_interval: 10s\ndiscovery_interval: 1h\ntimeout: 2s\n\
+         auths:\n  {name}: {{version: 2, community: {name}}}\n\
+         targets:\n  - {{name: {name}, address: \"{}\", auth: {name}}}\n",
+        agent.addr
+    );
+    let mut ex = Exporter::start(&cfg, &[]);
+    ex.wait_devices_up(&[name], Duration::from_secs(60));
+    let samples = ex.metrics();
+    let info = find_sample(&samples, "wardflux_interface_info", &[("device", name)])
+        .expect("wardflux_interface_info");
+    assert_eq!(info.label("counter_bits"), "32");
+    assert_eq!(info.label("counter_wrap_risk"), "true");
+    let warning = "32-bit counters can wrap more than once per poll interval";
+    let warnings = |ex: &Exporter| ex.log().matches(warning).count();
+    wait_for("the wrap-risk warning", Duration::from_secs(10), || {
+        (warnings(&ex) == 1).then_some(())
+    });
+    // Rediscovery finds the same interface: no second warning.
+    let discovered = |ex: &Exporter| ex.device(name)["last_discovery"].as_f64().unwrap_or(0.0);
+    let before = discovered(&ex);
+    let (status, body) = ex.post(&format!("/api/v1/discover/{name}"));
+    assert!(status < 300, "discover: {status} {body}");
+    wait_for("the rediscovery", Duration::from_secs(30), || {
+        (discovered(&ex) > before).then_some(())
+    });
+    ex.wait_next_full_poll(name, Duration::from_secs(60));
+    assert_eq!(warnings(&ex), 1, "warned again:\n{}", ex.log());
+    ex.assert_running();
+    agent.stop();
+}
+
 /// Datagrams a second and UDP payload bytes of the paced stream.
 const PPS: u32 = 500;
 const PAYLOAD: u32 = 1000;
