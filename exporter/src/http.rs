@@ -565,6 +565,7 @@ mod tests {
                 counters,
                 markers: ChangeMarkers::default(),
                 at: 11.0,
+                ..PollValues::default()
             }));
             d.health.up = true;
         });

@@ -57,6 +57,9 @@ pub struct DeviceInventory {
     pub discovered_at: f64,
     /// LLDP/CDP neighbours, the device's own LLDP chassis id and LAG members (topology).
     pub neighbors: Arc<crate::topology::Neighborhood>,
+    /// The poll interval these interfaces are polled at (zero until the poller sets it):
+    /// with it, which 32-bit counters can wrap more than once between two polls.
+    pub poll_interval: std::time::Duration,
 }
 
 impl DeviceInventory {
@@ -87,6 +90,7 @@ impl DeviceInventory {
             plan,
             discovered_at,
             neighbors: Arc::default(),
+            poll_interval: std::time::Duration::ZERO,
         }
     }
 
@@ -95,6 +99,7 @@ impl DeviceInventory {
         let infos = self.interfaces.iter().map(|e| e.info.clone()).collect();
         DeviceInventory {
             neighbors: self.neighbors.clone(),
+            poll_interval: self.poll_interval,
             ..DeviceInventory::build(
                 target,
                 self.system.clone(),
@@ -140,7 +145,7 @@ pub fn plan_polls(interfaces: &[IfEntry]) -> PollPlan {
         if !e.class.monitored {
             continue;
         }
-        for &slot in if_mib::slots_for(e.info.has_hc) {
+        for &slot in if_mib::slots_for(&e.info) {
             if_mib::POLLED[slot].oid_into(e.info.if_index, &mut oid);
             if plan.oids.push(&oid).is_ok() {
                 plan.targets.push((pos as u32, slot as u8));
@@ -205,9 +210,15 @@ fn interface_labels(target: &TargetMeta, info: &InterfaceInfo, class: &Classific
 }
 
 /// What the last successful poll read, parallel to `DeviceInventory::interfaces`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct PollValues {
     pub counters: Vec<Counters>,
+    /// Per interface, a bit per `POLLED` slot answered with a 32-bit type.
+    pub narrow: Vec<u32>,
+    /// Per interface, the wide traffic counters (`widen::WIDE`), filled by `widen::Tracker`.
+    pub wide: Vec<crate::widen::Wide>,
+    /// Answers of a type no number could be read from, per `POLLED` slot, in this poll.
+    pub mismatches: [u32; if_mib::POLLED.len()],
     pub markers: ChangeMarkers,
     /// Unix seconds.
     pub at: f64,
@@ -231,6 +242,13 @@ pub struct Health {
     pub discoveries: u64,
     /// Current GETBULK max-repetitions (shrinks on tooBig or timeouts).
     pub max_repetitions: u32,
+    /// 32-bit counter wraps counted (not taken for resets).
+    pub counter_wraps: u64,
+    /// 32-bit counter readings after a gap long enough for the counter to pass its previous
+    /// value (more than one wrap possible): what was counted is a lower bound.
+    pub counter_ambiguous: u64,
+    /// Answers of a type no number could be read from, per `POLLED` slot.
+    pub type_mismatches: [u64; if_mib::POLLED.len()],
 }
 
 /// One device in the inventory.

@@ -12,6 +12,7 @@
 //! - [`http`]: `/metrics`, `/probe`, service discovery, JSON API, reload.
 //! - [`targets_sql`]: devices read from a PostgreSQL inventory table, refreshed in the background.
 //! - [`topology`]: LLDP/CDP neighbours, the network graph, impact analysis, `/topology`.
+//! - [`widen`]: 32-bit counters extended to 64 bits; the wide traffic counters of every interface.
 
 pub mod app;
 pub mod classify;
@@ -26,3 +27,4 @@ pub mod shard;
 pub mod snmp;
 pub mod targets_sql;
 pub mod topology;
+pub mod widen;

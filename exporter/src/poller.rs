@@ -70,15 +70,25 @@ pub async fn poll<C: SnmpClient>(
     let n_markers = system::marker_oids().len();
     let markers = system::decode_markers(&answers[..n_markers.min(answers.len())]);
     let mut counters = vec![[None; if_mib::POLLED.len()]; inv.interfaces.len()];
+    let mut narrow = vec![0u32; inv.interfaces.len()];
+    let mut mismatches = [0u32; if_mib::POLLED.len()];
     for (i, (pos, slot)) in inv.plan.targets.iter().enumerate() {
         if let Some(got) = answers.get(n_markers + i) {
-            if_mib::store_value(&mut counters[*pos as usize], *slot as usize, got.as_ref());
+            let (pos, slot) = (*pos as usize, *slot as usize);
+            match if_mib::store_value(&mut counters[pos], slot, got.as_ref()) {
+                if_mib::Stored::Narrow => narrow[pos] |= 1 << slot,
+                if_mib::Stored::Mismatch => mismatches[slot] += 1,
+                _ => {}
+            }
         }
     }
     Ok(PollValues {
         counters,
+        narrow,
+        mismatches,
         markers,
         at: unix_now(),
+        ..PollValues::default()
     })
 }
 
@@ -375,6 +385,8 @@ async fn device_loop(ctx: DeviceCtx, mut discover_rx: mpsc::Receiver<()>) {
     let mut last_logged: Option<String> = None;
     let mut last_markers: Option<(system::ChangeMarkers, f64)> = None;
     let mut other_source: Option<std::net::SocketAddr> = None;
+    // 32-bit counters extended across wraps; kept across failed visits.
+    let mut tracker = crate::widen::Tracker::new();
     loop {
         let mut forced = false;
         tokio::select! {
@@ -446,6 +458,19 @@ async fn device_loop(ctx: DeviceCtx, mut discover_rx: mpsc::Receiver<()>) {
         if let Ok(v) = &outcome {
             last_markers = Some((v.values.markers, v.values.at));
         }
+        let mut tally = crate::widen::Tally::default();
+        let outcome = outcome.map(|mut v| {
+            let inv = v.inventory.clone().or_else(|| {
+                ctx.inventory
+                    .device(&ctx.target.name)
+                    .and_then(|d| d.inventory)
+            });
+            if let Some(inv) = inv {
+                tally = tracker.advance(&inv, &mut v.values);
+                warn_wrap_risk(&ctx, &inv, &tally.newly_at_risk);
+            }
+            v
+        });
         let discovered = outcome.as_ref().is_ok_and(|v| v.inventory.is_some());
         if discovered {
             next_discovery = tokio::time::Instant::now() + ctx.settings.discovery_interval;
@@ -495,8 +520,13 @@ async fn device_loop(ctx: DeviceCtx, mut discover_rx: mpsc::Receiver<()>) {
             h.max_repetitions = limits.max_repetitions;
             h.polls += 1;
             h.last_poll_seconds = elapsed;
+            h.counter_wraps += tally.wraps;
+            h.counter_ambiguous += tally.ambiguous;
             match outcome {
                 Ok(v) => {
+                    for (total, n) in h.type_mismatches.iter_mut().zip(v.values.mismatches) {
+                        *total += u64::from(n);
+                    }
                     h.up = true;
                     h.last_error = None;
                     h.last_success_at = now;
@@ -505,7 +535,7 @@ async fn device_loop(ctx: DeviceCtx, mut discover_rx: mpsc::Receiver<()>) {
                         h.last_discovery_seconds = v.discovery_seconds;
                         d.inventory = Some(inv);
                     }
-                    d.values = Some(v.values);
+                    d.values = Some(Arc::new(v.values));
                 }
                 Err(e) => {
                     h.up = false;
@@ -537,11 +567,33 @@ async fn device_loop(ctx: DeviceCtx, mut discover_rx: mpsc::Receiver<()>) {
     }
 }
 
+/// Say once, when discovery finds them, which interfaces' 32-bit counters can wrap more than
+/// once between two polls at this poll interval (their traffic is then a lower bound).
+fn warn_wrap_risk(ctx: &DeviceCtx, inv: &DeviceInventory, positions: &[usize]) {
+    for &pos in positions {
+        let Some(e) = inv.interfaces.get(pos) else {
+            continue;
+        };
+        let speed = e.info.speed_bps();
+        warn!(
+            device = %ctx.target.name,
+            if_index = e.info.if_index,
+            if_name = %e.name_text(),
+            speed_mbps = speed / 1_000_000,
+            poll_interval_seconds = inv.poll_interval.as_secs_f64(),
+            max_poll_interval_seconds = crate::widen::max_interval(speed)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0),
+            "32-bit counters can wrap more than once per poll interval at this speed; its traffic is a lower bound (poll more often)"
+        );
+    }
+}
+
 struct Visit {
     /// Set when this visit walked the interface tables.
     inventory: Option<Arc<DeviceInventory>>,
     discovery_seconds: f64,
-    values: Arc<PollValues>,
+    values: PollValues,
 }
 
 struct VisitError {
@@ -565,7 +617,7 @@ async fn visit(
     let (mut inv, mut fresh, mut discovery_seconds) = match current {
         Some(inv) if !need_discovery => (inv, false, 0.0),
         _ => {
-            let (inv, secs) = rediscover(&ctx.meta, &classifier, client, limits).await?;
+            let (inv, secs) = rediscover(ctx, &classifier, client, limits).await?;
             (inv, true, secs)
         }
     };
@@ -583,7 +635,7 @@ async fn visit(
             prev.and_then(|(p, at)| system::rediscovery_reason(&p, &values.markers, values.at - at))
         {
             info!(device = %ctx.target.name, reason, "interface table changed, rediscovering");
-            let (new_inv, secs) = rediscover(&ctx.meta, &classifier, client, limits).await?;
+            let (new_inv, secs) = rediscover(ctx, &classifier, client, limits).await?;
             inv = new_inv;
             fresh = true;
             discovery_seconds = secs;
@@ -608,23 +660,24 @@ async fn visit(
     Ok(Visit {
         inventory: fresh.then_some(inv),
         discovery_seconds,
-        values: Arc::new(values),
+        values,
     })
 }
 
 async fn rediscover(
-    meta: &TargetMeta,
+    ctx: &DeviceCtx,
     classifier: &Classifier,
     client: &mut UdpClient,
     limits: &mut WalkLimits,
 ) -> Result<(Arc<DeviceInventory>, f64), VisitError> {
     let t = Instant::now();
-    let inv = discover(client, meta, limits, classifier)
+    let mut inv = discover(client, &ctx.meta, limits, classifier)
         .await
         .map_err(|error| VisitError {
             stage: "discovery",
             error,
         })?;
+    inv.poll_interval = ctx.settings.poll_interval;
     Ok((Arc::new(inv), t.elapsed().as_secs_f64()))
 }
 

@@ -139,6 +139,7 @@ fn app() -> Arc<App> {
                 counters,
                 markers: ChangeMarkers::default(),
                 at: 11.0,
+                ..PollValues::default()
             }));
             e.health.up = d != 2;
             e.health.polls = 1;

@@ -1,6 +1,8 @@
 //! `promtool check metrics` on a real `/metrics` page: no parse error (exit 1 fails), and when
 //! it has style notes (exit 3) every note is about an if_mib name kept for compatibility with
-//! snmp_exporter's dashboards, never about a `wardflux_*` family.
+//! snmp_exporter's dashboards, or about the camelCase if_mib labels (`ifIndex`, `ifName`) the
+//! wide interface counters carry so that rules join them with the if_mib series; never any
+//! other note about a `wardflux_*` family.
 //!
 //! Needs: Debian prometheus (promtool), snmpsim, snmp, bzip2; PyPI snmpsim-data.
 
@@ -11,6 +13,14 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{community_of, require_tool, Exporter, Snmpsim};
+
+/// Our wide interface counters: named the Prometheus way, labelled like the if_mib series.
+const WIDE_NAMES: &[&str] = &[
+    "wardflux_if_in_octets_total",
+    "wardflux_if_out_octets_total",
+    "wardflux_if_in_packets_total",
+    "wardflux_if_out_packets_total",
+];
 
 /// Series names taken over from snmp_exporter's if_mib module (camelCase, counters without
 /// `_total`): their style notes are expected.
@@ -38,15 +48,19 @@ const IF_MIB_NAMES: &[&str] = &[
     "ifMtu",
     "ifType",
     "dot3StatsDuplexStatus",
+    "ifCounterDiscontinuityTime",
 ];
 
 #[test]
 fn promtool_finds_no_parse_error_and_notes_only_if_mib_names() {
     let promtool = require_tool("promtool");
-    // One agent with ifXTable and one without, so both counter sets are on the page.
+    // One agent with ifXTable, one without, and one answering the HC columns with Counter32
+    // (with ifCounterDiscontinuityTime), so every counter set and the wide counters the
+    // exporter extends from 32-bit values are on the page.
     let recs = [
         "network/switch/cisco-c3750",
         "network/firewall/topsec-ngfw4000-uf",
+        "network/switch/metel-poe-box",
     ];
     let sim = Snmpsim::start("promtool", &recs);
     let mut cfg = String::from("poll_interval: 5s\ndiscovery_interval: 1h\ntimeout: 5s\nauths:\n");
@@ -93,6 +107,22 @@ fn promtool_finds_no_parse_error_and_notes_only_if_mib_names() {
         page.contains("\nwardflux_device_up{"),
         "no self-metrics on the page"
     );
+    for wide in [
+        "ifCounterDiscontinuityTime",
+        "wardflux_device_if_wraps_total",
+    ]
+    .iter()
+    .chain(WIDE_NAMES)
+    {
+        assert!(
+            page.contains(&format!("\n{wide}{{")),
+            "no {wide} on the page"
+        );
+    }
+    assert!(
+        page.contains(",counter_bits=\"32\",") && page.contains(",counter_bits=\"64\","),
+        "wardflux_interface_info does not say both counter widths"
+    );
 
     let mut child = Command::new(promtool)
         .args(["check", "metrics"])
@@ -125,7 +155,11 @@ fn promtool_finds_no_parse_error_and_notes_only_if_mib_names() {
         .filter(|l| !l.trim().is_empty())
         .filter(|l| {
             let metric = l.split_whitespace().next().unwrap_or("");
-            !IF_MIB_NAMES.contains(&metric)
+            let label_case =
+                l.ends_with("label names should be written in 'snake_case' not 'camelCase'");
+            let allowed =
+                IF_MIB_NAMES.contains(&metric) || (WIDE_NAMES.contains(&metric) && label_case);
+            !allowed
         })
         .collect();
     assert!(

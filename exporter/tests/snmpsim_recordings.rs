@@ -36,6 +36,7 @@ const COLUMNS: &[(&str, &str)] = &[
     ("ifHCOutMulticastPkts", "1.3.6.1.2.1.31.1.1.1.12"),
     ("ifHCOutBroadcastPkts", "1.3.6.1.2.1.31.1.1.1.13"),
     ("ifHighSpeed", "1.3.6.1.2.1.31.1.1.1.15"),
+    ("ifCounterDiscontinuityTime", "1.3.6.1.2.1.31.1.1.1.19"),
     ("dot3StatsDuplexStatus", "1.3.6.1.2.1.10.7.2.1.19"),
 ];
 
@@ -43,12 +44,14 @@ const COLUMNS: &[(&str, &str)] = &[
 struct Compared {
     /// Samples compared, by metric name.
     by_metric: BTreeMap<String, usize>,
+    /// The agent's values by metric name and ifIndex.
+    walked: BTreeMap<&'static str, BTreeMap<String, String>>,
 }
 
 /// Walk every column of `COLUMNS` on the agent and compare each of the device's samples.
 fn compare_device(samples: &[Sample], agent: &str, device: &str, community: &str) -> Compared {
     let args = ["-v2c", "-c", community];
-    let walked: BTreeMap<&str, BTreeMap<String, String>> = COLUMNS
+    let walked: BTreeMap<&'static str, BTreeMap<String, String>> = COLUMNS
         .iter()
         .map(|(metric, oid)| (*metric, bulkwalk(&args, agent, oid)))
         .collect();
@@ -108,7 +111,7 @@ fn compare_device(samples: &[Sample], agent: &str, device: &str, community: &str
         served, agent_ifs,
         "{device}: interfaces on /metrics differ from the agent's ifTable"
     );
-    Compared { by_metric }
+    Compared { by_metric, walked }
 }
 
 /// Numbers compare by value (`-Oq` prints them plainly); anything else must be identical text.
@@ -201,4 +204,136 @@ fn recorded_h3c_with_1317_interfaces_matches_snmpbulkwalk() {
         .count();
     assert_eq!(served_ifs, 1317, "{c}: interfaces on /metrics");
     assert!(got.by_metric.get("ifHCInOctets").copied().unwrap_or(0) > 0);
+}
+
+/// The wide octet counters of a device whose counters do not move (a recording): at every poll
+/// they equal the agent's ifHCInOctets where it has one, else its ifInOctets, and
+/// `wardflux_interface_info` says 32 for every interface without a Counter64 ifHCInOctets.
+fn check_wide(
+    samples: &[Sample],
+    device: &str,
+    got: &Compared,
+    hc_types: &BTreeMap<String, String>,
+) {
+    let mut checked = 0;
+    for (wide, hc, legacy) in [
+        ("wardflux_if_in_octets_total", "ifHCInOctets", "ifInOctets"),
+        (
+            "wardflux_if_out_octets_total",
+            "ifHCOutOctets",
+            "ifOutOctets",
+        ),
+    ] {
+        for s in samples
+            .iter()
+            .filter(|s| s.label("device") == device && s.name == wide)
+        {
+            let idx = s.label("ifIndex");
+            let agent = got.walked[hc]
+                .get(idx)
+                .or_else(|| got.walked[legacy].get(idx))
+                .unwrap_or_else(|| panic!("{device}: {wide} for ifIndex {idx} the agent lacks"));
+            assert!(
+                same_number(agent, &s.value),
+                "{device}: {wide}.{idx} is {}, the agent says {agent}",
+                s.value
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "{device}: no wide octet counters served");
+    for s in samples
+        .iter()
+        .filter(|s| s.label("device") == device && s.name == "wardflux_interface_info")
+    {
+        let want = match hc_types.get(s.label("if_index")).map(String::as_str) {
+            Some("Counter64") => "64",
+            _ => "32",
+        };
+        assert_eq!(
+            s.label("counter_bits"),
+            want,
+            "{device}: ifIndex {} counter width",
+            s.label("if_index")
+        );
+    }
+}
+
+/// The SNMP type of each ifHCInOctets instance, as snmpbulkwalk names it.
+fn hc_types(agent: &str, community: &str) -> BTreeMap<String, String> {
+    let out = std::process::Command::new("snmpbulkwalk")
+        .args([
+            "-v2c",
+            "-c",
+            community,
+            "-On",
+            agent,
+            "1.3.6.1.2.1.31.1.1.1.6",
+        ])
+        .output()
+        .expect("run snmpbulkwalk");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (oid, rest) = l.split_once(" = ")?;
+            let idx = oid.rsplit('.').next()?.to_string();
+            let ty = rest.split(':').next()?.trim().to_string();
+            Some((idx, ty))
+        })
+        .collect()
+}
+
+#[test]
+fn recorded_32_bit_only_and_non_conforming_agents_match_snmpbulkwalk() {
+    // Agents with 32-bit counters only (no ifXTable, or ifXTable rows without HC columns) and
+    // two that answer the HC columns with Counter32 (Venus VSOS, Metel PoE box).
+    let brocade = "network/switch/brocade-ds-5100b";
+    let camera = "camera/semac-ipcam-500";
+    let netapp = "storage/netapp-fas3270";
+    let ups = "UPS/eaton-93e-80";
+    let venus = "network/firewall/venus-vsos-v0600r0705b20180507";
+    let metel = "network/switch/metel-poe-box";
+    let recordings = [brocade, camera, netapp, ups, venus, metel];
+    let sim = Snmpsim::start("recordings-32bit", &recordings);
+    let mut ex = Exporter::start(&config(&sim.addr(), "5s", &recordings), &[]);
+    let names: Vec<&str> = recordings.iter().map(|r| community_of(r)).collect();
+    ex.wait_devices_up(&names, Duration::from_secs(180));
+    // Two polls at least, so the wide counters went through the wrap tracker twice.
+    for n in &names {
+        ex.wait_next_full_poll(n, Duration::from_secs(60));
+    }
+    let samples = ex.metrics();
+    for r in &recordings {
+        let c = community_of(r);
+        let got = compare_device(&samples, &sim.addr(), c, c);
+        let n = |m: &str| got.by_metric.get(m).copied().unwrap_or(0);
+        assert!(n("ifOperStatus") > 0, "{c}: no ifOperStatus compared");
+        let types = hc_types(&sim.addr(), c);
+        check_wide(&samples, c, &got, &types);
+        if *r == venus || *r == metel {
+            // Served as snmp_exporter serves them: the agent's Counter32 values under the HC
+            // names (compared above), with the discontinuity time where the agent has it.
+            assert!(
+                types.values().all(|t| t == "Counter32"),
+                "{c}: expected Counter32 HC columns, got {types:?}"
+            );
+            assert!(
+                n("ifHCInOctets") > 0,
+                "{c}: Counter32 ifHCInOctets not served"
+            );
+            assert_eq!(
+                n("ifInOctets"),
+                0,
+                "{c}: ifInOctets served instead of the HC column"
+            );
+        } else {
+            assert!(n("ifInOctets") > 0, "{c}: no 32-bit ifInOctets served");
+        }
+        if *r == metel {
+            assert!(
+                n("ifCounterDiscontinuityTime") > 0,
+                "{c}: no discontinuity time"
+            );
+        }
+    }
 }

@@ -119,12 +119,20 @@ pub fn samples(
             push("ifHighSpeed", 1000.0);
             push("ifHCInOctets", (f.in_mbps * 1e6 / 8.0 * elapsed).floor());
             push("ifHCOutOctets", (f.in_mbps * 0.4e6 / 8.0 * elapsed).floor());
-            push("ifHCInUcastPkts", (pps * elapsed).floor());
-            push("ifHCOutUcastPkts", (pps * 0.4 * elapsed).floor());
-            push("ifHCInMulticastPkts", (elapsed * 2.0).floor());
-            push("ifHCOutMulticastPkts", (elapsed * 2.0).floor());
-            push("ifHCInBroadcastPkts", elapsed.floor());
-            push("ifHCOutBroadcastPkts", elapsed.floor());
+            // The exporter's wide counters, which the recording rules read.
+            push(
+                "wardflux_if_in_octets_total",
+                (f.in_mbps * 1e6 / 8.0 * elapsed).floor(),
+            );
+            push(
+                "wardflux_if_out_octets_total",
+                (f.in_mbps * 0.4e6 / 8.0 * elapsed).floor(),
+            );
+            push("wardflux_if_in_packets_total", (pps * elapsed).floor());
+            push(
+                "wardflux_if_out_packets_total",
+                (pps * 0.4 * elapsed).floor(),
+            );
             push("ifInErrors", (f.errors_per_s * elapsed).floor());
             push("ifOutErrors", 0.0);
             devices.insert(f.labels["device"].clone());

@@ -320,12 +320,17 @@ pub fn expected(p: &Profile, spec: &Spec, t: DateTime<Utc>, dir: &str) -> f64 {
     v
 }
 
-/// Counter series (`ifHCInOctets`, `ifHCOutOctets`) of one profile over the spec's range.
+/// Counter series (the exporter's wide `wardflux_if_in_octets_total`, `wardflux_if_out_octets_total`,
+/// what the default baselines and recording rules read) of one profile over the spec's range.
 pub fn series(p: &Profile, spec: &Spec, anomalies: &[&Injected], seed: u64) -> [Series; 2] {
     let mut rng = Rng::new(seed);
     let step_s = spec.step.as_secs_f64();
     let mut counters = [1e12_f64, 1e12_f64];
-    let mut out = [("in", "ifHCInOctets"), ("out", "ifHCOutOctets")].map(|(_, name)| {
+    let mut out = [
+        ("in", "wardflux_if_in_octets_total"),
+        ("out", "wardflux_if_out_octets_total"),
+    ]
+    .map(|(_, name)| {
         let mut l = p.labels.clone();
         l.insert("__name__".into(), name.into());
         Series {
@@ -561,7 +566,7 @@ mod tests {
         let pts = points(&pl.profiles[0], &s, &[], 1);
         let ins: Vec<f64> = pts
             .iter()
-            .filter(|p| p.labels["__name__"] == "ifHCInOctets")
+            .filter(|p| p.labels["__name__"] == "wardflux_if_in_octets_total")
             .map(|p| p.value)
             .collect();
         assert!(ins.windows(2).all(|w| w[1] >= w[0]));

@@ -113,6 +113,13 @@ fn interface_info(i: &Iface) -> Vec<Point> {
         ("confidence", "0.90".to_string()),
         ("rule", "test".to_string()),
         ("mac", "00:11:22:33:44:55".to_string()),
+        ("counter_bits", i.counter_bits.to_string()),
+        // As the exporter polling every minute says: can the counter move by 2^32 in one?
+        (
+            "counter_wrap_risk",
+            (i.counter_bits == 32 && i.speed_mbps * 1e6 / 8.0 * 60.0 >= 4_294_967_296.0)
+                .to_string(),
+        ),
     ];
     let extra: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
     device_series("wardflux_interface_info", &device, &site, &extra, |_| 1.0)
@@ -211,6 +218,23 @@ fn bank() -> Bank {
     );
     points.extend(series(&sw, 0, 29, |_| up()));
     points.extend(interface_info(&sw));
+    // Cameras behind the Gldani router answer with 32-bit counters only: an NVR
+    // at 100 Mbit/s (its counter wraps every few minutes at this traffic) and a gigabit one
+    // whose counter can wrap more than once per poll.
+    for (index, name, speed, mbps) in [(4, "nvr0", 100.0, 80.0), (5, "nvr1", 1000.0, 300.0)] {
+        let mut cam = set_site(
+            iface("Gldani-3301", index, name, "access", "", false),
+            "gldani",
+        );
+        cam.counter_bits = 32;
+        cam.speed_mbps = speed;
+        points.extend(series(&cam, 0, END, |_| IfState {
+            in_mbps: mbps,
+            out_mbps: mbps / 10.0,
+            ..up()
+        }));
+        points.extend(interface_info(&cam));
+    }
 
     let devices = [
         ("HQ-RTR-01", "tbilisi-hq"),
@@ -277,6 +301,20 @@ fn bank() -> Bank {
             site,
             &[],
             move |m| if sw { (m - 29).max(0) as f64 } else { 0.0 },
+        ));
+        points.extend(device_series(
+            "wardflux_device_if_wraps_total",
+            device,
+            site,
+            &[],
+            move |m| if n == 3 { (m / 3) as f64 } else { 0.0 },
+        ));
+        points.extend(device_series(
+            "wardflux_device_if_ambiguous_readings_total",
+            device,
+            site,
+            &[],
+            move |m| if n == 3 { (m / 10) as f64 } else { 0.0 },
         ));
         points.extend(device_series(
             "wardflux_device_interfaces",
@@ -490,6 +528,7 @@ fn produced_metrics() -> BTreeSet<String> {
         ("metrics/mod.rs", false),
         ("metrics/selfmetrics.rs", true),
         ("topology/metrics.rs", false),
+        ("widen.rs", false),
     ] {
         let path = src.join(file);
         let text = std::fs::read_to_string(&path)

@@ -410,7 +410,9 @@ async fn replay_writes_the_rows_live_evaluation_would(backend: Backend) {
     // the rule's name, the result's labels and the rule's own.
     assert!(sum.recorded > 0);
     for m in [7, 20, 30] {
-        let want = vm.query("rate(ifHCOutOctets[5m]) * 8 / 1e6", at(m)).await;
+        let want = vm
+            .query("rate(wardflux_if_out_octets_total[5m]) * 8 / 1e6", at(m))
+            .await;
         let got = vm
             .query("wardflux:if_traffic_mbps:rate5m{direction=\"out\"}", at(m))
             .await;

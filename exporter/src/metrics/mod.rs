@@ -56,6 +56,20 @@ pub fn render_interfaces(out: &mut String, devices: &[DeviceEntry]) {
             }
         });
     }
+    for (k, (name, help)) in crate::widen::WIDE.iter().enumerate() {
+        family(out, name, "counter", help, |out| {
+            for d in devices {
+                let (Some(inv), Some(vals)) = (&d.inventory, &d.values) else {
+                    continue;
+                };
+                for (e, w) in inv.interfaces.iter().zip(vals.wide.iter()) {
+                    if let Some(v) = w[k] {
+                        sample(out, name, &e.labels, v);
+                    }
+                }
+            }
+        });
+    }
     type Get = fn(&crate::mib::if_mib::InterfaceInfo) -> Option<u64>;
     let gauges: [(&str, &str, Get); 5] = [
         ("ifHighSpeed", "An estimate of the interface's current bandwidth in units of 1,000,000 bits per second - 1.3.6.1.2.1.31.1.1.1.15", |i| i.high_speed),
@@ -80,7 +94,7 @@ pub fn render_interfaces(out: &mut String, devices: &[DeviceEntry]) {
         out,
         "wardflux_interface_info",
         "gauge",
-        "Discovered interface with its classification; value is always 1.",
+        "Discovered interface with its classification, the width of its octet counters (counter_bits 32 or 64) and whether they can wrap more than once per poll interval at its speed (counter_wrap_risk); value is always 1.",
         |out| {
             let mut labels = String::new();
             for d in devices {
@@ -108,6 +122,12 @@ pub fn render_interfaces(out: &mut String, devices: &[DeviceEntry]) {
                     labels.push_str("\",mac=\"");
                     labels.push_str(&mac(&e.info.phys_address));
                     labels.push('"');
+                    let _ = write!(
+                        labels,
+                        ",counter_bits=\"{}\",counter_wrap_risk=\"{}\"",
+                        e.info.counter_bits(),
+                        crate::widen::wrap_risk(&e.info, inv.poll_interval)
+                    );
                     if let Some(dx) = e.info.duplex {
                         labels.push_str(match dx {
                             Duplex::Full => ",duplex=\"full\"",
@@ -137,7 +157,19 @@ pub fn mac(b: &[u8]) -> String {
 /// Per-device health series.
 pub fn render_device_health(out: &mut String, devices: &[DeviceEntry]) {
     type Get = fn(&DeviceEntry) -> Option<f64>;
-    let fams: [(&str, &str, &str, Get); 14] = [
+    let fams: [(&str, &str, &str, Get); 16] = [
+        (
+            "wardflux_device_if_wraps_total",
+            "counter",
+            "32-bit interface counter wraps the exporter counted (and extended across) rather than taking them for resets.",
+            |d| Some(d.health.counter_wraps as f64),
+        ),
+        (
+            "wardflux_device_if_ambiguous_readings_total",
+            "counter",
+            "32-bit interface counter readings after a gap in which the interface's speed let the counter pass its previous value: the traffic counted is a lower bound.",
+            |d| Some(d.health.counter_ambiguous as f64),
+        ),
         (
             "wardflux_device_up",
             "gauge",
@@ -237,6 +269,26 @@ pub fn render_device_health(out: &mut String, devices: &[DeviceEntry]) {
             }
         });
     }
+    family(
+        out,
+        "wardflux_device_snmp_type_mismatches_total",
+        "counter",
+        "Interface values answered with a type no number could be read from (a string, an address, a negative INTEGER), by polled column; such values are not served.",
+        |out| {
+            let mut labels = String::new();
+            for d in devices {
+                for (slot, n) in d.health.type_mismatches.iter().enumerate() {
+                    if *n == 0 {
+                        continue;
+                    }
+                    labels.clear();
+                    labels.push_str(&d.device_labels);
+                    let _ = write!(labels, ",column=\"{}\"", POLLED[slot].metric);
+                    sample(out, "wardflux_device_snmp_type_mismatches_total", &labels, n);
+                }
+            }
+        },
+    );
     family(
         out,
         "wardflux_device_info",
@@ -379,6 +431,7 @@ mod tests {
                 counters: vec![c],
                 markers: ChangeMarkers::default(),
                 at: 2.0,
+                ..PollValues::default()
             })),
             health: Health {
                 up: true,
@@ -387,6 +440,31 @@ mod tests {
             },
             device_labels: Arc::from(labels),
         }
+    }
+
+    #[test]
+    fn counter_width_wide_counters_and_type_mismatches_are_rendered() {
+        let mut d = entry();
+        let mut vals = (**d.values.as_ref().unwrap()).clone();
+        vals.wide = vec![[Some(1 << 33), Some(5), None, None]];
+        d.values = Some(Arc::new(vals));
+        d.health.type_mismatches[14] = 3;
+        let mut out = String::new();
+        render_interfaces(&mut out, std::slice::from_ref(&d));
+        render_device_health(&mut out, std::slice::from_ref(&d));
+        assert!(out.contains("# TYPE wardflux_if_in_octets_total counter\n"));
+        assert!(
+            out.contains(",is_critical=\"false\"} 8589934592\n"),
+            "{out}"
+        );
+        assert!(
+            !out.contains("wardflux_if_in_packets_total"),
+            "no packets, no family"
+        );
+        assert!(out.contains(",counter_bits=\"64\",counter_wrap_risk=\"false\""));
+        assert!(out.contains(
+            "wardflux_device_snmp_type_mismatches_total{device=\"Isani-1111\",site=\"tbilisi\",column=\"ifInOctets\"} 3\n"
+        ));
     }
 
     #[test]

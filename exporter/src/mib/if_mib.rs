@@ -31,6 +31,7 @@ pub fn discovery_columns() -> Vec<Oid> {
         ifx_col(15), // ifHighSpeed
         ifx_col(18), // ifAlias
         ifx_col(6),  // ifHCInOctets: tells which interfaces have 64-bit counters
+        ifx_col(19), // ifCounterDiscontinuityTime: polled with 32-bit counters where present
     ]
 }
 
@@ -67,8 +68,13 @@ pub struct InterfaceInfo {
     /// ifLastChange in hundredths of a second of sysUpTime.
     pub last_change: u32,
     pub duplex: Option<Duplex>,
-    /// The agent answers ifHCInOctets for this interface.
+    /// The agent answers ifHCInOctets for this interface with a Counter64.
     pub has_hc: bool,
+    /// The agent answers ifHCInOctets with a 32-bit type (Counter32, non-conforming agents):
+    /// the ifXTable columns are polled and served, and handled as 32-bit counters.
+    pub hc32: bool,
+    /// The agent has ifCounterDiscontinuityTime for this interface.
+    pub has_discontinuity: bool,
 }
 
 impl InterfaceInfo {
@@ -77,6 +83,16 @@ impl InterfaceInfo {
         match self.high_speed {
             Some(h) if h > 0 => h.saturating_mul(1_000_000),
             _ => self.speed,
+        }
+    }
+
+    /// Width of the octet counters polled for this interface: 64 with Counter64 ifHCInOctets,
+    /// else 32 (ifInOctets, or HC columns an agent answers with Counter32).
+    pub fn counter_bits(&self) -> u8 {
+        if self.has_hc {
+            64
+        } else {
+            32
         }
     }
 }
@@ -109,7 +125,14 @@ pub fn decode_interfaces(columns: &[Column], duplex: &Column) -> Vec<InterfaceIn
                 8 => e.name = bytes(),
                 9 => e.high_speed = value.as_u64(),
                 10 => e.alias = bytes(),
-                11 => e.has_hc = matches!(value, Value::Counter64(_)),
+                11 => {
+                    e.has_hc = matches!(value, Value::Counter64(_));
+                    e.hc32 = matches!(
+                        value,
+                        Value::Counter32(_) | Value::Unsigned32(_) | Value::Integer(_)
+                    );
+                }
+                12 => e.has_discontinuity = !value.is_exception() && value.as_u64().is_some(),
                 _ => {}
             }
         }
@@ -187,7 +210,7 @@ const fn pc(
 }
 
 /// Every column the poller may read, in a fixed order; a `Counters` value holds one slot each.
-pub const POLLED: [PolledColumn; 18] = [
+pub const POLLED: [PolledColumn; 19] = [
     pc("ifOperStatus", "The current operational state of the interface (1 up, 2 down, 3 testing, 4 unknown, 5 dormant, 6 notPresent, 7 lowerLayerDown) - 1.3.6.1.2.1.2.2.1.8", false, Table::If, 8),
     pc("ifAdminStatus", "The desired state of the interface (1 up, 2 down, 3 testing) - 1.3.6.1.2.1.2.2.1.7", false, Table::If, 7),
     pc("ifHCInOctets", "The total number of octets received on the interface, including framing characters (64-bit) - 1.3.6.1.2.1.31.1.1.1.6", true, Table::IfX, 6),
@@ -206,37 +229,76 @@ pub const POLLED: [PolledColumn; 18] = [
     pc("ifOutOctets", "The total number of octets transmitted out of the interface (32-bit; polled only without ifXTable) - 1.3.6.1.2.1.2.2.1.16", true, Table::If, 16),
     pc("ifInUcastPkts", "The number of unicast packets delivered to a higher-layer protocol (32-bit; polled only without ifXTable) - 1.3.6.1.2.1.2.2.1.11", true, Table::If, 11),
     pc("ifOutUcastPkts", "The number of unicast packets requested to be transmitted (32-bit; polled only without ifXTable) - 1.3.6.1.2.1.2.2.1.17", true, Table::If, 17),
+    pc("ifCounterDiscontinuityTime", "The value of sysUpTime on the most recent occasion at which any one or more of this interface's counters suffered a discontinuity (polled with 32-bit counters) - 1.3.6.1.2.1.31.1.1.1.19", false, Table::IfX, 19),
 ];
+
+/// Slot of ifCounterDiscontinuityTime in `POLLED`.
+pub const DISCONTINUITY_SLOT: usize = 18;
 
 /// Positions in `POLLED` read for an interface with 64-bit counters.
 pub const HC_SLOTS: [usize; 14] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
 /// Positions in `POLLED` read for an interface without them (no ifXTable).
 pub const LEGACY_SLOTS: [usize; 10] = [0, 1, 10, 11, 12, 13, 14, 15, 16, 17];
+/// The same with ifCounterDiscontinuityTime, for agents that have it.
+pub const LEGACY_DISC_SLOTS: [usize; 11] = [0, 1, 10, 11, 12, 13, 14, 15, 16, 17, 18];
+/// Positions read for an interface whose agent answers the HC columns with Counter32: the
+/// HC columns (served as they are), the 32-bit unicast packets (some of these agents have no
+/// HC packet columns) and ifCounterDiscontinuityTime.
+pub const HC32_SLOTS: [usize; 17] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 16, 17, 18];
 
 /// Slots of `POLLED` for one interface.
-pub fn slots_for(has_hc: bool) -> &'static [usize] {
-    if has_hc {
-        &HC_SLOTS
-    } else {
-        &LEGACY_SLOTS
+pub fn slots_for(info: &InterfaceInfo) -> &'static [usize] {
+    match (info.has_hc, info.hc32, info.has_discontinuity) {
+        (true, _, _) => &HC_SLOTS,
+        (false, true, _) => &HC32_SLOTS,
+        (false, false, true) => &LEGACY_DISC_SLOTS,
+        (false, false, false) => &LEGACY_SLOTS,
     }
 }
 
 /// One poll's values for one interface, a slot per `POLLED` column (None: not read or missing).
 pub type Counters = [Option<u64>; POLLED.len()];
 
+/// What `store_value` made of an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// No answer for this OID: the slot is unchanged.
+    Unanswered,
+    /// An exception (noSuchInstance...): the slot is empty.
+    Missing,
+    /// A 64-bit value.
+    Wide,
+    /// A value of a 32-bit type (Counter32, Gauge32, TimeTicks, a non-negative INTEGER): for
+    /// a counter, it wraps at 2^32.
+    Narrow,
+    /// A type whose value is not a number this column can have (a string, an address, a
+    /// negative INTEGER where a counter or status is due): the slot is empty and the answer
+    /// counted per device and column.
+    Mismatch,
+}
+
 /// Store a GET answer value into its slot. `None` (the agent answered for another OID, or
-/// not at all) leaves the slot as it is.
-pub fn store_value(counters: &mut Counters, slot: usize, got: Option<&Value>) {
+/// not at all) leaves the slot as it is. A value of another integer type than the MIB's is
+/// served when its number is unambiguous (snmp_exporter serves an HC column answered with a
+/// Counter32 as it is; so do we, and it is tracked as a 32-bit counter).
+pub fn store_value(counters: &mut Counters, slot: usize, got: Option<&Value>) -> Stored {
     let Some(value) = got else {
-        return;
+        return Stored::Unanswered;
     };
-    counters[slot] = match (POLLED[slot].counter, value) {
-        (true, Value::Counter64(v)) => Some(*v),
-        (true, Value::Counter32(v)) => Some(u64::from(*v)),
-        (false, Value::Integer(i)) => u64::try_from(*i).ok(),
-        _ => None,
+    let (v, how) = match value {
+        Value::Counter64(v) => (Some(*v), Stored::Wide),
+        Value::Counter32(v) | Value::Unsigned32(v) | Value::TimeTicks(v) => {
+            (Some(u64::from(*v)), Stored::Narrow)
+        }
+        Value::Integer(i) => match u32::try_from(*i) {
+            Ok(v) => (Some(u64::from(v)), Stored::Narrow),
+            Err(_) => (None, Stored::Mismatch),
+        },
+        v if v.is_exception() => (None, Stored::Missing),
+        _ => (None, Stored::Mismatch),
     };
+    counters[slot] = v;
+    how
 }
 
 #[cfg(test)]
@@ -276,18 +338,78 @@ mod tests {
     }
 
     #[test]
-    fn stored_values_must_be_answers_of_the_right_type() {
+    fn the_width_of_hc_columns_decides_the_counter_width() {
+        let cols = discovery_columns();
+        let mut walked: Vec<Column> = vec![Vec::new(); cols.len()];
+        walked[0] = [1u32, 2, 3]
+            .iter()
+            .map(|i| (vec![*i], Value::OctetString(b"port".to_vec())))
+            .collect();
+        // ifHCInOctets: Counter64 on 1, Counter32 on 2 (a non-conforming agent), none on 3.
+        walked[11] = vec![
+            (vec![1], Value::Counter64(5)),
+            (vec![2], Value::Counter32(5)),
+        ];
+        walked[12] = vec![
+            (vec![2], Value::TimeTicks(0)),
+            (vec![3], Value::TimeTicks(7)),
+        ];
+        let ifs = decode_interfaces(&walked, &Vec::new());
+        let got: Vec<(bool, bool, bool, u8)> = ifs
+            .iter()
+            .map(|i| (i.has_hc, i.hc32, i.has_discontinuity, i.counter_bits()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (true, false, false, 64),
+                (false, true, true, 32),
+                (false, false, true, 32)
+            ]
+        );
+        assert_eq!(slots_for(&ifs[0]), &HC_SLOTS);
+        assert_eq!(slots_for(&ifs[1]), &HC32_SLOTS);
+        assert_eq!(slots_for(&ifs[2]), &LEGACY_DISC_SLOTS);
+    }
+
+    #[test]
+    fn stored_values_are_served_when_their_number_is_unambiguous() {
         let mut c: Counters = [None; POLLED.len()];
-        store_value(&mut c, 2, Some(&Value::Counter64(42)));
-        assert_eq!(c[2], Some(42));
-        store_value(&mut c, 2, None);
-        assert_eq!(c[2], Some(42), "an answer for another OID is ignored");
-        store_value(&mut c, 2, Some(&Value::NoSuchInstance));
-        assert_eq!(c[2], None);
-        store_value(&mut c, 0, Some(&Value::Integer(2)));
-        assert_eq!(c[0], Some(2));
-        store_value(&mut c, 0, Some(&Value::Counter64(2)));
-        assert_eq!(c[0], None, "a status must be an INTEGER");
+        // (slot, answer, stored value, how)
+        let cases: &[(usize, Option<Value>, Option<u64>, Stored)] = &[
+            (2, Some(Value::Counter64(42)), Some(42), Stored::Wide),
+            (2, None, Some(42), Stored::Unanswered),
+            (2, Some(Value::NoSuchInstance), None, Stored::Missing),
+            // An HC column answered with Counter32 (Venus VSOS, Metel): served, 32-bit.
+            (2, Some(Value::Counter32(7)), Some(7), Stored::Narrow),
+            (14, Some(Value::Unsigned32(9)), Some(9), Stored::Narrow),
+            (14, Some(Value::Integer(11)), Some(11), Stored::Narrow),
+            (14, Some(Value::Integer(-1)), None, Stored::Mismatch),
+            (
+                14,
+                Some(Value::OctetString(b"12".to_vec())),
+                None,
+                Stored::Mismatch,
+            ),
+            (0, Some(Value::Integer(2)), Some(2), Stored::Narrow),
+            (0, Some(Value::Counter64(2)), Some(2), Stored::Wide),
+            (
+                0,
+                Some(Value::IpAddress([1, 2, 3, 4])),
+                None,
+                Stored::Mismatch,
+            ),
+            (
+                DISCONTINUITY_SLOT,
+                Some(Value::TimeTicks(5)),
+                Some(5),
+                Stored::Narrow,
+            ),
+        ];
+        for (slot, answer, want, how) in cases {
+            let got = store_value(&mut c, *slot, answer.as_ref());
+            assert_eq!((c[*slot], got), (*want, *how), "slot {slot}: {answer:?}");
+        }
         let mut o = Oid::default();
         POLLED[3].oid_into(9, &mut o);
         assert_eq!(o, POLLED[3].oid(9));

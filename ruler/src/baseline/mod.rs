@@ -214,7 +214,10 @@ impl BaselineConfig {
         })?;
         let (metric_in, metric_out) = match &b.metrics {
             Some(m) => (m.in_.clone(), m.out.clone()),
-            None => ("ifHCInOctets".to_string(), "ifHCOutOctets".to_string()),
+            None => (
+                "wardflux_if_in_octets_total".to_string(),
+                "wardflux_if_out_octets_total".to_string(),
+            ),
         };
         let tz_name = b.timezone.clone().unwrap_or_else(|| "Asia/Tbilisi".into());
         let tz: Tz = tz_name
@@ -402,7 +405,7 @@ mod tests {
         assert_eq!(c.consecutive, 3);
         assert_eq!(
             c.expr(Direction::In, "device=~\"A|B\""),
-            "rate(ifHCInOctets{is_critical=\"true\",device=~\"A|B\"}[300s]) * 8 / 1e6"
+            "rate(wardflux_if_in_octets_total{is_critical=\"true\",device=~\"A|B\"}[300s]) * 8 / 1e6"
         );
     }
 

@@ -454,6 +454,9 @@ impl IfState {
 pub struct Iface {
     pub labels: Labels,
     pub speed_mbps: f64,
+    /// 64: the agent has ifXTable (HC counters, ifHighSpeed); 32: ifTable only (ifInOctets
+    /// wrapping at 2^32, ifSpeed), as cameras and UPS units answer.
+    pub counter_bits: u8,
 }
 
 pub fn iface(device: &str, index: u32, name: &str, kind: &str, isp: &str, critical: bool) -> Iface {
@@ -477,6 +480,7 @@ pub fn iface(device: &str, index: u32, name: &str, kind: &str, isp: &str, critic
     Iface {
         labels: l,
         speed_mbps: 1000.0,
+        counter_bits: 64,
     }
 }
 
@@ -511,17 +515,42 @@ pub fn series_from(
         };
         push("ifOperStatus", s.oper);
         push("ifAdminStatus", s.admin);
-        push("ifHighSpeed", iface.speed_mbps);
         push("ifSpeed", (iface.speed_mbps * 1e6).min(4_294_967_295.0));
         push("ifMtu", 1500.0);
-        push("ifHCInOctets", in_oct.floor());
-        push("ifHCOutOctets", out_oct.floor());
-        push("ifHCInUcastPkts", in_pk.floor());
-        push("ifHCOutUcastPkts", out_pk.floor());
-        push("ifHCInMulticastPkts", 1000.0 + m as f64 * 60.0);
-        push("ifHCOutMulticastPkts", 1000.0 + m as f64 * 60.0);
-        push("ifHCInBroadcastPkts", 500.0 + m as f64 * 30.0);
-        push("ifHCOutBroadcastPkts", 500.0 + m as f64 * 30.0);
+        let (mcast, bcast) = (1000.0 + m as f64 * 60.0, 500.0 + m as f64 * 30.0);
+        if iface.counter_bits == 64 {
+            push("ifHighSpeed", iface.speed_mbps);
+            push("ifHCInOctets", in_oct.floor());
+            push("ifHCOutOctets", out_oct.floor());
+            push("ifHCInUcastPkts", in_pk.floor());
+            push("ifHCOutUcastPkts", out_pk.floor());
+            push("ifHCInMulticastPkts", mcast);
+            push("ifHCOutMulticastPkts", mcast);
+            push("ifHCInBroadcastPkts", bcast);
+            push("ifHCOutBroadcastPkts", bcast);
+            // The exporter's wide counters: the HC values as they are.
+            push("wardflux_if_in_octets_total", in_oct.floor());
+            push("wardflux_if_out_octets_total", out_oct.floor());
+            push(
+                "wardflux_if_in_packets_total",
+                (in_pk + mcast + bcast).floor(),
+            );
+            push(
+                "wardflux_if_out_packets_total",
+                (out_pk + mcast + bcast).floor(),
+            );
+        } else {
+            let wrap = |v: f64| (v.floor() as u64 % (1u64 << 32)) as f64;
+            push("ifInOctets", wrap(in_oct));
+            push("ifOutOctets", wrap(out_oct));
+            push("ifInUcastPkts", wrap(in_pk));
+            push("ifOutUcastPkts", wrap(out_pk));
+            // The exporter's wide counters: the 32-bit values extended across wraps.
+            push("wardflux_if_in_octets_total", in_oct.floor());
+            push("wardflux_if_out_octets_total", out_oct.floor());
+            push("wardflux_if_in_packets_total", in_pk.floor());
+            push("wardflux_if_out_packets_total", out_pk.floor());
+        }
         push("ifInErrors", in_err.floor());
         push("ifOutErrors", 0.0);
         push("ifInDiscards", 0.0);

@@ -48,6 +48,9 @@ pub enum Source {
     Static(Box<[u8]>),
     /// A counter that grows with time: per-device base plus `rate` per second.
     Counter { id: u32, rate: u32, bits64: bool },
+    /// A Counter32 from a chosen start (say, just below 2^32, so it wraps under test) growing by
+    /// `rate` per second; after a reboot, from zero.
+    Counter32From { start: u32, rate: u32 },
     /// sysUpTime: hundredths of a second since the agent started, plus a base.
     Uptime { base: u32 },
     /// The device's own name (sysName).
@@ -263,6 +266,14 @@ impl Device {
                 } else {
                     ber::put_uint(out, tag::COUNTER32, v & 0xffff_ffff);
                 }
+            }
+            Source::Counter32From { start, rate } => {
+                let (base, since) = match self.rebooted_at_ms {
+                    Some(r) => (0, elapsed_ms.saturating_sub(r)),
+                    None => (u64::from(*start), elapsed_ms),
+                };
+                let v = base + u64::from(*rate) * since / 1000;
+                ber::put_uint(out, tag::COUNTER32, v & 0xffff_ffff);
             }
             Source::Uptime { base } => {
                 let t = match self.rebooted_at_ms {

@@ -159,6 +159,71 @@ pub fn template(interfaces: u32) -> Template {
     Template::new(e)
 }
 
+/// A device with 32-bit counters only (ifTable, no ifXTable: an IP camera, a UPS), one
+/// Ethernet interface (ifIndex 1, ifSpeed `speed_bps`) whose ifInOctets starts at `in_start`
+/// and grows by `in_rate` octets a second (ifOutOctets at a tenth of it, from zero): with a
+/// start just below 2^32 its counter wraps under test.
+pub fn counter32_device(name: &str, speed_bps: u32, in_start: u32, in_rate: u32) -> Device {
+    let s = |v: &str| Value::OctetString(v.as_bytes().to_vec());
+    let col = |c: u32| oid(&IF_ENTRY, &[c, 1]);
+    let e = vec![
+        Entry::fixed(oid(&SYSTEM, &[1, 0]), &s("IP camera, wardflux-simagent")),
+        Entry::fixed(
+            oid(&SYSTEM, &[2, 0]),
+            &Value::Oid(vec![1, 3, 6, 1, 4, 1, 8072, 3, 2, 10]),
+        ),
+        Entry::new(oid(&SYSTEM, &[3, 0]), Source::Uptime { base: 500_000 }),
+        Entry::new(oid(&SYSTEM, &[5, 0]), Source::DeviceName),
+        Entry::fixed(IF_NUMBER.to_vec(), &Value::Integer(1)),
+        Entry::fixed(col(1), &Value::Integer(1)),
+        Entry::fixed(col(2), &s("eth0")),
+        Entry::fixed(col(3), &Value::Integer(6)),
+        Entry::fixed(col(4), &Value::Integer(1500)),
+        Entry::fixed(col(5), &Value::Gauge32(speed_bps)),
+        Entry::fixed(col(7), &Value::Integer(1)),
+        Entry::fixed(col(8), &Value::Integer(1)),
+        Entry::new(
+            col(10),
+            Source::Counter32From {
+                start: in_start,
+                rate: in_rate,
+            },
+        ),
+        Entry::new(
+            col(11),
+            Source::Counter32From {
+                start: 0,
+                rate: in_rate / 1000,
+            },
+        ),
+        Entry::fixed(col(13), &Value::Counter32(0)),
+        Entry::fixed(col(14), &Value::Counter32(0)),
+        Entry::new(
+            col(16),
+            Source::Counter32From {
+                start: 0,
+                rate: in_rate / 10,
+            },
+        ),
+        Entry::new(
+            col(17),
+            Source::Counter32From {
+                start: 0,
+                rate: in_rate / 10_000,
+            },
+        ),
+        Entry::fixed(col(19), &Value::Counter32(0)),
+        Entry::fixed(col(20), &Value::Counter32(0)),
+    ];
+    Device {
+        name: name.to_string(),
+        template: Arc::new(Template::new(e)),
+        seed: 0,
+        hostile: None,
+        rebooted_at_ms: None,
+    }
+}
+
 fn short_name(descr: &str) -> String {
     descr
         .replacen("GigabitEthernet", "Gi", 1)
