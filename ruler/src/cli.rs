@@ -10,7 +10,7 @@ use crate::endpoint::HttpAuth;
 use crate::engine::{Deps, Engine, Settings};
 use crate::labels::Labels;
 use crate::metrics::Metrics;
-use crate::notifier::{Alertmanager, Notifier};
+use crate::notifier::{Fanout, Notifier};
 use crate::queue::TransitionQueue;
 use crate::secret::Secret;
 use crate::store::{self, Store};
@@ -320,10 +320,11 @@ pub struct RunArgs {
     /// URL the ruler is reached at, sent as the alerts' generatorURL.
     #[arg(long = "web.external-url", default_value = "http://localhost:9095")]
     pub external_url: String,
-    /// Alertmanager base URL; alerts are not sent when unset. `user:pass@` in it is sent as
-    /// basic auth and never printed.
+    /// Alertmanager base URL, repeatable: every Alertmanager gets every alert (as vmalert
+    /// does); alerts are not sent when unset. `user:pass@` in it is sent as basic auth and
+    /// never printed.
     #[arg(long = "notifier.url", value_parser = parse_http_url)]
-    pub notifier_url: Option<Secret>,
+    pub notifier_url: Vec<Secret>,
     /// How long the datasource may be unreachable before DatasourceUnreachable fires.
     #[arg(long = "datasource.unreachable-grace", default_value = "5m", value_parser = parse_dur)]
     pub unreachable_grace: Duration,
@@ -681,13 +682,20 @@ pub async fn run(args: RunArgs) -> Result<()> {
     let store = open_store(&secret, shutdown_rx.clone()).await?;
     let metrics = Arc::new(Metrics::new());
     let queue = TransitionQueue::new(args.queue_capacity, metrics.clone());
-    let notifier: Option<Arc<dyn Notifier>> = match &args.notifier_url {
-        Some(u) => {
-            let am = Alertmanager::new(u.expose(), Duration::from_secs(10))?;
-            info!(notifier = %am.name(), "sending alerts to Alertmanager");
-            Some(Arc::new(am))
-        }
-        None => None,
+    let notifier: Option<Arc<dyn Notifier>> = if args.notifier_url.is_empty() {
+        None
+    } else {
+        let urls: Vec<&str> = args.notifier_url.iter().map(|u| u.expose()).collect();
+        let fanout = Fanout::new(&urls, Duration::from_secs(10), |name| {
+            metrics
+                .alertmanager_up
+                .get_or_create(&crate::metrics::AlertmanagerLabel {
+                    alertmanager: name.to_string(),
+                })
+                .clone()
+        })?;
+        info!(notifier = %fanout.names().join(", "), "sending alerts to Alertmanager");
+        Some(Arc::new(fanout))
     };
     let cache = BaselineCache::new(store.clone());
     let engine = Engine::new(

@@ -81,7 +81,7 @@ fn device_series(
             l.insert("__name__".into(), name.into());
             l.insert("device".into(), device.into());
             l.insert("site".into(), site.into());
-            l.insert("job".into(), "wardflux-self".into());
+            l.insert("job".into(), "wardflux-exporter".into());
             l.insert("instance".into(), "127.0.0.1:9117".into());
             for (k, v) in extra {
                 l.insert((*k).into(), (*v).into());
