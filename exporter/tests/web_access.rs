@@ -189,11 +189,11 @@ fn without_a_web_config_the_exporter_warns_and_serves_plain_http() {
         curl(&[&format!("http://127.0.0.1:{port}/-/healthy")]).status == 200
     });
     let log = ex.log();
-    assert!(
-        log.contains("level=WARN") || log.contains("WARN"),
-        "a warning: {log}"
-    );
-    assert!(log.contains("no --web.config.file"), "{log}");
+    let line = log
+        .lines()
+        .find(|l| l.contains("no --web.config.file"))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(line.contains(" level=warn "), "a logfmt warning: {line}");
 
     // TLS without any authentication is warned about too.
     let pki = Pki::create(dir.path());
@@ -281,6 +281,26 @@ fn check_config_validates_the_web_config_and_bad_flags_stop_start_up() {
     assert!(
         stdout.contains("ok: TLS 1.2-1.3, client certificates required, basic auth for 2 users"),
         "{stdout}"
+    );
+
+    // The documented form (docs/operations.md): the web config alone, no --config.file, in
+    // a directory without wardflux.yml.
+    let out = Command::new(BIN)
+        .current_dir(dir.path())
+        .arg(format!("--web.config.file={}", web.display()))
+        .arg("check-config")
+        .output()
+        .unwrap();
+    let alone = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{alone}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(alone.contains("ok: TLS 1.2-1.3"), "{alone}");
+    assert!(
+        !alone.contains("targets"),
+        "no exporter config checked: {alone}"
     );
 
     let bad = dir.join("bad-web.yml");

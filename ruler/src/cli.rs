@@ -28,14 +28,16 @@ use tracing::{error, info, warn};
 #[command(
     name = "wardflux-ruler",
     version,
-    about = "Alert and recording rules over VictoriaMetrics, written as alert-history rows",
-    args_conflicts_with_subcommands = true
+    about = "Alert and recording rules over VictoriaMetrics, written as alert-history rows"
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
     #[command(flatten)]
     pub run: RunArgs,
+    /// Accepted before or after a subcommand.
+    #[command(flatten)]
+    pub log: LogArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -76,6 +78,40 @@ pub struct BaselineFileArgs {
     pub file: PathBuf,
 }
 
+impl Cli {
+    /// Parses `args`: `--log.*` go before or after a subcommand; `run`'s flags given before
+    /// a subcommand are refused (they would be silently unused).
+    pub fn parse_from_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::{CommandFactory, FromArgMatches};
+        let mut cmd = Cli::command();
+        let m = cmd.try_get_matches_from_mut(args)?;
+        if let Some((sub, _)) = m.subcommand() {
+            let stray: Vec<String> = m
+                .ids()
+                .map(|id| id.as_str())
+                .filter(|id| !id.starts_with("log."))
+                .filter(|id| cmd.get_arguments().any(|a| a.get_id() == *id))
+                .filter(|id| m.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+                .map(|id| format!("--{id}"))
+                .collect();
+            if !stray.is_empty() {
+                return Err(cmd.error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!(
+                        "{} before the subcommand '{sub}' belong to 'run'; put the subcommand's own flags after it",
+                        stray.join(", ")
+                    ),
+                ));
+            }
+        }
+        Cli::from_arg_matches(&m).map_err(|e| e.format(&mut cmd))
+    }
+}
+
 impl BaselineFileArgs {
     /// The settings, or `None` when the file does not exist.
     pub fn load(&self) -> Result<Option<BaselineConfig>, config::RuleError> {
@@ -97,8 +133,6 @@ pub struct LearnArgs {
     /// End of the learned lookback (RFC 3339); default now.
     #[arg(long = "at")]
     pub at: Option<DateTime<Utc>>,
-    #[command(flatten)]
-    pub log: LogArgs,
 }
 
 #[derive(Args, Debug)]
@@ -142,8 +176,6 @@ pub struct GenerateArgs {
     /// Highest business-hours inbound traffic of a generated interface, Mbps.
     #[arg(id = "level.max-mbps", long = "level.max-mbps", default_value_t = crate::traffic::SYNTHETIC_LEVEL_MBPS.1)]
     pub level_max: f64,
-    #[command(flatten)]
-    pub log: LogArgs,
 }
 
 #[derive(Args, Debug)]
@@ -164,18 +196,27 @@ pub struct BaselineBenchArgs {
     /// End of the learned lookback (RFC 3339); default now.
     #[arg(long = "bench.end")]
     pub end: Option<DateTime<Utc>>,
-    #[command(flatten)]
-    pub log: LogArgs,
 }
 
 #[derive(Args, Debug, Clone)]
 pub struct LogArgs {
     /// Log level: error, warn, info, debug, trace.
-    #[arg(id = "log.level", long = "log.level", default_value = "info")]
+    #[arg(
+        id = "log.level",
+        long = "log.level",
+        default_value = "info",
+        global = true
+    )]
     pub level: String,
-    /// Log format: logfmt or json.
-    #[arg(id = "log.format", long = "log.format", default_value = "logfmt")]
-    pub format: String,
+    /// Log format: logfmt or json (colour only on a terminal).
+    #[arg(
+        id = "log.format",
+        long = "log.format",
+        value_enum,
+        default_value = "logfmt",
+        global = true
+    )]
+    pub format: wardflux_web::logging::LogFormat,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -342,8 +383,6 @@ pub struct RunArgs {
     pub baselines: BaselineFileArgs,
     #[command(flatten)]
     pub web: wardflux_web::WebArgs,
-    #[command(flatten)]
-    pub log: LogArgs,
 }
 
 #[derive(Args, Debug)]
@@ -365,8 +404,6 @@ pub struct CheckArgs {
 pub struct MigrateArgs {
     #[command(flatten)]
     pub store: StoreArgs,
-    #[command(flatten)]
-    pub log: LogArgs,
 }
 
 #[derive(Args, Debug)]
@@ -389,8 +426,6 @@ pub struct ReplayArgs {
     /// Replay anomaly detection too, with the baselines held in the chosen store.
     #[arg(id = "baselines.file", long = "baselines.file")]
     pub baselines_file: Option<PathBuf>,
-    #[command(flatten)]
-    pub log: LogArgs,
 }
 
 #[derive(Args, Debug)]
@@ -414,8 +449,6 @@ pub struct BenchArgs {
     /// PID of the datasource process, to print its CPU time too.
     #[arg(long = "bench.datasource-pid")]
     pub datasource_pid: Option<u32>,
-    #[command(flatten)]
-    pub log: LogArgs,
 }
 
 fn parse_dur(s: &str) -> Result<Duration, String> {
@@ -423,17 +456,9 @@ fn parse_dur(s: &str) -> Result<Duration, String> {
 }
 
 /// Sets up `tracing` from the log flags.
-pub fn init_logging(log: &LogArgs) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&log.level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if log.format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
+pub fn init_logging(log: &LogArgs) -> Result<()> {
+    wardflux_web::logging::init(&log.level, log.format)?;
+    Ok(())
 }
 
 /// Loads rules; expressions only the datasource can judge (MetricsQL) are checked there.
@@ -1196,6 +1221,43 @@ mod tests {
     #[test]
     fn flags_are_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn log_flags_go_before_or_after_a_subcommand_and_run_flags_not_before_one() {
+        use wardflux_web::logging::LogFormat;
+        for args in [
+            &["r", "--log.format=json", "--log.level=debug", "migrate"][..],
+            &["r", "migrate", "--log.format=json", "--log.level=debug"],
+            &[
+                "r",
+                "--log.format",
+                "json",
+                "migrate",
+                "--log.level",
+                "debug",
+            ],
+        ] {
+            let cli = Cli::parse_from_args(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            assert!(matches!(cli.command, Some(Command::Migrate(_))), "{args:?}");
+            assert_eq!(cli.log.format, LogFormat::Json, "{args:?}");
+            assert_eq!(cli.log.level, "debug", "{args:?}");
+        }
+        let cli = Cli::parse_from_args(["r", "baselines", "learn", "--log.format=json"]).unwrap();
+        assert_eq!(cli.log.format, LogFormat::Json);
+        let cli = Cli::parse_from_args(["r", "--log.format=json"]).unwrap();
+        assert!(cli.command.is_none());
+        let e = Cli::parse_from_args(["r", "--rules.file=x.yml", "migrate"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--rules.file before the subcommand 'migrate'"),
+            "{e}"
+        );
+        let e = Cli::parse_from_args(["r", "--log.format=xml"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("possible values: logfmt, json"), "{e}");
     }
 
     #[test]
