@@ -41,7 +41,7 @@ use tracing::{info, warn};
 
 pub use args::{WebArgs, WebError};
 pub use config::WebConfig;
-pub use guard::RequestLimits;
+pub use guard::{AuthenticatedUser, RequestLimits};
 pub use secret::{Secret, UrlSecret};
 pub use serve::{bind, bind_host, ConnLimits, LISTEN_BACKLOG};
 
