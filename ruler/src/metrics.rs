@@ -170,7 +170,7 @@ impl Metrics {
         );
         r.register(
             "wardflux_ruler_alertmanager_up",
-            "1 when the last batch sent to this Alertmanager (--notifier.url, shown without credentials) was accepted",
+            "1 when the last batch sent to this Alertmanager (--notifier.url, shown without credentials) was accepted, or none was sent yet",
             m.alertmanager_up.clone(),
         );
         r.register(
