@@ -102,12 +102,53 @@ fn d_concurrency() -> u32 {
     256
 }
 
+/// An SNMP version as written: a number or text such as `2c`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum RawVersion {
+    Number(u64),
+    Text(String),
+}
+
+/// The SNMP version number (1, 2 for v2c, 3) of a version as people write it: `1`, `2`,
+/// `2c`, `v2c`, `v2`, `3`, `v3`, `SNMPv2c`, any case; `None` for anything else.
+pub fn version_number(text: &str) -> Option<u8> {
+    let lower = text.trim().to_ascii_lowercase();
+    let bare = lower.strip_prefix("snmp").unwrap_or(&lower);
+    let bare = bare.strip_prefix('v').unwrap_or(bare);
+    match bare {
+        "1" => Some(1),
+        "2" | "2c" => Some(2),
+        "3" => Some(3),
+        _ => None,
+    }
+}
+
+impl RawVersion {
+    fn number(&self) -> Option<u8> {
+        match self {
+            RawVersion::Number(n @ 1..=3) => Some(*n as u8),
+            RawVersion::Number(_) => None,
+            RawVersion::Text(t) => version_number(t),
+        }
+    }
+}
+
+impl std::fmt::Display for RawVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RawVersion::Number(n) => write!(f, "{n}"),
+            RawVersion::Text(t) => write!(f, "{t:?}"),
+        }
+    }
+}
+
 /// SNMP credentials as written. Each secret comes inline, from an env var, or from a file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawAuth {
-    /// 1, 2 (v2c) or 3.
-    pub version: u8,
+    /// 1, 2 (v2c) or 3; also written `2c`, `v2c`, `v3`, `SNMPv2c` as in `targets_sql` rows.
+    pub version: RawVersion,
     pub community: Option<Secret>,
     pub community_env: Option<String>,
     pub community_file: Option<PathBuf>,
@@ -781,20 +822,21 @@ fn build_auth(name: &str, a: &RawAuth, base: &Path, env: &dyn Env) -> Result<Cre
         base,
         env,
     )?;
-    match a.version {
-        1 | 2 => {
+    let version = a.version.number();
+    match version {
+        Some(v @ (1 | 2)) => {
             if a.username.is_some() || a.security_level.is_some() {
                 return Err("username/security_level are SNMPv3 settings; version is not 3".into());
             }
             let community =
                 community.ok_or("version 1/2 needs community, community_env or community_file")?;
-            Ok(if a.version == 1 {
+            Ok(if v == 1 {
                 Credentials::V1 { community }
             } else {
                 Credentials::V2c { community }
             })
         }
-        3 => {
+        Some(_) => {
             if community.is_some() {
                 return Err(
                     "community is not used by version 3; set username and passwords".into(),
@@ -887,7 +929,10 @@ fn build_auth(name: &str, a: &RawAuth, base: &Path, env: &dyn Env) -> Result<Cre
                 context_name: a.context_name.clone().unwrap_or_default(),
             }))
         }
-        v => Err(format!("version: {v} is not 1, 2 or 3 (auth {name})")),
+        None => Err(format!(
+            "version: {} is not 1, 2 (2c, v2c) or 3 (auth {name})",
+            a.version
+        )),
     }
 }
 
@@ -935,6 +980,42 @@ targets:
             .to_string();
         assert!(e.starts_with(&format!("wf.yml:{line}: ")), "{e}");
         assert!(e.contains(needle), "{e}");
+    }
+
+    #[test]
+    fn auth_versions_take_the_spellings_targets_sql_takes() {
+        for (v, v2c) in [
+            ("2", true),
+            ("2c", true),
+            ("v2c", true),
+            ("\"2c\"", true),
+            ("SNMPv2c", true),
+            ("1", false),
+            ("v1", false),
+        ] {
+            let src = GOOD.replace(
+                "{version: 2, community_env",
+                &format!("{{version: {v}, community_env"),
+            );
+            let c = parse(&src, Path::new("wf.yml"), &env()).unwrap_or_else(|e| panic!("{v}: {e}"));
+            let creds = &c.targets[1].session.credentials;
+            assert_eq!(matches!(creds, Credentials::V2c { .. }), v2c, "{v}");
+            assert_eq!(matches!(creds, Credentials::V1 { .. }), !v2c, "{v}");
+        }
+        for bad in ["4", "2d", "0"] {
+            let src = GOOD.replace(
+                "{version: 2, community_env",
+                &format!("{{version: {bad}, community_env"),
+            );
+            let e = parse(&src, Path::new("wf.yml"), &env())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("is not 1, 2 (2c, v2c) or 3 (auth branch_v2)"),
+                "{bad}: {e}"
+            );
+            assert!(e.starts_with("wf.yml:"), "{e}");
+        }
     }
 
     #[test]

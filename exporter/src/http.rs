@@ -322,21 +322,40 @@ fn collect_interfaces(devices: &[DeviceEntry], f: &IfFilter) -> Result<Vec<IfJso
         .as_deref()
         .map(|v| parse_bool("critical", v))
         .transpose()?;
+    const STATUSES: [&str; 7] = [
+        "up",
+        "down",
+        "testing",
+        "unknown",
+        "dormant",
+        "notPresent",
+        "lowerLayerDown",
+    ];
+    let unknown = |param: &str, v: &str, allowed: &[&str]| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("{param}: unknown {v:?} ({})", allowed.join(", ")),
+        )
+    };
     if let Some(s) = f.status.as_deref() {
-        if ![
-            "up",
-            "down",
-            "testing",
-            "unknown",
-            "dormant",
-            "notPresent",
-            "lowerLayerDown",
-        ]
-        .contains(&s)
-        {
+        if !STATUSES.contains(&s) {
+            return Err(unknown("status", s, &STATUSES));
+        }
+    }
+    if let Some(k) = f.kind.as_deref() {
+        if crate::classify::InterfaceType::parse(k).is_none() {
+            let all: Vec<&str> = crate::classify::InterfaceType::ALL
+                .iter()
+                .map(|t| t.as_str())
+                .collect();
+            return Err(unknown("type", k, &all));
+        }
+    }
+    if let Some(n) = f.device.as_deref() {
+        if !devices.iter().any(|d| &*d.target.name == n) {
             return Err(ApiError(
-                StatusCode::BAD_REQUEST,
-                format!("status: unknown {s:?} (up, down, ...)"),
+                StatusCode::NOT_FOUND,
+                format!("device: unknown device {n:?}"),
             ));
         }
     }
@@ -592,8 +611,33 @@ mod tests {
         assert_eq!(v["count"], 1);
         assert_eq!(v["interfaces"][0]["if_name"], "Gi0/2");
         assert_eq!(v["interfaces"][0]["oper_status"], "down");
-        let (_, body) = get(app(), "/api/v1/interfaces?device=Other").await;
-        assert!(body.contains("\"count\":0"), "{body}");
+        let (s, body) = get(app(), "/api/v1/interfaces?device=Other").await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{body}");
+        assert!(
+            body.contains("device: unknown device \\\"Other\\\""),
+            "{body}"
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_filter_values_are_400_naming_the_parameter_and_the_choices() {
+        for (uri, want) in [
+            (
+                "/api/v1/interfaces?type=bogus",
+                "type: unknown \\\"bogus\\\" (isp, trunk, access, server_link, branch_link, management, loopback, voice, camera, unknown)",
+            ),
+            (
+                "/api/v1/interfaces?status=UP",
+                "status: unknown \\\"UP\\\" (up, down, testing, unknown, dormant, notPresent, lowerLayerDown)",
+            ),
+            ("/api/v1/interfaces?critical=maybe", "critical: expected true or false"),
+        ] {
+            let (s, body) = get(app(), uri).await;
+            assert_eq!(s, StatusCode::BAD_REQUEST, "{uri}: {body}");
+            assert!(body.contains(want), "{uri}: {body}");
+        }
+        let (s, body) = get(app(), "/api/v1/interfaces?type=isp").await;
+        assert_eq!(s, StatusCode::OK, "{body}");
     }
 
     #[tokio::test]

@@ -20,9 +20,10 @@ use wardflux_exporter::shard::Shard;
 #[derive(Parser, Debug)]
 #[command(name = "wardflux-exporter", version, about, long_about)]
 struct Cli {
-    /// Path to the YAML configuration (auths, targets, intervals).
-    #[arg(long = "config.file", default_value = "wardflux.yml", global = true)]
-    config_file: PathBuf,
+    /// Path to the YAML configuration (auths, targets, intervals) [default: wardflux.yml].
+    /// `check-config` with only `--web.config.file` checks that file alone.
+    #[arg(long = "config.file", global = true)]
+    config_file: Option<PathBuf>,
     /// Address to listen on for HTTP (`:9117` means every interface).
     #[arg(long = "web.listen-address", default_value = ":9117")]
     listen: String,
@@ -33,12 +34,17 @@ struct Cli {
     /// Number of exporters sharing the targets.
     #[arg(long = "shard.count", default_value_t = 1)]
     shard_count: u32,
-    /// Only log messages at or above this level: debug, info, warn, error.
+    /// Only log messages at or above this level: error, warn, info, debug, trace.
     #[arg(long = "log.level", default_value = "info", global = true)]
     log_level: String,
-    /// Log line format: logfmt or json.
-    #[arg(long = "log.format", default_value = "logfmt", global = true)]
-    log_format: String,
+    /// Log line format: logfmt or json (colour only on a terminal).
+    #[arg(
+        long = "log.format",
+        value_enum,
+        default_value = "logfmt",
+        global = true
+    )]
+    log_format: wardflux_web::logging::LogFormat,
     #[command(flatten)]
     web: wardflux_web::WebArgs,
     #[command(subcommand)]
@@ -61,23 +67,6 @@ enum Command {
     },
 }
 
-fn init_logging(level: &str, format: &str) -> Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_new(match level {
-        "debug" | "info" | "warn" | "error" => format!("{level},hyper=warn,h2=warn"),
-        other => anyhow::bail!("--log.level: unknown level {other:?} (debug, info, warn, error)"),
-    })?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(false)
-        .with_writer(std::io::stderr);
-    match format {
-        "logfmt" => builder.with_target(false).init(),
-        "json" => builder.json().flatten_event(true).init(),
-        other => anyhow::bail!("--log.format: unknown format {other:?} (logfmt, json)"),
-    }
-    Ok(())
-}
-
 fn listen_addr(s: &str) -> Result<SocketAddr> {
     let full = if s.starts_with(':') {
         format!("0.0.0.0{s}")
@@ -90,7 +79,7 @@ fn listen_addr(s: &str) -> Result<SocketAddr> {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    init_logging(&cli.log_level, &cli.log_format)?;
+    wardflux_web::logging::init(&cli.log_level, cli.log_format)?;
     match &cli.command {
         Some(Command::CheckConfig) => check_config(&cli),
         Some(Command::Classify { rules, explain }) => classify(rules.as_deref(), *explain),
@@ -98,6 +87,14 @@ fn main() -> Result<()> {
             .enable_all()
             .build()?
             .block_on(serve(cli)),
+    }
+}
+
+impl Cli {
+    fn config_path(&self) -> PathBuf {
+        self.config_file
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("wardflux.yml"))
     }
 }
 
@@ -110,12 +107,16 @@ fn check_config(cli: &Cli) -> Result<()> {
                 std::process::exit(1);
             }
         }
+        if cli.config_file.is_none() {
+            return Ok(());
+        }
     }
-    match app::load_all(&cli.config_file, &ProcessEnv) {
+    let config_file = cli.config_path();
+    match app::load_all(&config_file, &ProcessEnv) {
         Ok((cfg, _)) => {
             println!(
                 "{}: ok: {} targets, poll every {:?}, discovery every {:?}",
-                cli.config_file.display(),
+                config_file.display(),
                 cfg.targets.len(),
                 cfg.poll_interval,
                 cfg.discovery_interval
@@ -157,9 +158,10 @@ async fn serve(cli: Cli) -> Result<()> {
     let addr = listen_addr(&cli.listen)?;
     let web = cli.web.load()?;
     let shard = Shard::new(cli.shard_index, cli.shard_count).map_err(anyhow::Error::msg)?;
-    let app = App::with_shard(cli.config_file.clone(), Box::new(ProcessEnv), shard);
+    let config_file = cli.config_path();
+    let app = App::with_shard(config_file.clone(), Box::new(ProcessEnv), shard);
     app.reload()
-        .with_context(|| format!("loading {}", cli.config_file.display()))?;
+        .with_context(|| format!("loading {}", config_file.display()))?;
     let listener = wardflux_web::bind(addr).with_context(|| format!("listening on {addr}"))?;
     info!(address = %listener.local_addr()?, tls = web.is_tls(), "listening");
     spawn_sighup(app.clone());

@@ -292,14 +292,13 @@ pub struct UnknownVersion;
 /// Parse a version cell; None for NULL or empty, Err for anything unknown.
 pub fn parse_version(v: Option<&str>) -> Result<Option<Version>, UnknownVersion> {
     let Some(v) = v else { return Ok(None) };
-    let lower = v.trim().to_ascii_lowercase();
-    let bare = lower.strip_prefix("snmp").unwrap_or(&lower);
-    let bare = bare.strip_prefix('v').unwrap_or(bare);
-    match bare {
-        "" => Ok(None),
-        "1" => Ok(Some(Version::V1)),
-        "2" | "2c" => Ok(Some(Version::V2c)),
-        "3" => Ok(Some(Version::V3)),
+    if v.trim().is_empty() {
+        return Ok(None);
+    }
+    match crate::config::version_number(v) {
+        Some(1) => Ok(Some(Version::V1)),
+        Some(2) => Ok(Some(Version::V2c)),
+        Some(3) => Ok(Some(Version::V3)),
         _ => Err(UnknownVersion),
     }
 }

@@ -183,3 +183,47 @@ fn reload_with_a_broken_file_keeps_the_old_targets_polling() {
     assert_eq!(status, 200, "good config rejected: {body}");
     ex.wait_devices_up(&[dev, "second"], Duration::from_secs(60));
 }
+
+/// `--log.format=json` (given after the subcommand-less flags, as systemd units do) gives one
+/// JSON object per line, `logfmt` gives `ts=... level=...` lines; no colour codes in a file.
+#[test]
+fn log_format_is_json_or_logfmt_and_never_coloured_in_a_file() {
+    let cfg = format!(
+        "poll_interval: 5s\nauths:\n  c: {{version: v2c, community: public}}\n\
+         targets:\n  - {{name: NOBODY-1, address: \"127.0.0.1:{}\", auth: c}}\n",
+        common::free_udp_port()
+    );
+    let env = [];
+    for format in ["json", "logfmt"] {
+        let ex = Exporter::start_with_args(&cfg, &env, &["--log.format", format]);
+        let log = common::wait_for("a log line", Duration::from_secs(20), || {
+            let log = ex.log();
+            log.contains("listening").then_some(log)
+        });
+        assert!(!log.contains('\x1b'), "{format}: colour in a file: {log:?}");
+        let line = log.lines().find(|l| l.contains("listening")).unwrap();
+        if format == "json" {
+            for l in log.lines() {
+                serde_json::from_str::<serde_json::Value>(l)
+                    .unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
+            }
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(v["message"], "listening");
+            assert_eq!(v["address"], ex.addr.as_str());
+        } else {
+            for l in log.lines() {
+                assert!(
+                    l.starts_with("ts=") && l.contains(" level="),
+                    "not logfmt: {l}"
+                );
+            }
+            assert!(
+                line.contains(&format!(
+                    "level=info target=wardflux_exporter msg=listening address={}",
+                    ex.addr
+                )),
+                "{line}"
+            );
+        }
+    }
+}

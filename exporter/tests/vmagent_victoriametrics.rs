@@ -65,7 +65,7 @@ fn vmagent_scrapes_the_exporter_into_victoriametrics_and_a_query_returns_the_ser
         );
         assert_eq!(row["metric"]["site"], "hq");
         assert_eq!(row["metric"]["ifName"], s.label("ifName"));
-        assert_eq!(row["metric"]["job"], "wardflux");
+        assert_eq!(row["metric"]["job"], "wardflux-devices");
         let exported: Vec<&String> = row["metric"]
             .as_object()
             .map(|m| m.keys().filter(|k| k.starts_with("exported_")).collect())

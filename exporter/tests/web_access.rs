@@ -82,6 +82,59 @@ fn tls_web_config(dir: &Path, pki: &Pki) -> PathBuf {
     p
 }
 
+/// A client certificate of the test CA in X.509 v1 (no extensions): (cert, key) paths.
+fn v1_client_cert(dir: &Path) -> (String, String) {
+    let openssl = require_tool("openssl");
+    let run = |args: &[&str]| {
+        let out = Command::new(&openssl)
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "openssl {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    run(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "v1.key",
+        "-out",
+        "v1.csr",
+        "-subj",
+        "/CN=vmagent-v1",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "v1.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-set_serial",
+        "77",
+        "-days",
+        "2",
+        "-out",
+        "v1.crt",
+    ]);
+    let text = run(&["x509", "-in", "v1.crt", "-noout", "-text"]);
+    assert!(
+        text.contains("Version: 1 (0x0)"),
+        "openssl made a v1 certificate: {text}"
+    );
+    (
+        dir.join("v1.crt").display().to_string(),
+        dir.join("v1.key").display().to_string(),
+    )
+}
+
 #[test]
 fn tls_client_certificates_basic_auth_and_write_users() {
     let dir = TempDir::new("web-access");
@@ -146,6 +199,51 @@ fn tls_client_certificates_basic_auth_and_write_users() {
         &url("/metrics"),
     ]);
     assert_eq!(c.status, 0, "client certificate from another CA: {c:?}");
+    // An X.509 v1 client certificate from the right CA (openssl x509 -req without -extfile):
+    // refused, and the server's log says why, with the peer.
+    let v1 = v1_client_cert(dir.path());
+    let c = curl(&[
+        "--cacert",
+        &ca,
+        "--cert",
+        &v1.0,
+        "--key",
+        &v1.1,
+        "-u",
+        "reader:reader-pass-1",
+        &url("/metrics"),
+    ]);
+    assert_eq!(c.status, 0, "an X.509 v1 client certificate: {c:?}");
+    let log = wait_for(
+        "the handshake failures in the log",
+        Duration::from_secs(10),
+        || {
+            let log = ex.log();
+            (log.contains("UnsupportedCertVersion") && log.contains("UnknownIssuer")).then_some(log)
+        },
+    );
+    let line = |needle: &str| {
+        log.lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle}: {log}"))
+            .to_string()
+    };
+    let v1_line = line("UnsupportedCertVersion");
+    assert!(v1_line.contains(" level=warn "), "{v1_line}");
+    assert!(
+        v1_line.contains("msg=\"TLS handshake failed\""),
+        "{v1_line}"
+    );
+    assert!(v1_line.contains(" peer=127.0.0.1:"), "{v1_line}");
+    assert!(
+        v1_line.contains("X.509 v1"),
+        "the reason says what to do: {v1_line}"
+    );
+    let rogue_line = line("UnknownIssuer");
+    assert!(
+        rogue_line.contains("not signed by client_ca_file"),
+        "{rogue_line}"
+    );
     // Plain HTTP on the TLS port gets no answer.
     let c = curl(&[&format!("http://127.0.0.1:{port}/metrics")]);
     assert_ne!(c.status, 200, "{c:?}");
@@ -189,11 +287,11 @@ fn without_a_web_config_the_exporter_warns_and_serves_plain_http() {
         curl(&[&format!("http://127.0.0.1:{port}/-/healthy")]).status == 200
     });
     let log = ex.log();
-    assert!(
-        log.contains("level=WARN") || log.contains("WARN"),
-        "a warning: {log}"
-    );
-    assert!(log.contains("no --web.config.file"), "{log}");
+    let line = log
+        .lines()
+        .find(|l| l.contains("no --web.config.file"))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(line.contains(" level=warn "), "a logfmt warning: {line}");
 
     // TLS without any authentication is warned about too.
     let pki = Pki::create(dir.path());
@@ -281,6 +379,26 @@ fn check_config_validates_the_web_config_and_bad_flags_stop_start_up() {
     assert!(
         stdout.contains("ok: TLS 1.2-1.3, client certificates required, basic auth for 2 users"),
         "{stdout}"
+    );
+
+    // The documented form (docs/operations.md): the web config alone, no --config.file, in
+    // a directory without wardflux.yml.
+    let out = Command::new(BIN)
+        .current_dir(dir.path())
+        .arg(format!("--web.config.file={}", web.display()))
+        .arg("check-config")
+        .output()
+        .unwrap();
+    let alone = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{alone}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(alone.contains("ok: TLS 1.2-1.3"), "{alone}");
+    assert!(
+        !alone.contains("targets"),
+        "no exporter config checked: {alone}"
     );
 
     let bad = dir.join("bad-web.yml");

@@ -1,11 +1,13 @@
 //! The HTTP API: `/metrics`, `/api/v1/alerts`, `/api/v1/rules`, `/api/v1/history`, `/api/v1/leader`,
-//! `/api/v1/reachability`, `/-/healthy`, `/-/ready` and `POST /-/reload`. One error type logs the detail and shows
+//! `/api/v1/reachability`, `/-/healthy`, `/-/ready`, `POST /-/reload` and
+//! `POST /api/v1/alerts/{id}/ack` (an operator acknowledges an open alert-history row: who,
+//! when, an optional comment, audited in the log). One error type logs the detail and shows
 //! callers only what they can act on.
 
 use crate::engine::Engine;
 use crate::store::Store;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -15,7 +17,7 @@ use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
-use tracing::error;
+use tracing::{error, info};
 
 /// A reload request; the answer is the rule errors, if any.
 pub type ReloadRequest = oneshot::Sender<Result<(), String>>;
@@ -39,6 +41,15 @@ pub enum ApiError {
     NotFound(String),
     /// The path exists but not for this method (the `Allow` header lists the methods).
     MethodNotAllowed(String),
+    /// The request contradicts the resource's state (acknowledging a resolved alert).
+    Conflict(String),
+}
+
+/// A path parameter that does not parse (`/api/v1/alerts/abc/ack`).
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> ApiError {
+        ApiError::BadRequest(r.body_text())
+    }
 }
 
 /// A query string that does not fit the endpoint's parameters (`limit=ten`, say).
@@ -62,6 +73,7 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
             ApiError::MethodNotAllowed(m) => (StatusCode::METHOD_NOT_ALLOWED, m),
+            ApiError::Conflict(m) => (StatusCode::CONFLICT, m),
         };
         (status, Json(json!({"status": "error", "error": msg}))).into_response()
     }
@@ -78,6 +90,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/-/ready", get(ready))
         .route("/api/v1/leader", get(leader))
         .route("/-/reload", post(reload))
+        .route("/api/v1/alerts/{id}/ack", post(ack))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .with_state(state)
@@ -249,5 +262,96 @@ async fn reload(State(s): State<Arc<ApiState>>) -> Result<&'static str, ApiError
             "reload failed, previous rules still running: {msg}"
         ))),
         Err(_) => Err(ApiError::Unavailable("shutting down".into())),
+    }
+}
+
+/// The longest acknowledgement comment kept.
+pub const MAX_ACK_COMMENT: usize = 1000;
+
+/// `POST /api/v1/alerts/{id}/ack` body (optional): `{"comment": "..."}`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct AckBody {
+    comment: Option<String>,
+}
+
+/// The who of an acknowledgement without basic auth configured.
+pub const ANONYMOUS: &str = "anonymous";
+
+async fn ack(
+    State(s): State<Arc<ApiState>>,
+    id: Result<Path<i64>, PathRejection>,
+    user: Option<axum::Extension<wardflux_web::AuthenticatedUser>>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let Path(id) = id?;
+    let body: AckBody = if body.iter().all(u8::is_ascii_whitespace) {
+        AckBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::BadRequest(format!("body: expected {{\"comment\": \"...\"}}: {e}"))
+        })?
+    };
+    let comment = body
+        .comment
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty());
+    if let Some(c) = comment {
+        if c.chars().count() > MAX_ACK_COMMENT {
+            return Err(ApiError::BadRequest(format!(
+                "comment: longer than {MAX_ACK_COMMENT} characters"
+            )));
+        }
+    }
+    let who = user
+        .map(|u| u.0 .0)
+        .unwrap_or_else(|| ANONYMOUS.to_string());
+    let now = chrono::Utc::now();
+    let outcome = s
+        .store
+        .acknowledge(id, &who, comment, now)
+        .await
+        .map_err(|e| {
+            if e.is_transient() {
+                error!(error = %e, "acknowledgement not written");
+                ApiError::Unavailable("store unavailable, the alert is not acknowledged".into())
+            } else {
+                ApiError::Internal(e.to_string())
+            }
+        })?;
+    use crate::store::AckOutcome;
+    match outcome {
+        AckOutcome::Acknowledged(row) => {
+            info!(
+                audit = "ack",
+                id,
+                alert = %row.record.alert_name,
+                device = %row.record.device,
+                user = %who,
+                comment = comment.unwrap_or(""),
+                "alert acknowledged"
+            );
+            Ok(Json(json!({"status": "success", "data": {"row": row}})).into_response())
+        }
+        AckOutcome::NotFound => Err(ApiError::NotFound(format!(
+            "alert {id}: no alert-history row with this id"
+        ))),
+        AckOutcome::Resolved(row) => Err(ApiError::Conflict(format!(
+            "alert {id} ({}) is resolved since {}; only firing alerts are acknowledged",
+            row.record.alert_name,
+            row.record
+                .resolved_at
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_default()
+        ))),
+        AckOutcome::AlreadyAcknowledged(row) => Err(ApiError::Conflict(format!(
+            "alert {id} ({}) was acknowledged by {} at {}",
+            row.record.alert_name,
+            row.acknowledged_by.as_deref().unwrap_or(""),
+            row.acknowledged_at
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_default()
+        ))),
     }
 }

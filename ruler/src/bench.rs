@@ -72,7 +72,7 @@ pub fn fleet(interfaces: usize) -> Vec<SynthInterface> {
             }
             set("is_critical", critical.to_string());
             set("site", format!("site-{:03}", dev % 120));
-            set("job", "wardflux".to_string());
+            set("job", "wardflux-devices".to_string());
             set("instance", "127.0.0.1:9116".to_string());
             SynthInterface {
                 labels: l,
@@ -141,7 +141,7 @@ pub fn samples(
             let mut l = Labels::new();
             l.insert("__name__".into(), "wardflux_device_up".into());
             l.insert("device".into(), d.clone());
-            l.insert("job".into(), "wardflux".into());
+            l.insert("job".into(), "wardflux-devices".into());
             out.push(Point {
                 labels: l,
                 value: 1.0,

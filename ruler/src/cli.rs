@@ -10,7 +10,7 @@ use crate::endpoint::HttpAuth;
 use crate::engine::{Deps, Engine, Settings};
 use crate::labels::Labels;
 use crate::metrics::Metrics;
-use crate::notifier::{Alertmanager, Notifier};
+use crate::notifier::{Fanout, Notifier};
 use crate::outage::config::OutageConfig;
 use crate::queue::TransitionQueue;
 use crate::secret::Secret;
@@ -29,14 +29,16 @@ use tracing::{error, info, warn};
 #[command(
     name = "wardflux-ruler",
     version,
-    about = "Alert and recording rules over VictoriaMetrics, written as alert-history rows",
-    args_conflicts_with_subcommands = true
+    about = "Alert and recording rules over VictoriaMetrics, written as alert-history rows"
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
     #[command(flatten)]
     pub run: RunArgs,
+    /// Accepted before or after a subcommand.
+    #[command(flatten)]
+    pub log: LogArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -75,6 +77,40 @@ pub struct BaselineFileArgs {
         default_value = "rules/baselines.yml"
     )]
     pub file: PathBuf,
+}
+
+impl Cli {
+    /// Parses `args`: `--log.*` go before or after a subcommand; `run`'s flags given before
+    /// a subcommand are refused (they would be silently unused).
+    pub fn parse_from_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::{CommandFactory, FromArgMatches};
+        let mut cmd = Cli::command();
+        let m = cmd.try_get_matches_from_mut(args)?;
+        if let Some((sub, _)) = m.subcommand() {
+            let stray: Vec<String> = m
+                .ids()
+                .map(|id| id.as_str())
+                .filter(|id| !id.starts_with("log."))
+                .filter(|id| cmd.get_arguments().any(|a| a.get_id() == *id))
+                .filter(|id| m.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+                .map(|id| format!("--{id}"))
+                .collect();
+            if !stray.is_empty() {
+                return Err(cmd.error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!(
+                        "{} before the subcommand '{sub}' belong to 'run'; put the subcommand's own flags after it",
+                        stray.join(", ")
+                    ),
+                ));
+            }
+        }
+        Cli::from_arg_matches(&m).map_err(|e| e.format(&mut cmd))
+    }
 }
 
 impl BaselineFileArgs {
@@ -124,8 +160,6 @@ pub struct LearnArgs {
     /// End of the learned lookback (RFC 3339); default now.
     #[arg(long = "at")]
     pub at: Option<DateTime<Utc>>,
-    #[command(flatten)]
-    pub log: LogArgs,
 }
 
 #[derive(Args, Debug)]
@@ -169,8 +203,6 @@ pub struct GenerateArgs {
     /// Highest business-hours inbound traffic of a generated interface, Mbps.
     #[arg(id = "level.max-mbps", long = "level.max-mbps", default_value_t = crate::traffic::SYNTHETIC_LEVEL_MBPS.1)]
     pub level_max: f64,
-    #[command(flatten)]
-    pub log: LogArgs,
 }
 
 #[derive(Args, Debug)]
@@ -191,18 +223,27 @@ pub struct BaselineBenchArgs {
     /// End of the learned lookback (RFC 3339); default now.
     #[arg(long = "bench.end")]
     pub end: Option<DateTime<Utc>>,
-    #[command(flatten)]
-    pub log: LogArgs,
 }
 
 #[derive(Args, Debug, Clone)]
 pub struct LogArgs {
     /// Log level: error, warn, info, debug, trace.
-    #[arg(id = "log.level", long = "log.level", default_value = "info")]
+    #[arg(
+        id = "log.level",
+        long = "log.level",
+        default_value = "info",
+        global = true
+    )]
     pub level: String,
-    /// Log format: logfmt or json.
-    #[arg(id = "log.format", long = "log.format", default_value = "logfmt")]
-    pub format: String,
+    /// Log format: logfmt or json (colour only on a terminal).
+    #[arg(
+        id = "log.format",
+        long = "log.format",
+        value_enum,
+        default_value = "logfmt",
+        global = true
+    )]
+    pub format: wardflux_web::logging::LogFormat,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -347,10 +388,11 @@ pub struct RunArgs {
     /// URL the ruler is reached at, sent as the alerts' generatorURL.
     #[arg(long = "web.external-url", default_value = "http://localhost:9095")]
     pub external_url: String,
-    /// Alertmanager base URL; alerts are not sent when unset. `user:pass@` in it is sent as
-    /// basic auth and never printed.
+    /// Alertmanager base URL, repeatable: every Alertmanager gets every alert (as vmalert
+    /// does); alerts are not sent when unset. `user:pass@` in it is sent as basic auth and
+    /// never printed.
     #[arg(long = "notifier.url", value_parser = parse_http_url)]
-    pub notifier_url: Option<Secret>,
+    pub notifier_url: Vec<Secret>,
     /// How long the datasource may be unreachable before DatasourceUnreachable fires.
     #[arg(long = "datasource.unreachable-grace", default_value = "5m", value_parser = parse_dur)]
     pub unreachable_grace: Duration,
@@ -370,8 +412,6 @@ pub struct RunArgs {
     pub outages: OutageFileArgs,
     #[command(flatten)]
     pub web: wardflux_web::WebArgs,
-    #[command(flatten)]
-    pub log: LogArgs,
 }
 
 #[derive(Args, Debug)]
@@ -396,8 +436,6 @@ pub struct CheckArgs {
 pub struct MigrateArgs {
     #[command(flatten)]
     pub store: StoreArgs,
-    #[command(flatten)]
-    pub log: LogArgs,
 }
 
 #[derive(Args, Debug)]
@@ -420,8 +458,6 @@ pub struct ReplayArgs {
     /// Replay anomaly detection too, with the baselines held in the chosen store.
     #[arg(id = "baselines.file", long = "baselines.file")]
     pub baselines_file: Option<PathBuf>,
-    #[command(flatten)]
-    pub log: LogArgs,
 }
 
 #[derive(Args, Debug)]
@@ -445,8 +481,6 @@ pub struct BenchArgs {
     /// PID of the datasource process, to print its CPU time too.
     #[arg(long = "bench.datasource-pid")]
     pub datasource_pid: Option<u32>,
-    #[command(flatten)]
-    pub log: LogArgs,
 }
 
 fn parse_dur(s: &str) -> Result<Duration, String> {
@@ -454,17 +488,9 @@ fn parse_dur(s: &str) -> Result<Duration, String> {
 }
 
 /// Sets up `tracing` from the log flags.
-pub fn init_logging(log: &LogArgs) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&log.level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if log.format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
+pub fn init_logging(log: &LogArgs) -> Result<()> {
+    wardflux_web::logging::init(&log.level, log.format)?;
+    Ok(())
 }
 
 /// Loads rules; expressions only the datasource can judge (MetricsQL) are checked there.
@@ -747,13 +773,20 @@ pub async fn run(args: RunArgs) -> Result<()> {
     let store = open_store(&secret, shutdown_rx.clone()).await?;
     let metrics = Arc::new(Metrics::new());
     let queue = TransitionQueue::new(args.queue_capacity, metrics.clone());
-    let notifier: Option<Arc<dyn Notifier>> = match &args.notifier_url {
-        Some(u) => {
-            let am = Alertmanager::new(u.expose(), Duration::from_secs(10))?;
-            info!(notifier = %am.name(), "sending alerts to Alertmanager");
-            Some(Arc::new(am))
-        }
-        None => None,
+    let notifier: Option<Arc<dyn Notifier>> = if args.notifier_url.is_empty() {
+        None
+    } else {
+        let urls: Vec<&str> = args.notifier_url.iter().map(|u| u.expose()).collect();
+        let fanout = Fanout::new(&urls, Duration::from_secs(10), |name| {
+            metrics
+                .alertmanager_up
+                .get_or_create(&crate::metrics::AlertmanagerLabel {
+                    alertmanager: name.to_string(),
+                })
+                .clone()
+        })?;
+        info!(notifier = %fanout.names().join(", "), "sending alerts to Alertmanager");
+        Some(Arc::new(fanout))
     };
     let cache = BaselineCache::new(store.clone());
     let engine = Engine::new(
@@ -1259,6 +1292,43 @@ mod tests {
     #[test]
     fn flags_are_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn log_flags_go_before_or_after_a_subcommand_and_run_flags_not_before_one() {
+        use wardflux_web::logging::LogFormat;
+        for args in [
+            &["r", "--log.format=json", "--log.level=debug", "migrate"][..],
+            &["r", "migrate", "--log.format=json", "--log.level=debug"],
+            &[
+                "r",
+                "--log.format",
+                "json",
+                "migrate",
+                "--log.level",
+                "debug",
+            ],
+        ] {
+            let cli = Cli::parse_from_args(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            assert!(matches!(cli.command, Some(Command::Migrate(_))), "{args:?}");
+            assert_eq!(cli.log.format, LogFormat::Json, "{args:?}");
+            assert_eq!(cli.log.level, "debug", "{args:?}");
+        }
+        let cli = Cli::parse_from_args(["r", "baselines", "learn", "--log.format=json"]).unwrap();
+        assert_eq!(cli.log.format, LogFormat::Json);
+        let cli = Cli::parse_from_args(["r", "--log.format=json"]).unwrap();
+        assert!(cli.command.is_none());
+        let e = Cli::parse_from_args(["r", "--rules.file=x.yml", "migrate"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--rules.file before the subcommand 'migrate'"),
+            "{e}"
+        );
+        let e = Cli::parse_from_args(["r", "--log.format=xml"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("possible values: logfmt, json"), "{e}");
     }
 
     #[test]

@@ -10,8 +10,11 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Severities the bank's operators use, most urgent first.
-pub const SEVERITIES: [&str; 4] = ["critical", "high", "medium", "low"];
+/// Severities accepted in an alerting rule's `severity` label, most urgent first: the bank's
+/// four and the two most common in Prometheus rule sets (`warning` ranks with `medium`,
+/// `info` below `low`). The label goes to the store's `severity` column and to Alertmanager
+/// as it is written.
+pub const SEVERITIES: [&str; 6] = ["critical", "high", "medium", "warning", "low", "info"];
 
 /// A rule-file problem, located as precisely as the YAML allows.
 #[derive(Debug, Clone, PartialEq)]
@@ -607,6 +610,10 @@ mod tests {
                 "groups:\n  - name: g\n    rules:\n      - record: r\n        expr: up\n        staleness_budget: 5m\n",
                 "t.yml:4: group \"g\" rule \"r\" field \"staleness_budget\": not allowed in a recording rule",
             ),
+            (
+                "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        labels: {severity: Warning}\n",
+                "t.yml:4: group \"g\" rule \"A\" field \"labels.severity\": \"Warning\" is not one of critical, high, medium, warning, low, info",
+            ),
         ];
         for (text, want) in cases {
             let got = first_error(text);
@@ -616,6 +623,16 @@ mod tests {
             "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        severity: low\n"
         )
         .contains("unknown field `severity`"));
+    }
+
+    #[test]
+    fn prometheus_severities_are_accepted() {
+        for sev in SEVERITIES {
+            let text = format!(
+                "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        labels: {{severity: {sev}}}\n"
+            );
+            assert!(parse(&text).is_ok(), "{sev} rejected");
+        }
     }
 
     #[test]

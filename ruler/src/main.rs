@@ -1,27 +1,20 @@
 //! wardflux-ruler entry point: parse flags, set up logging, run the chosen subcommand.
 
-use clap::Parser;
 use std::process::ExitCode;
 use wardflux_ruler::cli::{self, BaselinesCommand, Cli, Command};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let log = match &cli.command {
-        None => cli.run.log.clone(),
-        Some(Command::Run(a)) => a.log.clone(),
-        Some(Command::Migrate(a)) => a.log.clone(),
-        Some(Command::Replay(a)) => a.log.clone(),
-        Some(Command::Bench(a)) => a.log.clone(),
-        Some(Command::Baselines(BaselinesCommand::Learn(a))) => a.log.clone(),
-        Some(Command::Baselines(BaselinesCommand::Generate(a))) => a.log.clone(),
-        Some(Command::Baselines(BaselinesCommand::Bench(a))) => a.log.clone(),
-        Some(Command::CheckRules(_)) => cli::LogArgs {
-            level: "warn".into(),
-            format: "logfmt".into(),
-        },
-    };
-    cli::init_logging(&log);
+    let cli = Cli::parse_from_args(std::env::args_os()).unwrap_or_else(|e| e.exit());
+    let mut log = cli.log.clone();
+    if matches!(cli.command, Some(Command::CheckRules(_))) && log.level == "info" {
+        // check-rules prints its findings; only warnings and errors go to the log.
+        log.level = "warn".into();
+    }
+    if let Err(e) = cli::init_logging(&log) {
+        eprintln!("{e:#}");
+        return ExitCode::FAILURE;
+    }
     let result = match cli.command {
         None => cli::run(cli.run).await,
         Some(Command::Run(a)) => cli::run(*a).await,

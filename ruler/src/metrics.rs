@@ -43,6 +43,11 @@ pub struct KindLabel {
     pub kind: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AlertmanagerLabel {
+    pub alertmanager: String,
+}
+
 type HistFamily = Family<GroupLabel, Histogram, fn() -> Histogram>;
 
 fn duration_histogram() -> Histogram {
@@ -67,6 +72,7 @@ pub struct Metrics {
     pub recorded_samples: Counter,
     pub notifications: Counter,
     pub notification_errors: Counter,
+    pub alertmanager_up: Family<AlertmanagerLabel, Gauge>,
     pub reloads: Counter,
     pub reload_failures: Counter,
     pub config_last_reload_successful: Gauge,
@@ -102,6 +108,7 @@ impl Metrics {
             recorded_samples: Counter::default(),
             notifications: Counter::default(),
             notification_errors: Counter::default(),
+            alertmanager_up: Family::default(),
             reloads: Counter::default(),
             reload_failures: Counter::default(),
             config_last_reload_successful: Gauge::default(),
@@ -186,6 +193,11 @@ impl Metrics {
             "wardflux_ruler_notification_errors",
             "Alert batches the notifier failed to deliver",
             m.notification_errors.clone(),
+        );
+        r.register(
+            "wardflux_ruler_alertmanager_up",
+            "1 when the last batch sent to this Alertmanager (--notifier.url, shown without credentials) was accepted, or none was sent yet",
+            m.alertmanager_up.clone(),
         );
         r.register(
             "wardflux_ruler_config_reloads",

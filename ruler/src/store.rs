@@ -48,6 +48,20 @@ pub struct HistoryRow {
     pub caused_by: Option<i64>,
     pub acknowledged_at: Option<DateTime<Utc>>,
     pub acknowledged_by: Option<String>,
+    pub acknowledged_comment: Option<String>,
+}
+
+/// What [`Store::acknowledge`] found.
+#[derive(Debug, Clone)]
+pub enum AckOutcome {
+    /// Acknowledged now; the row as it reads after.
+    Acknowledged(Box<HistoryRow>),
+    /// No row has this id.
+    NotFound,
+    /// The episode is over; the row as it is.
+    Resolved(Box<HistoryRow>),
+    /// Someone acknowledged it before; the row with their name and time.
+    AlreadyAcknowledged(Box<HistoryRow>),
 }
 
 /// One stored baseline bucket.
@@ -83,6 +97,15 @@ pub trait Store: Send + Sync {
     fn apply<'a>(&'a self, t: &'a Transition) -> BoxFuture<'a, Result<(), StoreError>>;
     /// The newest rows first, at most `limit`.
     fn history(&self, limit: i64) -> BoxFuture<'_, Result<Vec<HistoryRow>, StoreError>>;
+    /// Records that `by` acknowledged the open row `id` at `at`, with an optional comment;
+    /// only a firing row not yet acknowledged changes.
+    fn acknowledge<'a>(
+        &'a self,
+        id: i64,
+        by: &'a str,
+        comment: Option<&'a str>,
+        at: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<AckOutcome, StoreError>>;
     /// Inserts or replaces baseline buckets, in one transaction.
     fn upsert_baselines<'a>(
         &'a self,
@@ -174,11 +197,14 @@ mod sql {
     pub const COLUMNS: &str = "h.id, h.alert_name, h.group_name, h.fingerprint, h.severity, \
         h.device, h.if_name, h.interface_type, h.isp_provider, h.message, h.value, \
         h.labels{T} AS labels, h.annotations{T} AS annotations, h.state, h.started_at, \
-        h.resolved_at, h.last_evaluated_at, h.acknowledged_at, h.acknowledged_by, \
+        h.resolved_at, h.last_evaluated_at, h.acknowledged_at, h.acknowledged_by, h.acknowledged_comment, \
         h.caused_by, h.held_since, h.hold_reason, h.resolution, h.resolution_note, \
         p.alert_name AS root_alert_name, p.group_name AS root_group_name, \
         p.fingerprint AS root_fingerprint, p.started_at AS root_started_at";
     pub const FROM: &str = "FROM alert_history h LEFT JOIN alert_history p ON p.id = h.caused_by";
+    pub const ACK: &str = "UPDATE alert_history SET acknowledged_at = $1, acknowledged_by = $2, \
+        acknowledged_comment = $3 \
+        WHERE id = $4 AND resolved_at IS NULL AND acknowledged_at IS NULL";
 
     pub const BASELINE_INSERT: &str = "INSERT INTO interface_baselines (device, if_name, \
         direction, day_of_week, hour_of_day, mean, std_dev, min_value, max_value, median, mad, \
@@ -271,6 +297,7 @@ where
         caused_by: row.try_get("caused_by")?,
         acknowledged_at: row.try_get("acknowledged_at")?,
         acknowledged_by: row.try_get("acknowledged_by")?,
+        acknowledged_comment: row.try_get("acknowledged_comment")?,
     })
 }
 
@@ -496,6 +523,48 @@ macro_rules! store_impl {
                         .map(decode_row)
                         .collect::<Result<Vec<_>, _>>()
                         .map_err(|e| classify("decoding alert history", e))
+                })
+            }
+
+            fn acknowledge<'a>(
+                &'a self,
+                id: i64,
+                by: &'a str,
+                comment: Option<&'a str>,
+                at: DateTime<Utc>,
+            ) -> BoxFuture<'a, Result<AckOutcome, StoreError>> {
+                Box::pin(async move {
+                    let what = format!("acknowledging alert-history row {id}");
+                    let done = sqlx::query(&$dialect(sql::ACK))
+                        .bind(at)
+                        .bind(by)
+                        .bind(comment)
+                        .bind(id)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(|e| classify(&what, e))?
+                        .rows_affected()
+                        == 1;
+                    let q = $dialect(&format!(
+                        "SELECT {} FROM alert_history WHERE id = $1",
+                        sql::COLUMNS
+                    ));
+                    let row = sqlx::query(&q)
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(|e| classify(&what, e))?;
+                    let Some(row) = row else {
+                        return Ok(AckOutcome::NotFound);
+                    };
+                    let row = Box::new(decode_row(&row).map_err(|e| classify(&what, e))?);
+                    Ok(if done {
+                        AckOutcome::Acknowledged(row)
+                    } else if row.record.resolved_at.is_some() {
+                        AckOutcome::Resolved(row)
+                    } else {
+                        AckOutcome::AlreadyAcknowledged(row)
+                    })
                 })
             }
 

@@ -171,7 +171,7 @@ pub fn synthetic_fleet(interfaces: usize) -> Vec<Labels> {
             }
             l.insert("is_critical".into(), "true".into());
             l.insert("site".into(), format!("site-{:03}", i / 4 % 120));
-            l.insert("job".into(), "wardflux".into());
+            l.insert("job".into(), "wardflux-devices".into());
             l
         })
         .collect()

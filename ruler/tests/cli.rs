@@ -189,6 +189,73 @@ async fn migrate_creates_alert_history_on_both_stores_and_is_idempotent() {
     }
 }
 
+/// `--log.format` before or after the subcommand gives real logfmt or JSON lines, and no
+/// colour codes when stderr is not a terminal (a file, a pipe, journald).
+#[test]
+fn log_format_is_logfmt_or_json_before_or_after_the_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("h.db").display());
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(args)
+            .env("WARDFLUX_STORE_URL", &url)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(out.status.success(), "{args:?}: {err}");
+        assert!(
+            !err.contains('\x1b'),
+            "{args:?}: colour codes in a pipe: {err:?}"
+        );
+        err
+    };
+    for args in [
+        &["--log.format=json", "migrate"][..],
+        &["migrate", "--log.format=json"],
+    ] {
+        let err = run(args);
+        let lines: Vec<&str> = err.lines().collect();
+        assert!(!lines.is_empty(), "{args:?}: no log line");
+        for l in lines {
+            let v: serde_json::Value =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {l}"));
+            assert_eq!(v["level"], "INFO", "{l}");
+            assert_eq!(v["message"], "migrations applied", "{l}");
+            assert!(
+                v["store"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with("sqlite://")),
+                "{l}"
+            );
+        }
+    }
+    for args in [
+        &["--log.format=logfmt", "migrate"][..],
+        &["migrate", "--log.format", "logfmt"],
+        &["migrate"],
+    ] {
+        let err = run(args);
+        let line = err
+            .lines()
+            .next()
+            .unwrap_or_else(|| panic!("{args:?}: no log line"));
+        let (ts, rest) = line.split_once(' ').unwrap();
+        assert!(ts.starts_with("ts=20") && ts.ends_with('Z'), "{line}");
+        assert!(
+            rest.starts_with(
+                "level=info target=wardflux_ruler::cli msg=\"migrations applied\" store=sqlite://"
+            ),
+            "{line}"
+        );
+    }
+    let out = Command::new(BIN)
+        .args(["migrate", "--log.format=text"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("possible values: logfmt, json"));
+}
+
 struct Ruler {
     child: std::process::Child,
     port: u16,

@@ -81,7 +81,7 @@ fn device_series(
             l.insert("__name__".into(), name.into());
             l.insert("device".into(), device.into());
             l.insert("site".into(), site.into());
-            l.insert("job".into(), "wardflux-self".into());
+            l.insert("job".into(), "wardflux-exporter".into());
             l.insert("instance".into(), "127.0.0.1:9117".into());
             for (k, v) in extra {
                 l.insert((*k).into(), (*v).into());
@@ -736,14 +736,41 @@ async fn every_dashboard_query_returns_data_from_what_wardflux_produces() {
                     Some("prometheus"),
                     "{file}: DS_VICTORIAMETRICS must be a prometheus __input"
                 ),
-                "${DS_POSTGRES}" => {
-                    let p = inputs.get("DS_POSTGRES").map(String::as_str);
-                    assert!(
-                        matches!(p, Some("grafana-postgresql-datasource" | "postgres")),
-                        "{file}: DS_POSTGRES must be a PostgreSQL __input, is {p:?}"
-                    );
-                }
+                // `postgres`, not `grafana-postgresql-datasource`: Grafana 10.0-10.2.2 know
+                // only the first, 10.2.3 and later take it as an alias of the second.
+                "${DS_POSTGRES}" => assert_eq!(
+                    inputs.get("DS_POSTGRES").map(String::as_str),
+                    Some("postgres"),
+                    "{file}: DS_POSTGRES must be a postgres __input"
+                ),
                 other => panic!("{file}: hard-coded datasource {other:?}"),
+            }
+        }
+        let text = serde_json::to_string(d).unwrap();
+        assert!(
+            !text.contains("grafana-postgresql-datasource"),
+            "{file}: the PostgreSQL plugin id of Grafana 10.2.3+ only; use postgres"
+        );
+        // Each input is also a datasource variable of the same type, before the variables
+        // that query it: a dashboard provisioned from a file (no import dialog fills the
+        // inputs in) resolves ${DS_*} through it.
+        let list = d["templating"]["list"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for (name, plugin) in &inputs {
+            let pos = list
+                .iter()
+                .position(|v| v["name"] == name.as_str())
+                .unwrap_or_else(|| panic!("{file}: no datasource variable {name}"));
+            assert_eq!(list[pos]["type"], "datasource", "{file}: {name}");
+            assert_eq!(list[pos]["query"], plugin.as_str(), "{file}: {name}");
+            let reference = format!("${{{name}}}");
+            if let Some(first_user) = list
+                .iter()
+                .position(|v| serde_json::to_string(v).unwrap().contains(&reference))
+            {
+                assert!(pos < first_user, "{file}: {name} after a variable using it");
             }
         }
 

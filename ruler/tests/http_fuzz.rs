@@ -1,5 +1,5 @@
 //! Hostile requests through the ruler's router (`/metrics`, alerts, rules, history, health,
-//! readiness, reload), in process with `tower::ServiceExt::oneshot`: thousands of generated
+//! readiness, reload, acknowledging an alert), in process with `tower::ServiceExt::oneshot`: thousands of generated
 //! requests (seeded, see `exporter/tests/http_requests`) must never get a 5xx or panic, and
 //! every 4xx must say what was wrong in a JSON `error`.
 //!
@@ -40,6 +40,7 @@ const ROUTES: &[Route] = &[
     ("GET", "/-/healthy"),
     ("GET", "/-/ready"),
     ("POST", "/-/reload"),
+    ("POST", "/api/v1/alerts/{id}/ack"),
 ];
 
 /// Answers every instant query with two series whose labels are awkward to render.

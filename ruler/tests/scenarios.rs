@@ -458,7 +458,57 @@ async fn replay_writes_the_rows_live_evaluation_would(backend: Backend) {
     );
 }
 
+/// An operator acknowledges the open row (as `POST /api/v1/alerts/{id}/ack` does): the row
+/// keeps firing, the acknowledgement survives, and the row resolves when the link is back.
+async fn an_acknowledged_alert_still_resolves(backend: Backend) {
+    use wardflux_ruler::store::AckOutcome;
+    let vm = Vm::start().await;
+    vm.import(&two_isp_device(
+        "CORE-SW-01",
+        |m| !(10..20).contains(&m),
+        |_| true,
+        30,
+    ))
+    .await;
+    let fx = StoreFixture::new(backend).await;
+    let h = Harness::new(&vm.url(), fx.store.clone(), settings()).await;
+    h.run(0, 14).await;
+    let rows = h.rows().await;
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    let id = rows[0].id;
+    match fx
+        .store
+        .acknowledge(id, "ops", Some("Magti ticket"), at(14))
+        .await
+        .unwrap()
+    {
+        AckOutcome::Acknowledged(r) => assert_eq!(r.record.state, RowState::Firing),
+        other => panic!("{other:?}"),
+    }
+    h.run(15, 30).await;
+    let rows = h.rows().await;
+    assert_eq!(rows.len(), 1, "the same row continues: {rows:#?}");
+    let r = &rows[0];
+    assert_eq!(r.record.state, RowState::Resolved, "{backend:?}: {r:#?}");
+    assert_eq!(r.record.resolved_at, Some(at(20)));
+    assert_eq!(r.acknowledged_by.as_deref(), Some("ops"));
+    assert_eq!(r.acknowledged_comment.as_deref(), Some("Magti ticket"));
+    assert_eq!(r.acknowledged_at, Some(at(14)));
+    assert!(matches!(
+        fx.store.acknowledge(id, "ops", None, at(31)).await.unwrap(),
+        AckOutcome::Resolved(_)
+    ));
+    assert!(matches!(
+        fx.store
+            .acknowledge(id + 100, "ops", None, at(31))
+            .await
+            .unwrap(),
+        AckOutcome::NotFound
+    ));
+}
+
 both_stores!(
+    an_acknowledged_alert_still_resolves,
     isp_down_then_up_gives_one_row,
     two_isps_down_is_a_total_outage_one_is_backup_working,
     restart_while_firing_continues_the_same_row,

@@ -70,7 +70,12 @@ async fn guard_requests(State(g): State<Arc<Guard>>, req: Request, next: Next) -
     resp
 }
 
-async fn admit(access: &Access, max: usize, req: Request, next: Next) -> Response {
+/// The basic-auth user a request was admitted as, in the request's extensions (absent when no
+/// basic auth is configured): handlers that record who did something read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthenticatedUser(pub String);
+
+async fn admit(access: &Access, max: usize, mut req: Request, next: Next) -> Response {
     if let Some(auth) = &access.auth {
         let peer = req
             .extensions()
@@ -86,7 +91,11 @@ async fn admit(access: &Access, max: usize, req: Request, next: Next) -> Respons
             )
             .await
         {
-            Decision::Allow(_) => {}
+            Decision::Allow(user) => {
+                if let Some(u) = user {
+                    req.extensions_mut().insert(AuthenticatedUser(u));
+                }
+            }
             Decision::Unauthorized(user) => {
                 if req.headers().contains_key(header::AUTHORIZATION) {
                     info!(user = user.as_deref().unwrap_or("<not a configured user>"), peer = %peer, path = %path, "authentication failed");

@@ -12,6 +12,7 @@
 //! - `serve`: accept loop with a connection cap (idle connections make room), handshake and
 //!   header deadlines, shutdown; [`bind`] with a deep listen backlog.
 //! - [`args`]: the shared `--web.*` flags.
+//! - [`logging`]: `--log.level`/`--log.format` (logfmt or JSON, colour only on a terminal).
 //! - [`secret`]: `Secret` and `UrlSecret`, values that never print.
 //! - [`pg`]: PostgreSQL TLS settings of a connection URL: files checked up front, hints for
 //!   TLS failures (both programs' database connections).
@@ -22,6 +23,7 @@ pub mod auth;
 pub mod config;
 mod guard;
 mod live;
+pub mod logging;
 pub mod pg;
 pub mod secret;
 mod serve;
@@ -39,7 +41,7 @@ use tracing::{info, warn};
 
 pub use args::{WebArgs, WebError};
 pub use config::WebConfig;
-pub use guard::RequestLimits;
+pub use guard::{AuthenticatedUser, RequestLimits};
 pub use secret::{Secret, UrlSecret};
 pub use serve::{bind, bind_host, ConnLimits, LISTEN_BACKLOG};
 

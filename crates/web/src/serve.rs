@@ -285,7 +285,7 @@ pub(crate) async fn serve(
                             let reg = conns.register(epoch);
                             connection(s, peer, router, limits, closing, reg.track.clone()).await
                         }
-                        Ok(Err(e)) => debug!(peer = %peer, error = %e, "TLS handshake failed"),
+                        Ok(Err(e)) => log_handshake_failure(peer, &e),
                         Err(_) => debug!(peer = %peer, "TLS handshake timed out"),
                     }
                 }
@@ -455,4 +455,32 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for StallTimeout<S> {
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
     }
+}
+
+/// A failed TLS handshake: what TLS refused (a client certificate, a version, a suite) is a
+/// warning with the peer and the reason, since the client often sees only `certificate
+/// unknown`; a connection that closed or reset before finishing is debug noise (port
+/// checks, load balancers).
+fn log_handshake_failure(peer: std::net::SocketAddr, e: &std::io::Error) {
+    match handshake_reason(e) {
+        Some(reason) => warn!(peer = %peer, reason = %reason, "TLS handshake failed"),
+        None => debug!(peer = %peer, error = %e, "TLS handshake failed"),
+    }
+}
+
+/// The reason to log for a handshake TLS itself refused, with a hint where the words of
+/// rustls/webpki would puzzle an operator; `None` for plain IO ends.
+pub(crate) fn handshake_reason(e: &std::io::Error) -> Option<String> {
+    let tls = e.get_ref()?.downcast_ref::<rustls::Error>()?;
+    let text = tls.to_string();
+    let hint = if text.contains("UnsupportedCertVersion") {
+        " (the client certificate is X.509 v1; issue a v3 certificate, e.g. openssl x509 -req with -extfile)"
+    } else if text.contains("UnknownIssuer") {
+        " (the client certificate is not signed by client_ca_file)"
+    } else if text.contains("NoCertificatesPresented") {
+        " (client_auth_type requires a client certificate and none was sent)"
+    } else {
+        ""
+    };
+    Some(format!("{text}{hint}"))
 }

@@ -495,6 +495,8 @@ pub struct Exporter {
     pub dir: TempDir,
     pub addr: String,
     proc: Proc,
+    env: Vec<(String, String)>,
+    args: Vec<String>,
 }
 
 impl Exporter {
@@ -509,26 +511,51 @@ impl Exporter {
         std::fs::write(dir.join("wardflux.yml"), config).expect("write config");
         let port = free_tcp_port();
         let addr = format!("127.0.0.1:{port}");
-        let log = std::fs::File::create(dir.join("exporter.log")).expect("create log");
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let proc = Self::spawn(&dir, &addr, &env, &args);
+        Exporter {
+            dir,
+            addr,
+            proc,
+            env,
+            args,
+        }
+    }
+
+    fn spawn(dir: &TempDir, addr: &str, env: &[(String, String)], args: &[String]) -> Proc {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("exporter.log"))
+            .expect("create log");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_wardflux-exporter"));
         cmd.arg("--config.file")
             .arg(dir.join("wardflux.yml"))
             .arg("--web.listen-address")
-            .arg(&addr)
+            .arg(addr)
             .arg("--log.level")
             .arg("debug")
             .args(args)
-            .envs(env.iter().copied())
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
         let mut proc = Proc::spawn("wardflux-exporter", &mut cmd);
-        let ex_addr = addr.clone();
         wait_for("the exporter to listen", Duration::from_secs(30), || {
             proc.assert_running();
-            matches!(http("GET", &ex_addr, "/-/healthy", ""), Ok((200, _))).then_some(())
+            matches!(http("GET", addr, "/-/healthy", ""), Ok((200, _))).then_some(())
         });
-        Exporter { dir, addr, proc }
+        proc
+    }
+
+    /// Starts the exporter again, on the same address with the same config, after
+    /// [`Exporter::terminate`].
+    pub fn restart(&mut self) {
+        self.proc = Self::spawn(&self.dir, &self.addr, &self.env, &self.args);
     }
 
     pub fn config_path(&self) -> PathBuf {
@@ -709,20 +736,38 @@ pub struct Vmagent {
 
 impl Vmagent {
     pub fn start(sd_url: &str, scrape_interval: &str, vm: &VictoriaMetrics) -> Vmagent {
+        Vmagent::start_jobs(sd_url, None, scrape_interval, vm)
+    }
+
+    /// The jobs of deploy/examples/vmagent-scrape.yml: `wardflux-devices` (HTTP SD, one
+    /// `/probe` target per device) and, given the exporter's address, `wardflux-exporter`
+    /// (its `/metrics/self`).
+    pub fn start_jobs(
+        sd_url: &str,
+        exporter: Option<&str>,
+        scrape_interval: &str,
+        vm: &VictoriaMetrics,
+    ) -> Vmagent {
         let bin = require_tool("vmagent");
         let dir = TempDir::new("vmagent");
-        std::fs::write(
-            dir.join("scrape.yml"),
-            format!(
-                "scrape_configs:\n\
-                 - job_name: wardflux\n\
+        let mut cfg = format!(
+            "scrape_configs:\n\
+             - job_name: wardflux-devices\n\
+             \x20 scrape_interval: {scrape_interval}\n\
+             \x20 honor_labels: true\n\
+             \x20 http_sd_configs:\n\
+             \x20 - url: {sd_url}\n"
+        );
+        if let Some(addr) = exporter {
+            cfg.push_str(&format!(
+                "- job_name: wardflux-exporter\n\
                  \x20 scrape_interval: {scrape_interval}\n\
-                 \x20 honor_labels: true\n\
-                 \x20 http_sd_configs:\n\
-                 \x20 - url: {sd_url}\n"
-            ),
-        )
-        .expect("write scrape.yml");
+                 \x20 metrics_path: /metrics/self\n\
+                 \x20 static_configs:\n\
+                 \x20 - targets: [\"{addr}\"]\n"
+            ));
+        }
+        std::fs::write(dir.join("scrape.yml"), cfg).expect("write scrape.yml");
         let log = std::fs::File::create(dir.join("vmagent.log")).expect("vmagent log");
         let proc = Proc::spawn(
             "vmagent",

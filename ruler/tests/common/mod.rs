@@ -312,15 +312,27 @@ impl StoreFixture {
     }
 }
 
+/// The shipped interface rules (recording rules and interface alerts): what the interface
+/// scenarios count rows of. The self-monitoring rules (`30-self.yml`, with the always-firing
+/// Watchdog) are loaded by the tests about them ([`all_shipped_rules`]).
 pub fn default_rules() -> Vec<String> {
-    vec![format!(
-        "{}/../rules/alerts/*.yml",
-        env!("CARGO_MANIFEST_DIR")
-    )]
+    ["10-recording.yml", "20-interfaces.yml"]
+        .iter()
+        .map(|f| format!("{}/../rules/alerts/{f}", env!("CARGO_MANIFEST_DIR")))
+        .collect()
 }
 
 pub fn load_default_rules() -> RuleSet {
     config::load(&default_rules(), &LoadOptions::default()).expect("default rules load")
+}
+
+/// Every file of `rules/alerts/`, as the ruler loads them by default.
+pub fn all_shipped_rules() -> RuleSet {
+    let all = vec![format!(
+        "{}/../rules/alerts/*.yml",
+        env!("CARGO_MANIFEST_DIR")
+    )];
+    config::load(&all, &LoadOptions::default()).expect("shipped rules load")
 }
 
 /// An engine wired to real VictoriaMetrics and a real store, driven at explicit times.
@@ -475,7 +487,7 @@ pub fn iface(device: &str, index: u32, name: &str, kind: &str, isp: &str, critic
     }
     set("is_critical", if critical { "true" } else { "false" });
     set("site", "tbilisi-hq");
-    set("job", "wardflux");
+    set("job", "wardflux-devices");
     set("instance", "127.0.0.1:9116");
     Iface {
         labels: l,
@@ -586,7 +598,7 @@ pub fn device_up_from(
             let mut l = Labels::new();
             l.insert("__name__".into(), "wardflux_device_up".into());
             l.insert("device".into(), device.into());
-            l.insert("job".into(), "wardflux".into());
+            l.insert("job".into(), "wardflux-devices".into());
             Point {
                 labels: l,
                 value: if up(m) { 1.0 } else { 0.0 },
@@ -610,6 +622,11 @@ pub struct Am {
 
 impl Am {
     pub async fn start() -> Am {
+        Self::start_on(free_port()).await
+    }
+
+    /// An Alertmanager on `port` (e.g. one a test kept refusing until now).
+    pub async fn start_on(port: u16) -> Am {
         let bin = require("prometheus-alertmanager", "prometheus-alertmanager");
         let dir = tempfile::tempdir().unwrap();
         let cfg = dir.path().join("am.yml");
@@ -618,7 +635,6 @@ impl Am {
             "route:\n  receiver: \"null\"\nreceivers:\n  - name: \"null\"\n",
         )
         .unwrap();
-        let port = free_port();
         let child = Command::new(bin)
             .arg(format!("--config.file={}", cfg.display()))
             .arg(format!(
