@@ -205,7 +205,7 @@ fn interface_labels(target: &TargetMeta, info: &InterfaceInfo, class: &Classific
 }
 
 /// What the last successful poll read, parallel to `DeviceInventory::interfaces`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PollValues {
     pub counters: Vec<Counters>,
     pub markers: ChangeMarkers,
