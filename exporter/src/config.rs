@@ -43,7 +43,7 @@ pub struct RawConfig {
     pub poll_interval: PromDuration,
     /// How often the status (ifOperStatus, ifAdminStatus) of critical interfaces, the ISP
     /// uplinks and critical trunks, is read between counter polls, with sysUpTime in one small
-    /// GET (default 10s; `0s` turns it off). Served by `/probe?target=NAME&part=status`.
+    /// GET (default 30s; `0s` turns it off). Served by `/probe?target=NAME&part=status`.
     #[serde(default = "d_status_poll")]
     pub status_poll_interval: PromDuration,
     /// How often interface tables are walked again (default 1h); also on reboot or table change.
@@ -89,7 +89,7 @@ fn d_poll() -> PromDuration {
     PromDuration(Duration::from_secs(60))
 }
 fn d_status_poll() -> PromDuration {
-    PromDuration(Duration::from_secs(10))
+    PromDuration(Duration::from_secs(30))
 }
 fn d_discovery() -> PromDuration {
     PromDuration(Duration::from_secs(3600))

@@ -354,13 +354,13 @@ impl crate::notify::Triggers for Poller {
 
 /// Targets by the IP address they are polled at, with their credentials.
 fn sources_of(targets: &[Target]) -> crate::notify::Sources {
-    let mut out = crate::notify::Sources::new();
-    for t in targets {
-        out.entry(t.session.address.ip())
-            .or_default()
-            .push((t.name.clone(), t.session.credentials.clone()));
-    }
-    out
+    crate::notify::Sources::build(targets.iter().map(|t| {
+        (
+            t.session.address.ip(),
+            t.name.clone(),
+            &t.session.credentials,
+        )
+    }))
 }
 
 /// A hash of everything that, when changed, restarts a device's task. Secrets go into the

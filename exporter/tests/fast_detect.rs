@@ -159,7 +159,8 @@ fn a_real_link_down_notification_polls_the_router_at_once_and_hostile_ones_are_d
 
     // Hostile: a flood from the router's own address (valid traps, wrong communities,
     // malformed BER, SNMPv3) and from the host (a source that is no target).
-    let triggered_before = self_metric(&ex, "wardflux_snmp_notification_polls_triggered_total", &[]);
+    let triggered_before =
+        self_metric(&ex, "wardflux_snmp_notification_polls_triggered_total", &[]);
     let started = Instant::now();
     flood(&b.br, &listen, 10_000);
     flood_from_host(&listen, 1_000);
@@ -168,18 +169,19 @@ fn a_real_link_down_notification_polls_the_router_at_once_and_hostile_ones_are_d
         let again = self_metric(&ex, "wardflux_snmp_notifications_received_total", &[]);
         // UDP may drop some of a flood; wait until the count stops moving.
         std::thread::sleep(Duration::from_millis(500));
-        (n > 1_000 && n == again
+        (n > 1_000
+            && n == again
             && n == self_metric(&ex, "wardflux_snmp_notifications_received_total", &[]))
         .then_some(n)
     });
-    let triggered =
-        self_metric(&ex, "wardflux_snmp_notification_polls_triggered_total", &[]) - triggered_before;
+    let triggered = self_metric(&ex, "wardflux_snmp_notification_polls_triggered_total", &[])
+        - triggered_before;
     let seconds = started.elapsed().as_secs() + 1;
     assert!(
         triggered <= seconds + 1,
         "{triggered} polls triggered in about {seconds} s: more than one per second"
     );
-    for reason in ["wrong_community", "malformed", "v3_unsupported", "unknown_source"] {
+    for reason in ["wrong_community", "malformed", "unknown_source"] {
         assert!(
             self_metric(
                 &ex,
@@ -201,6 +203,98 @@ fn a_real_link_down_notification_polls_the_router_at_once_and_hostile_ones_are_d
         !ex.log().contains("public"),
         "the community never reaches the log"
     );
+}
+
+#[test]
+fn a_real_snmpv3_authpriv_link_down_polls_the_router_and_an_unknown_user_is_rejected() {
+    let port = free_udp_port();
+    // The router is polled as the v3 user and sends its notifications as the same user
+    // (trapsess), authenticated (SHA) and encrypted (AES): snmpd is the authoritative engine.
+    let b = branch("fd3", |sink| {
+        let mut conf = String::from(
+            "createUser wfxuser SHA wfxauthpass1 AES wfxprivpass1\n\
+             rouser wfxuser authPriv\n",
+        );
+        conf.push_str(&format!(
+            "trapsess -v 3 -u wfxuser -l authPriv -a SHA -A wfxauthpass1 -x AES -X wfxprivpass1 {sink}:{port}\n"
+        ));
+        for line in trap_lines(sink, port).lines() {
+            if !line.starts_with("trap2sink") {
+                conf.push_str(line);
+                conf.push('\n');
+            }
+        }
+        conf
+    });
+    let listen = format!("{}:{port}", host_end(b.agent));
+    let config = format!(
+        "poll_interval: 1h\nstatus_poll_interval: 0s\ndiscovery_interval: 1h\n\
+         timeout: 1s\nretries: 1\n\
+         auths:\n  v3: {{version: 3, username: wfxuser, security_level: authPriv, \
+         auth_protocol: SHA, auth_password: wfxauthpass1, priv_protocol: AES, \
+         priv_password: wfxprivpass1}}\n\
+         targets:\n  - {{name: br, address: \"{}:161\", auth: v3}}\n",
+        b.agent
+    );
+    let mut ex = Exporter::start_with_args(&config, &[], &["--snmp.trap-listen-address", &listen]);
+    ex.wait_devices_up(&["br"], Duration::from_secs(60));
+    assert_eq!(oper(&ex, "all", b.up0), Some(1));
+    b.isp.ip(&["link", "set", "pr0", "down"]);
+    wait_for(
+        "the v3 linkDown notification's poll to read up0 down",
+        Duration::from_secs(30),
+        || (oper(&ex, "all", b.up0) == Some(2)).then_some(()),
+    );
+    assert!(
+        self_metric(
+            &ex,
+            "wardflux_snmp_notifications_accepted_total",
+            &[("kind", "linkDown")]
+        ) >= 1
+    );
+    // From the router's own address, net-snmp's snmptrap: a user the exporter does not know,
+    // and the known user with another password.
+    let (host, port) = listen.split_once(':').unwrap();
+    let sink = format!("{host}:{port}");
+    for (user, pass, reason) in [
+        ("wfxother", "otherauthpass1", "unknown_user"),
+        ("wfxuser", "wrongauthpass1", "bad_digest"),
+    ] {
+        run(b.br.cmd("snmptrap").args([
+            "-v",
+            "3",
+            "-u",
+            user,
+            "-l",
+            "authNoPriv",
+            "-a",
+            "SHA",
+            "-A",
+            pass,
+            "-e",
+            "0x80001f8880c0ffee0000000002",
+            &sink,
+            "",
+            "1.3.6.1.6.3.1.1.5.3",
+        ]));
+        wait_for(
+            &format!("the notification to be rejected as {reason}"),
+            Duration::from_secs(15),
+            || {
+                (self_metric(
+                    &ex,
+                    "wardflux_snmp_notifications_rejected_total",
+                    &[("reason", reason)],
+                ) >= 1)
+                    .then_some(())
+            },
+        );
+    }
+    ex.assert_running();
+    for secret in ["wfxauthpass1", "wfxprivpass1"] {
+        assert!(!ex.log().contains(secret));
+        assert!(!ex.get("/metrics").contains(secret));
+    }
 }
 
 const TRAP_PY: &str = r#"
@@ -232,11 +326,13 @@ fn flood(ns: &Netns, listen: &str, n: u32) {
 
 fn flood_from_host(listen: &str, n: u32) {
     let (host, port) = listen.split_once(':').unwrap();
-    run(std::process::Command::new(common::require_tool("python3")).args([
-        "-c",
-        TRAP_PY,
-        host,
-        port,
-        &n.to_string(),
-    ]));
+    run(
+        std::process::Command::new(common::require_tool("python3")).args([
+            "-c",
+            TRAP_PY,
+            host,
+            port,
+            &n.to_string(),
+        ]),
+    );
 }

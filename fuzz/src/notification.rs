@@ -17,17 +17,11 @@ pub fn run(data: &[u8]) {
         let c = n.community.as_ptr_range();
         assert!(n.community.is_empty() || (range.start <= c.start && c.end <= range.end));
     }
-    let mut sources = Sources::new();
     let ip: IpAddr = [169, 254, 140, 1].into();
-    sources.insert(
-        ip,
-        vec![(
-            Arc::from("BR-01"),
-            Credentials::V2c {
-                community: Secret::new("public"),
-            },
-        )],
-    );
+    let v2 = Credentials::V2c {
+        community: Secret::new("public"),
+    };
+    let sources = Sources::build([(ip, Arc::from("BR-01"), &v2)]);
     if let Ok((_, devices)) = notify::judge(data, ip, &sources) {
         assert_eq!(devices, vec!["BR-01"]);
         assert_eq!(

@@ -59,8 +59,20 @@ pub struct Notification<'a> {
 pub enum Reject {
     #[error("malformed BER")]
     Malformed,
-    #[error("SNMPv3 message (not supported by this listener)")]
+    #[error("SNMPv3 message (decoded with a USM user's keys, `notify::v3`)")]
     V3,
+    #[error("SNMPv3 without authentication (noAuthNoPriv is not accepted)")]
+    V3NotAuthenticated,
+    #[error("SNMPv3 user not configured for the source")]
+    UnknownUser,
+    #[error("SNMPv3 digest does not match")]
+    V3BadDigest,
+    #[error("SNMPv3 scoped PDU does not decrypt")]
+    V3BadDecryption,
+    #[error("SNMPv3 security level differs from the user's")]
+    V3WrongSecurityLevel,
+    #[error("SNMPv3 privacy protocol not accepted for notifications")]
+    V3Unsupported,
     #[error("not a trap PDU")]
     NotATrap,
     #[error("inform request (configure traps, not informs)")]
@@ -75,7 +87,13 @@ impl Reject {
     pub fn reason(self) -> &'static str {
         match self {
             Reject::Malformed => "malformed",
-            Reject::V3 => "v3_unsupported",
+            Reject::V3 => "v3",
+            Reject::V3NotAuthenticated => "v3_no_auth",
+            Reject::UnknownUser => "unknown_user",
+            Reject::V3BadDigest => "bad_digest",
+            Reject::V3BadDecryption => "bad_decryption",
+            Reject::V3WrongSecurityLevel => "wrong_security_level",
+            Reject::V3Unsupported => "v3_unsupported",
             Reject::NotATrap => "not_a_trap",
             Reject::Inform => "inform",
             Reject::MissingTrapOid => "missing_trap_oid",
@@ -134,6 +152,50 @@ pub fn decode(datagram: &[u8]) -> Result<Notification<'_>, Reject> {
         MessageType::InformRequest => Err(Reject::Inform),
         _ => Err(Reject::NotATrap),
     }
+}
+
+/// The notification a PDU (tag and contents, as in a v3 scoped PDU) carries.
+pub fn trap_kind(tag: u8, pdu: &[u8]) -> Result<Kind, Reject> {
+    use super::v3::tlv;
+    match tag {
+        0xa7 => {}
+        0xa6 => return Err(Reject::Inform),
+        0xa0..=0xa8 => return Err(Reject::NotATrap),
+        _ => return Err(Reject::Malformed),
+    }
+    let mut rest = pdu;
+    for _ in 0..3 {
+        let (t, _, r) = tlv(rest).ok_or(Reject::Malformed)?;
+        if t != 0x02 {
+            return Err(Reject::Malformed);
+        }
+        rest = r;
+    }
+    let (t, vbs, _) = tlv(rest).ok_or(Reject::Malformed)?;
+    if t != 0x30 {
+        return Err(Reject::Malformed);
+    }
+    let varbind = |b: &mut &[u8]| -> Result<(Vec<u8>, u8, Vec<u8>), Reject> {
+        let (t, vb, r) = tlv(b).ok_or(Reject::MissingTrapOid)?;
+        *b = r;
+        let (ot, oid, v) = tlv(vb).ok_or(Reject::Malformed)?;
+        let (vt, val, _) = tlv(v).ok_or(Reject::Malformed)?;
+        if t != 0x30 || ot != 0x06 {
+            return Err(Reject::Malformed);
+        }
+        Ok((oid.to_vec(), vt, val.to_vec()))
+    };
+    let mut b = vbs;
+    let (first, _, _) = varbind(&mut b)?;
+    let (second, vt, value) = varbind(&mut b)?;
+    if first != SYS_UPTIME_0 || second != SNMP_TRAP_OID_0 || vt != 0x06 {
+        return Err(Reject::MissingTrapOid);
+    }
+    match value.as_slice() {
+        [prefix @ .., last] if prefix == SNMP_TRAPS => Kind::from_arc(*last),
+        _ => None,
+    }
+    .ok_or(Reject::OtherNotification)
 }
 
 /// The message version, if the datagram starts like an SNMP message.
@@ -239,6 +301,13 @@ pub(crate) mod tests {
         let mut v3 = v2c_trap(b"public", 3);
         v3[4] = 3;
         assert_eq!(decode(&v3), Err(Reject::V3));
+        // The raw PDU reader agrees with snmp2's on a v2c trap's PDU.
+        let d = v2c_trap(b"public", 4);
+        let (_, msg, _) = super::super::v3::tlv(&d).unwrap();
+        let (_, _, rest) = super::super::v3::tlv(msg).unwrap();
+        let (_, _, rest) = super::super::v3::tlv(rest).unwrap();
+        let (tag, pdu, _) = super::super::v3::tlv(rest).unwrap();
+        assert_eq!(trap_kind(tag, pdu), Ok(Kind::LinkUp));
         let whole = v2c_trap(b"public", 3);
         for cut in 0..whole.len() {
             assert!(decode(&whole[..cut]).is_err(), "cut at {cut}");

@@ -9,10 +9,11 @@
 //! second however many hints arrive.
 
 pub mod decode;
+pub mod v3;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -21,7 +22,7 @@ use prometheus_client::registry::Registry;
 use tokio::net::UdpSocket;
 use tracing::{debug, info, warn};
 
-use crate::snmp::session::Credentials;
+use crate::snmp::session::{Credentials, V3Credentials};
 pub use decode::{decode, Kind, Notification, Reject};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -102,8 +103,96 @@ impl Metrics {
     }
 }
 
-/// Who may send notifications: per source address, the targets there and their credentials.
-pub type Sources = HashMap<IpAddr, Vec<(Arc<str>, Credentials)>>;
+/// How a source's notifications are authenticated.
+#[derive(Debug)]
+pub enum SourceAuth {
+    /// v1/v2c: the target's community.
+    Community(crate::secret::Secret),
+    /// v3: the target's USM user (shared by every target with the same credentials, so its
+    /// keys are derived once).
+    Usm(Arc<Usm>),
+}
+
+/// A USM user and, once first needed, its keys.
+pub struct Usm {
+    creds: V3Credentials,
+    keys: OnceLock<Option<v3::UserKeys>>,
+}
+
+impl std::fmt::Debug for Usm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Usm({:?})", self.creds.username)
+    }
+}
+
+impl Usm {
+    /// Password-to-key for both passwords, once; `None` for a user without authentication
+    /// (noAuthNoPriv notifications are never accepted).
+    fn keys(&self) -> Option<&v3::UserKeys> {
+        self.keys
+            .get_or_init(|| {
+                let (proto, pass) = self.creds.auth.as_ref()?;
+                Some(v3::UserKeys {
+                    auth: (
+                        *proto,
+                        v3::password_to_key(*proto, pass.expose().as_bytes()),
+                    ),
+                    privacy: self.creds.privacy.as_ref().map(|(p, pass)| {
+                        (*p, v3::password_to_key(*proto, pass.expose().as_bytes()))
+                    }),
+                })
+            })
+            .as_ref()
+    }
+}
+
+/// Who may send notifications: per source address, the targets there and how each
+/// authenticates.
+#[derive(Debug, Default)]
+pub struct Sources {
+    by_ip: HashMap<IpAddr, Vec<(Arc<str>, SourceAuth)>>,
+}
+
+impl Sources {
+    /// From (address, device, credentials) triples: a target's polling address and auth.
+    pub fn build<'a>(
+        targets: impl IntoIterator<Item = (IpAddr, Arc<str>, &'a Credentials)>,
+    ) -> Sources {
+        let mut users: Vec<Arc<Usm>> = Vec::new();
+        let mut by_ip: HashMap<IpAddr, Vec<(Arc<str>, SourceAuth)>> = HashMap::new();
+        for (ip, device, creds) in targets {
+            let auth = match creds {
+                Credentials::V1 { community } | Credentials::V2c { community } => {
+                    SourceAuth::Community(community.clone())
+                }
+                Credentials::V3(c) => {
+                    let same = |u: &Usm| {
+                        let a = &u.creds;
+                        a.username == c.username
+                            && a.auth.as_ref().map(|(p, s)| (*p, s.expose()))
+                                == c.auth.as_ref().map(|(p, s)| (*p, s.expose()))
+                            && a.privacy.as_ref().map(|(p, s)| (*p, s.expose()))
+                                == c.privacy.as_ref().map(|(p, s)| (*p, s.expose()))
+                    };
+                    let usm = match users.iter().find(|u| same(u)) {
+                        Some(u) => u.clone(),
+                        None => {
+                            let u = Arc::new(Usm {
+                                creds: c.clone(),
+                                keys: OnceLock::new(),
+                            });
+                            users.push(u.clone());
+                            u
+                        }
+                    };
+                    SourceAuth::Usm(usm)
+                }
+            };
+            by_ip.entry(ip).or_default().push((device, auth));
+        }
+        Sources { by_ip }
+    }
+}
 
 /// What the listener needs from the poller (a trait so the pure part is testable).
 pub trait Triggers: Send + Sync {
@@ -119,26 +208,71 @@ pub fn judge<'s>(
     from: IpAddr,
     sources: &'s Sources,
 ) -> Result<(Kind, Vec<&'s str>), &'static str> {
-    let n = decode(datagram).map_err(Reject::reason)?;
-    let Some(targets) = sources.get(&from) else {
+    let n = match decode(datagram) {
+        Ok(n) => n,
+        Err(Reject::V3) => return judge_v3(datagram, from, sources),
+        Err(r) => return Err(r.reason()),
+    };
+    let Some(targets) = sources.by_ip.get(&from) else {
         return Err("unknown_source");
     };
     let mut devices = Vec::new();
-    for (name, creds) in targets {
-        let ok = match creds {
-            Credentials::V1 { community } | Credentials::V2c { community } => {
-                decode::community_matches(n.community, community.expose().as_bytes())
+    for (name, auth) in targets {
+        if let SourceAuth::Community(c) = auth {
+            if decode::community_matches(n.community, c.expose().as_bytes()) {
+                devices.push(&**name);
             }
-            Credentials::V3(_) => false,
-        };
-        if ok {
-            devices.push(&**name);
         }
     }
     if devices.is_empty() {
         return Err("wrong_community");
     }
     Ok((n.kind, devices))
+}
+
+fn judge_v3<'s>(
+    datagram: &[u8],
+    from: IpAddr,
+    sources: &'s Sources,
+) -> Result<(Kind, Vec<&'s str>), &'static str> {
+    let h = v3::parse(datagram).map_err(Reject::reason)?;
+    let Some(targets) = sources.by_ip.get(&from) else {
+        return Err("unknown_source");
+    };
+    let mut last = Reject::UnknownUser;
+    let mut opened: Vec<(&Arc<Usm>, Kind)> = Vec::new();
+    let mut devices = Vec::new();
+    for (name, auth) in targets {
+        let SourceAuth::Usm(u) = auth else { continue };
+        if u.creds.username.as_bytes() != h.user {
+            continue;
+        }
+        // Targets sharing a user share its verdict: each user is checked once per datagram.
+        if let Some((_, kind)) = opened.iter().find(|(o, _)| Arc::ptr_eq(o, u)) {
+            let _ = kind;
+            devices.push(&**name);
+            continue;
+        }
+        let Some(keys) = u.keys() else {
+            last = Reject::V3NotAuthenticated;
+            continue;
+        };
+        let kind = v3::open(datagram, &h, keys).and_then(|scoped| {
+            let (tag, pdu) = v3::scoped_pdu(&scoped)?;
+            decode::trap_kind(tag, pdu)
+        });
+        match kind {
+            Ok(k) => {
+                opened.push((u, k));
+                devices.push(&**name);
+            }
+            Err(r) => last = r,
+        }
+    }
+    match opened.first() {
+        Some((_, kind)) => Ok((*kind, devices)),
+        None => Err(last.reason()),
+    }
 }
 
 /// Handle one datagram: count it and trigger the devices it names.
@@ -221,21 +355,17 @@ mod tests {
     }
 
     fn fake() -> Fake {
-        let mut s = Sources::new();
         let v2 = |c: &str| Credentials::V2c {
             community: Secret::new(c.to_string()),
         };
-        s.insert(
-            "169.254.140.1".parse().unwrap(),
-            vec![(Arc::from("BR-01"), v2("branch"))],
-        );
-        s.insert(
-            "127.0.0.1".parse().unwrap(),
-            vec![
-                (Arc::from("dev1"), v2("dev1")),
-                (Arc::from("dev2"), v2("dev2")),
-            ],
-        );
+        let (b, d1, d2) = (v2("branch"), v2("dev1"), v2("dev2"));
+        let br: IpAddr = "169.254.140.1".parse().unwrap();
+        let lo: IpAddr = "127.0.0.1".parse().unwrap();
+        let s = Sources::build([
+            (br, Arc::from("BR-01"), &b),
+            (lo, Arc::from("dev1"), &d1),
+            (lo, Arc::from("dev2"), &d2),
+        ]);
         Fake {
             sources: Arc::new(s),
             triggered: Mutex::new(Vec::new()),
@@ -296,5 +426,110 @@ mod tests {
         assert!(out.contains("wardflux_snmp_notifications_received_total 1"));
         assert!(out.contains("wardflux_snmp_notifications_rejected_total{reason=\"malformed\"} 1"));
         assert!(out.contains("# TYPE wardflux_snmp_notification_polls_triggered_total counter"));
+    }
+
+    /// Real SNMPv3 traps sent by net-snmp's snmptrap (engine 0x80001f8880c0ffee0000000001,
+    /// user wfxuser, passwords wfxauthpass1 / wfxprivpass1).
+    const AUTHPRIV_SHA_AES: &[u8] =
+        include_bytes!("../../tests/data/notifications/v3-authpriv-sha-aes-linkdown");
+    const AUTHNOPRIV_MD5: &[u8] =
+        include_bytes!("../../tests/data/notifications/v3-authnopriv-md5-linkup");
+    const AUTHPRIV_SHA256_DES: &[u8] =
+        include_bytes!("../../tests/data/notifications/v3-authpriv-sha256-des-coldstart");
+
+    fn v3(
+        user: &str,
+        auth: Option<(AuthProtocol, &str)>,
+        privacy: Option<(PrivProtocol, &str)>,
+    ) -> Credentials {
+        Credentials::V3(V3Credentials {
+            username: user.into(),
+            auth: auth.map(|(p, s)| (p, Secret::new(s))),
+            privacy: privacy.map(|(p, s)| (p, Secret::new(s))),
+            context_name: String::new(),
+        })
+    }
+
+    fn judge_one(d: &[u8], creds: &Credentials) -> Result<Kind, &'static str> {
+        let ip: IpAddr = "169.254.140.1".parse().unwrap();
+        let s = Sources::build([(ip, Arc::from("BR-01"), creds)]);
+        judge(d, ip, &s).map(|(k, devices)| {
+            assert_eq!(devices, vec!["BR-01"]);
+            k
+        })
+    }
+
+    use crate::snmp::session::{AuthProtocol, PrivProtocol};
+
+    #[test]
+    fn real_v3_traps_authenticate_and_decrypt() {
+        let sha_aes = v3(
+            "wfxuser",
+            Some((AuthProtocol::Sha1, "wfxauthpass1")),
+            Some((PrivProtocol::Aes128, "wfxprivpass1")),
+        );
+        assert_eq!(judge_one(AUTHPRIV_SHA_AES, &sha_aes), Ok(Kind::LinkDown));
+        let md5 = v3("wfxuser", Some((AuthProtocol::Md5, "wfxauthpass1")), None);
+        assert_eq!(judge_one(AUTHNOPRIV_MD5, &md5), Ok(Kind::LinkUp));
+        let sha256_des = v3(
+            "wfxuser",
+            Some((AuthProtocol::Sha256, "wfxauthpass1")),
+            Some((PrivProtocol::Des, "wfxprivpass1")),
+        );
+        assert_eq!(
+            judge_one(AUTHPRIV_SHA256_DES, &sha256_des),
+            Ok(Kind::ColdStart)
+        );
+    }
+
+    #[test]
+    fn v3_traps_with_wrong_keys_users_or_levels_are_rejected_by_reason() {
+        let user = |auth: &str, privacy: &str| {
+            v3(
+                "wfxuser",
+                Some((AuthProtocol::Sha1, auth)),
+                Some((PrivProtocol::Aes128, privacy)),
+            )
+        };
+        assert_eq!(
+            judge_one(AUTHPRIV_SHA_AES, &user("wrongpass123", "wfxprivpass1")),
+            Err("bad_digest")
+        );
+        assert_eq!(
+            judge_one(AUTHPRIV_SHA_AES, &user("wfxauthpass1", "wrongpriv123")),
+            Err("bad_decryption")
+        );
+        let mut flipped = AUTHPRIV_SHA_AES.to_vec();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 1;
+        assert_eq!(
+            judge_one(&flipped, &user("wfxauthpass1", "wfxprivpass1")),
+            Err("bad_digest"),
+            "one bit changed in the encrypted PDU"
+        );
+        let other = v3("someone", Some((AuthProtocol::Sha1, "wfxauthpass1")), None);
+        assert_eq!(judge_one(AUTHPRIV_SHA_AES, &other), Err("unknown_user"));
+        let no_priv = v3("wfxuser", Some((AuthProtocol::Sha1, "wfxauthpass1")), None);
+        assert_eq!(
+            judge_one(AUTHPRIV_SHA_AES, &no_priv),
+            Err("wrong_security_level")
+        );
+        let no_auth = v3("wfxuser", None, None);
+        assert_eq!(judge_one(AUTHNOPRIV_MD5, &no_auth), Err("v3_no_auth"));
+        assert_eq!(
+            judge(
+                AUTHPRIV_SHA_AES,
+                "127.0.0.9".parse().unwrap(),
+                &Sources::default()
+            ),
+            Err("unknown_source")
+        );
+        for cut in 0..AUTHPRIV_SHA_AES.len() {
+            let _ = judge_one(
+                &AUTHPRIV_SHA_AES[..cut],
+                &user("wfxauthpass1", "wfxprivpass1"),
+            )
+            .expect_err("a truncated message is never accepted");
+        }
     }
 }
