@@ -72,11 +72,15 @@ impl App {
         shard: Shard,
     ) -> Arc<App> {
         let inventory = Arc::new(Inventory::new());
+        let metrics = SelfMetrics::new();
         Arc::new(App {
             config_file,
-            poller: Poller::new(inventory.clone()),
+            poller: Poller::new(
+                inventory.clone(),
+                metrics.notifications.polls_triggered.clone(),
+            ),
             inventory,
-            metrics: SelfMetrics::new(),
+            metrics,
             config: Mutex::new(None),
             shard,
             env,

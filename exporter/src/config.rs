@@ -41,6 +41,11 @@ pub struct RawConfig {
     /// How often counters and statuses are polled (Prometheus duration, default 60s).
     #[serde(default = "d_poll")]
     pub poll_interval: PromDuration,
+    /// How often the status (ifOperStatus, ifAdminStatus) of critical interfaces, the ISP
+    /// uplinks and critical trunks, is read between counter polls, with sysUpTime in one small
+    /// GET (default 30s; `0s` turns it off). Served by `/probe?target=NAME&part=status`.
+    #[serde(default = "d_status_poll")]
+    pub status_poll_interval: PromDuration,
     /// How often interface tables are walked again (default 1h); also on reboot or table change.
     #[serde(default = "d_discovery")]
     pub discovery_interval: PromDuration,
@@ -82,6 +87,9 @@ pub struct RawConfig {
 
 fn d_poll() -> PromDuration {
     PromDuration(Duration::from_secs(60))
+}
+fn d_status_poll() -> PromDuration {
+    PromDuration(Duration::from_secs(30))
 }
 fn d_discovery() -> PromDuration {
     PromDuration(Duration::from_secs(3600))
@@ -329,6 +337,8 @@ pub struct TargetsSqlConfig {
 pub struct Config {
     pub file: PathBuf,
     pub poll_interval: Duration,
+    /// Zero: no status polls between counter polls.
+    pub status_poll_interval: Duration,
     pub discovery_interval: Duration,
     pub max_oids_per_request: u32,
     pub max_concurrent_devices: u32,
@@ -524,6 +534,7 @@ fn validate(raw: RawConfig, src: &str, path: &Path, env: &dyn Env) -> Result<Con
     Ok(Config {
         file: path.to_path_buf(),
         poll_interval: raw.poll_interval.0,
+        status_poll_interval: raw.status_poll_interval.0,
         discovery_interval: raw.discovery_interval.0,
         max_oids_per_request: raw.max_oids_per_request,
         max_concurrent_devices: raw.max_concurrent_devices,

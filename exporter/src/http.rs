@@ -133,6 +133,8 @@ async fn self_metrics(State(app): State<Arc<App>>) -> Response {
 #[derive(Deserialize)]
 struct ProbeQuery {
     target: Option<String>,
+    /// `all` (default), `status` (critical interfaces' statuses only) or `rest`.
+    part: Option<String>,
 }
 
 async fn probe(
@@ -145,13 +147,23 @@ async fn probe(
         .target
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError(StatusCode::BAD_REQUEST, "missing target parameter".into()))?;
+    let part = match q.part.as_deref() {
+        None | Some("") => metrics::Part::All,
+        Some(p) => metrics::Part::parse(p).ok_or_else(|| {
+            ApiError(
+                StatusCode::BAD_REQUEST,
+                "part must be all, status or rest".into(),
+            )
+        })?,
+    };
     let d = app
         .inventory
         .device(&name)
         .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("unknown target {name:?}")))?;
-    Ok(text(metrics::render_devices(
+    Ok(text(metrics::render_devices_part(
         std::slice::from_ref(&d),
         &app.reach(),
+        part,
     )))
 }
 
@@ -560,6 +572,11 @@ mod tests {
             .map(|i| InterfaceInfo {
                 if_index: i,
                 name: format!("Gi0/{i}").into_bytes(),
+                alias: if i == 1 {
+                    b"Magti_Internet".to_vec()
+                } else {
+                    Vec::new()
+                },
                 if_type: 6,
                 admin_status: 1,
                 oper_status: 1,
@@ -647,6 +664,7 @@ mod tests {
             "/api/v1/interfaces?status=sideways",
             "/api/v1/interfaces?colour=red",
             "/probe",
+            "/probe?target=Gori-0101&part=counters",
         ] {
             let (s, body) = get(app(), uri).await;
             assert_eq!(s, StatusCode::BAD_REQUEST, "{uri}: {body}");
@@ -702,6 +720,28 @@ mod tests {
         assert!(
             body.contains("ifOperStatus{device=\"Gori-0101\",site=\"gori\",ifIndex=\"2\""),
             "{body}"
+        );
+    }
+
+    #[tokio::test]
+    async fn probe_parts_split_the_uplinks_statuses_from_the_rest() {
+        let (s, status) = get(app(), "/probe?target=Gori-0101&part=status").await;
+        assert_eq!(s, StatusCode::OK);
+        let (_, rest) = get(app(), "/probe?target=Gori-0101&part=rest").await;
+        let (_, all) = get(app(), "/probe?target=Gori-0101").await;
+        let uplink = "ifOperStatus{device=\"Gori-0101\",site=\"gori\",ifIndex=\"1\"";
+        let lan = "ifOperStatus{device=\"Gori-0101\",site=\"gori\",ifIndex=\"2\"";
+        assert!(status.contains(uplink), "{status}");
+        assert!(!status.contains(lan), "{status}");
+        assert!(!status.contains("wardflux_device_up"), "{status}");
+        assert!(!rest.contains(uplink), "{rest}");
+        assert!(rest.contains(lan) && rest.contains("wardflux_interface_info"));
+        assert!(all.contains(uplink) && all.contains(lan));
+        let samples = |t: &str| t.lines().filter(|l| !l.starts_with('#')).count();
+        assert_eq!(
+            samples(&status) + samples(&rest),
+            samples(&all),
+            "a partition"
         );
     }
 }

@@ -210,7 +210,7 @@ fn interface_labels(target: &TargetMeta, info: &InterfaceInfo, class: &Classific
 }
 
 /// What the last successful poll read, parallel to `DeviceInventory::interfaces`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct PollValues {
     pub counters: Vec<Counters>,
     /// Per interface, a bit per `POLLED` slot answered with a 32-bit type.

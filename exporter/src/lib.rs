@@ -8,6 +8,8 @@
 //! - [`classify`]: YAML rules naming each interface's role, ISP and criticality.
 //! - [`inventory`]: the in-memory snapshot of every device, its interfaces and counters.
 //! - [`poller`]: discovery and counter polling schedules that fill the inventory.
+//! - [`status`]: fast status polls of critical interfaces between counter polls.
+//! - [`notify`]: SNMP notifications (linkDown, linkUp, ...) received as poll triggers.
 //! - [`metrics`]: renders the snapshot as Prometheus text; self-metrics.
 //! - [`http`]: `/metrics`, `/probe`, service discovery, JSON API, reload.
 //! - [`targets_sql`]: devices read from a PostgreSQL inventory table, refreshed in the background.
@@ -21,10 +23,12 @@ pub mod http;
 pub mod inventory;
 pub mod metrics;
 pub mod mib;
+pub mod notify;
 pub mod poller;
 pub mod secret;
 pub mod shard;
 pub mod snmp;
+pub mod status;
 pub mod targets_sql;
 pub mod topology;
 pub mod widen;

@@ -34,6 +34,11 @@ struct Cli {
     /// Number of exporters sharing the targets.
     #[arg(long = "shard.count", default_value_t = 1)]
     shard_count: u32,
+    /// UDP address to receive SNMP notifications on (e.g. `0.0.0.0:162`); off when empty.
+    /// linkDown, linkUp, coldStart and warmStart from a target's address with the target's
+    /// v1/v2c community make the exporter poll that device at once.
+    #[arg(long = "snmp.trap-listen-address", default_value = "")]
+    trap_listen: String,
     /// Only log messages at or above this level: error, warn, info, debug, trace.
     #[arg(long = "log.level", default_value = "info", global = true)]
     log_level: String,
@@ -68,13 +73,17 @@ enum Command {
 }
 
 fn listen_addr(s: &str) -> Result<SocketAddr> {
+    listen_addr_of("--web.listen-address", s)
+}
+
+fn listen_addr_of(flag: &str, s: &str) -> Result<SocketAddr> {
     let full = if s.starts_with(':') {
         format!("0.0.0.0{s}")
     } else {
         s.to_string()
     };
     full.parse()
-        .with_context(|| format!("--web.listen-address: cannot parse {s:?} (host:port or :port)"))
+        .with_context(|| format!("{flag}: cannot parse {s:?} (host:port or :port)"))
 }
 
 fn main() -> Result<()> {
@@ -162,6 +171,17 @@ async fn serve(cli: Cli) -> Result<()> {
     let app = App::with_shard(config_file.clone(), Box::new(ProcessEnv), shard);
     app.reload()
         .with_context(|| format!("loading {}", config_file.display()))?;
+    if !cli.trap_listen.is_empty() {
+        let trap_addr = listen_addr_of("--snmp.trap-listen-address", &cli.trap_listen)?;
+        let socket = wardflux_exporter::notify::bind(trap_addr)
+            .await
+            .with_context(|| format!("--snmp.trap-listen-address: cannot listen on {trap_addr}"))?;
+        tokio::spawn(wardflux_exporter::notify::listen(
+            socket,
+            app.poller.clone(),
+            app.metrics.notifications.clone(),
+        ));
+    }
     let listener = wardflux_web::bind(addr).with_context(|| format!("listening on {addr}"))?;
     info!(address = %listener.local_addr()?, tls = web.is_tls(), "listening");
     spawn_sighup(app.clone());

@@ -99,6 +99,8 @@ pub const DISCOVERY_DEADLINE: Duration = Duration::from_secs(120);
 #[derive(Debug, Clone)]
 struct Settings {
     poll_interval: Duration,
+    /// Status polls between counter polls; `None` when off or not shorter than `poll_interval`.
+    status_interval: Option<Duration>,
     discovery_interval: Duration,
     max_oids: u32,
 }
@@ -106,6 +108,8 @@ struct Settings {
 struct DeviceTask {
     handle: JoinHandle<()>,
     discover: mpsc::Sender<()>,
+    /// A notification's hint: poll now (at most once a second, see `triggered_at`).
+    trigger: mpsc::Sender<()>,
     fingerprint: u64,
 }
 
@@ -172,11 +176,21 @@ pub struct Poller {
     permits: Mutex<usize>,
     tasks: Mutex<HashMap<Arc<str>, DeviceTask>>,
     progress: Arc<Progress>,
+    /// Targets by address, for the notification listener.
+    sources: Mutex<Arc<crate::notify::Sources>>,
+    /// Counts the polls notifications triggered.
+    polls_triggered: prometheus_client::metrics::counter::Counter,
 }
 
 impl Poller {
-    pub fn new(inventory: Arc<Inventory>) -> Arc<Poller> {
+    /// `polls_triggered` counts the polls notifications trigger (a self-metric).
+    pub fn new(
+        inventory: Arc<Inventory>,
+        polls_triggered: prometheus_client::metrics::counter::Counter,
+    ) -> Arc<Poller> {
         Arc::new(Poller {
+            sources: Mutex::new(Arc::default()),
+            polls_triggered,
             inventory,
             classifier: Arc::new(Mutex::new(Arc::new(Classifier::embedded_default()))),
             semaphore: Arc::new(Semaphore::new(0)),
@@ -205,6 +219,8 @@ impl Poller {
         let sem = self.semaphore.clone();
         let settings = Settings {
             poll_interval: config.poll_interval,
+            status_interval: Some(config.status_poll_interval)
+                .filter(|d| !d.is_zero() && *d < config.poll_interval),
             discovery_interval: config.discovery_interval,
             max_oids: config.max_oids_per_request,
         };
@@ -218,6 +234,8 @@ impl Poller {
             stay
         });
         self.inventory.retain(&keep);
+        *self.sources.lock().unwrap_or_else(|p| p.into_inner()) =
+            Arc::new(sources_of(&config.targets));
         let mut started = 0usize;
         for target in &config.targets {
             let fp = fingerprint(target, &settings);
@@ -235,6 +253,7 @@ impl Poller {
             });
             self.inventory.upsert_target(meta.clone());
             let (tx, rx) = mpsc::channel(1);
+            let (trigger_tx, trigger_rx) = mpsc::channel(1);
             let ctx = DeviceCtx {
                 target: target.clone(),
                 meta,
@@ -243,13 +262,15 @@ impl Poller {
                 semaphore: sem.clone(),
                 classifier: self.classifier.clone(),
                 progress: self.progress.clone(),
+                polls_triggered: self.polls_triggered.clone(),
             };
-            let handle = tokio::spawn(device_loop(ctx, rx));
+            let handle = tokio::spawn(device_loop(ctx, rx, trigger_rx));
             tasks.insert(
                 target.name.clone(),
                 DeviceTask {
                     handle,
                     discover: tx,
+                    trigger: trigger_tx,
                     fingerprint: fp,
                 },
             );
@@ -306,6 +327,19 @@ impl Poller {
         tasks.len()
     }
 
+    /// Ask one device to be polled now (a notification's hint). False when it is unknown.
+    /// Hints that arrive while one is pending are merged into it.
+    pub fn trigger_poll(&self, name: &str) -> bool {
+        let tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        match tasks.get(name) {
+            Some(t) => {
+                let _ = t.trigger.try_send(());
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Stop every device task.
     pub fn shutdown(&self) {
         let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
@@ -313,6 +347,30 @@ impl Poller {
             t.handle.abort();
         }
     }
+}
+
+impl crate::notify::Triggers for Poller {
+    fn sources(&self) -> Arc<crate::notify::Sources> {
+        self.sources
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn trigger(&self, device: &str) -> bool {
+        self.trigger_poll(device)
+    }
+}
+
+/// Targets by the IP address they are polled at, with their credentials.
+fn sources_of(targets: &[Target]) -> crate::notify::Sources {
+    crate::notify::Sources::build(targets.iter().map(|t| {
+        (
+            t.session.address.ip(),
+            t.name.clone(),
+            &t.session.credentials,
+        )
+    }))
 }
 
 /// A hash of everything that, when changed, restarts a device's task. Secrets go into the
@@ -329,7 +387,13 @@ fn fingerprint(t: &Target, s: &Settings) -> u64 {
     )
         .hash(&mut h);
     (t.max_repetitions, t.labels.as_ref()).hash(&mut h);
-    (s.poll_interval, s.discovery_interval, s.max_oids).hash(&mut h);
+    (
+        s.poll_interval,
+        s.status_interval,
+        s.discovery_interval,
+        s.max_oids,
+    )
+        .hash(&mut h);
     match &t.session.credentials {
         Credentials::V1 { community } => (1u8, community.expose()).hash(&mut h),
         Credentials::V2c { community } => (2u8, community.expose()).hash(&mut h),
@@ -354,6 +418,7 @@ struct DeviceCtx {
     semaphore: Arc<Semaphore>,
     classifier: Arc<Mutex<Arc<Classifier>>>,
     progress: Arc<Progress>,
+    polls_triggered: prometheus_client::metrics::counter::Counter,
 }
 
 /// Spread devices over the interval by name, so polls do not come in bursts.
@@ -367,7 +432,33 @@ fn start_offset(name: &str, interval: Duration) -> Duration {
     Duration::from_millis(h % ms)
 }
 
-async fn device_loop(ctx: DeviceCtx, mut discover_rx: mpsc::Receiver<()>) {
+/// What woke a device's task.
+enum Wake {
+    Scheduled,
+    Discover,
+    Status,
+    Triggered,
+}
+
+/// The least time between two triggered polls of one device.
+pub const TRIGGER_MIN_GAP: Duration = Duration::from_secs(1);
+
+/// When a triggered poll asked for at `now` may run: at once, or a second after the last.
+pub fn triggered_at(
+    now: tokio::time::Instant,
+    last: Option<tokio::time::Instant>,
+) -> tokio::time::Instant {
+    match last {
+        Some(l) if now < l + TRIGGER_MIN_GAP => l + TRIGGER_MIN_GAP,
+        _ => now,
+    }
+}
+
+async fn device_loop(
+    ctx: DeviceCtx,
+    mut discover_rx: mpsc::Receiver<()>,
+    mut trigger_rx: mpsc::Receiver<()>,
+) {
     let interval = ctx.settings.poll_interval;
     let phase = start_offset(&ctx.target.name, interval);
     let start = tokio::time::Instant::now();
@@ -387,12 +478,53 @@ async fn device_loop(ctx: DeviceCtx, mut discover_rx: mpsc::Receiver<()>) {
     let mut other_source: Option<std::net::SocketAddr> = None;
     // 32-bit counters extended across wraps; kept across failed visits.
     let mut tracker = crate::widen::Tracker::new();
+    let mut status = crate::status::Schedule::new(ctx.settings.status_interval, phase, start);
+    // A pending triggered poll and when the last one ran.
+    let mut trigger_at: Option<tokio::time::Instant> = None;
+    let mut last_triggered: Option<tokio::time::Instant> = None;
     loop {
-        let mut forced = false;
-        tokio::select! {
-            _ = tokio::time::sleep_until(next) => {}
-            Some(()) = discover_rx.recv() => { forced = true; }
+        let far = tokio::time::Instant::now() + Duration::from_secs(86_400);
+        let wake = tokio::select! {
+            _ = tokio::time::sleep_until(next) => Wake::Scheduled,
+            Some(()) = discover_rx.recv() => Wake::Discover,
+            Some(()) = trigger_rx.recv() => {
+                if trigger_at.is_none() {
+                    trigger_at = Some(triggered_at(tokio::time::Instant::now(), last_triggered));
+                }
+                continue;
+            }
+            _ = tokio::time::sleep_until(trigger_at.unwrap_or(far)), if trigger_at.is_some() => Wake::Triggered,
+            _ = tokio::time::sleep_until(status.next().unwrap_or(far)), if status.next().is_some() => Wake::Status,
+        };
+        let forced = matches!(wake, Wake::Discover);
+        match wake {
+            Wake::Status => {
+                let poll_now = crate::status::visit(
+                    &ctx.target,
+                    &ctx.inventory,
+                    &ctx.semaphore,
+                    &mut status,
+                    &mut limits,
+                    &mut totals,
+                )
+                .await;
+                if poll_now {
+                    // A reboot, a failure after answers, or answers after failures: the
+                    // counter poll decides, now (as a triggered poll, so at most once a second).
+                    trigger_at.get_or_insert_with(|| {
+                        triggered_at(tokio::time::Instant::now(), last_triggered)
+                    });
+                }
+                continue;
+            }
+            Wake::Triggered => {
+                trigger_at = None;
+                last_triggered = Some(tokio::time::Instant::now());
+                ctx.polls_triggered.inc();
+            }
+            Wake::Scheduled | Wake::Discover => {}
         }
+        let off_schedule = !matches!(wake, Wake::Scheduled);
         let Ok(permit) = ctx.semaphore.clone().acquire_owned().await else {
             return;
         };
@@ -547,7 +679,7 @@ async fn device_loop(ctx: DeviceCtx, mut discover_rx: mpsc::Receiver<()>) {
                 }
             }
         });
-        if forced {
+        if off_schedule {
             continue;
         }
         // Next visit on this device's phase; intervals skipped entirely count as missed.
@@ -787,6 +919,16 @@ mod tests {
         let inv = discover_fake(&mut agent, &mut limits).await.unwrap();
         assert_eq!(inv.interfaces.len(), 2);
         assert_eq!(inv.interfaces[1].info.descr, b"Serial0/1");
+    }
+
+    #[test]
+    fn triggered_polls_are_a_second_apart() {
+        let t0 = tokio::time::Instant::now();
+        assert_eq!(triggered_at(t0, None), t0, "the first runs at once");
+        let soon = t0 + Duration::from_millis(300);
+        assert_eq!(triggered_at(soon, Some(t0)), t0 + TRIGGER_MIN_GAP);
+        let later = t0 + Duration::from_secs(5);
+        assert_eq!(triggered_at(later, Some(t0)), later);
     }
 
     #[tokio::test]

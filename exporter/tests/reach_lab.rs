@@ -29,14 +29,13 @@ mod common;
 
 /// Network namespaces, veth cables and snmpd, by hand: what this test wires itself until it
 /// moves onto wardflux-lab (the other exporter tests build their agents with it).
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{find_sample, next_seq, require_tool, run, scratch, wait_for, Exporter};
 use common::netns::{if_index, set_if_alias, start_snmpd, veth, Netns};
+use common::{find_sample, next_seq, require_tool, run, scratch, wait_for, Exporter};
 
 /// A lab device.
 struct Node {

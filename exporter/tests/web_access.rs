@@ -512,7 +512,7 @@ fn vmagent_scrapes_through_tls_client_certificates_and_basic_auth() {
             .stderr(std::fs::File::create(dir.join("vmagent.log")).unwrap()),
     );
     wait_for(
-        "vmagent to scrape both exporter jobs over TLS with basic auth",
+        "vmagent to scrape the exporter's jobs over TLS with basic auth",
         Duration::from_secs(90),
         || {
             vmagent.assert_running();
@@ -521,8 +521,10 @@ fn vmagent_scrapes_through_tls_client_certificates_and_basic_auth() {
                 .iter()
                 .filter_map(|r| r["metric"]["job"].as_str())
                 .collect();
-            (jobs.contains(&"wardflux-devices") && jobs.contains(&"wardflux-exporter"))
-                .then_some(())
+            (jobs.contains(&"wardflux-devices")
+                && jobs.contains(&"wardflux-status")
+                && jobs.contains(&"wardflux-exporter"))
+            .then_some(())
         },
     );
     assert!(

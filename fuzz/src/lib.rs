@@ -12,12 +12,14 @@
 //! - [`topology`]: arbitrary device views through the graph builder, impact, layout and JSON.
 //! - [`rule_file`]: ruler rule-file text through parse and validation.
 //! - [`template`]: annotation templates parsed and rendered with arbitrary labels and values.
+//! - [`notification`]: SNMP notification datagrams through the decoder and source check.
 
 pub mod classify;
 pub mod classify_rules;
 pub mod exporter_config;
 pub mod gen;
 pub mod mib;
+pub mod notification;
 pub mod rule_file;
 pub mod template;
 pub mod topology;
@@ -27,7 +29,7 @@ pub mod walk;
 pub type Harness = fn(&[u8]);
 
 /// The targets, in the order the `all` target dispatches to them (first byte modulo count).
-pub const TARGETS: [(&str, Harness); 9] = [
+pub const TARGETS: [(&str, Harness); 10] = [
     ("walk", walk::run),
     ("mib", mib::run),
     ("mib_columns", mib::run_columns),
@@ -37,6 +39,7 @@ pub const TARGETS: [(&str, Harness); 9] = [
     ("topology", topology::run),
     ("rule_file", rule_file::run),
     ("template", template::run),
+    ("notification", notification::run),
 ];
 
 /// The target `WARDFLUX_FUZZ_TARGET` names, if any (read once).

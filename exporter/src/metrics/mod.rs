@@ -39,8 +39,46 @@ fn sample(out: &mut String, name: &str, labels: &str, value: impl std::fmt::Disp
     out.push('\n');
 }
 
+/// Which of a device's series one `/probe` answer carries, so two scrape jobs with different
+/// intervals never scrape the same series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// Every series.
+    All,
+    /// Only ifOperStatus and ifAdminStatus of the status-polled (critical) interfaces.
+    Status,
+    /// Every series but those.
+    Rest,
+}
+
+impl Part {
+    /// `all`, `status` or `rest`.
+    pub fn parse(s: &str) -> Option<Part> {
+        match s {
+            "all" => Some(Part::All),
+            "status" => Some(Part::Status),
+            "rest" => Some(Part::Rest),
+            _ => None,
+        }
+    }
+
+    fn keeps(self, e: &crate::inventory::IfEntry, slot: usize) -> bool {
+        match self {
+            Part::All => true,
+            Part::Status => crate::status::is_status_series(e, slot),
+            Part::Rest => !crate::status::is_status_series(e, slot),
+        }
+    }
+}
+
 /// Interface series (if_mib names) and interface info for these devices.
 pub fn render_interfaces(out: &mut String, devices: &[DeviceEntry]) {
+    render_interface_series(out, devices, Part::All);
+    render_interface_gauges(out, devices);
+}
+
+/// The polled interface series of `part`.
+pub fn render_interface_series(out: &mut String, devices: &[DeviceEntry], part: Part) {
     for (slot, col) in POLLED.iter().enumerate() {
         let kind = if col.counter { "counter" } else { "gauge" };
         family(out, col.metric, kind, col.help, |out| {
@@ -49,27 +87,34 @@ pub fn render_interfaces(out: &mut String, devices: &[DeviceEntry]) {
                     continue;
                 };
                 for (e, c) in inv.interfaces.iter().zip(vals.counters.iter()) {
-                    if let Some(v) = c[slot] {
+                    if let (Some(v), true) = (c[slot], part.keeps(e, slot)) {
                         sample(out, col.metric, &e.labels, v);
                     }
                 }
             }
         });
     }
-    for (k, (name, help)) in crate::widen::WIDE.iter().enumerate() {
-        family(out, name, "counter", help, |out| {
-            for d in devices {
-                let (Some(inv), Some(vals)) = (&d.inventory, &d.values) else {
-                    continue;
-                };
-                for (e, w) in inv.interfaces.iter().zip(vals.wide.iter()) {
-                    if let Some(v) = w[k] {
-                        sample(out, name, &e.labels, v);
+    // The wide counters (64-bit, or 32-bit extended) are counter-poll series: never `status`.
+    if part != Part::Status {
+        for (k, (name, help)) in crate::widen::WIDE.iter().enumerate() {
+            family(out, name, "counter", help, |out| {
+                for d in devices {
+                    let (Some(inv), Some(vals)) = (&d.inventory, &d.values) else {
+                        continue;
+                    };
+                    for (e, w) in inv.interfaces.iter().zip(vals.wide.iter()) {
+                        if let Some(v) = w[k] {
+                            sample(out, name, &e.labels, v);
+                        }
                     }
                 }
-            }
-        });
+            });
+        }
     }
+}
+
+/// Discovered interface gauges and info (no SNMP between discoveries).
+fn render_interface_gauges(out: &mut String, devices: &[DeviceEntry]) {
     type Get = fn(&crate::mib::if_mib::InterfaceInfo) -> Option<u64>;
     let gauges: [(&str, &str, Get); 5] = [
         ("ifHighSpeed", "An estimate of the interface's current bandwidth in units of 1,000,000 bits per second - 1.3.6.1.2.1.31.1.1.1.15", |i| i.high_speed),
@@ -362,6 +407,15 @@ pub fn render_totals(out: &mut String, devices: &[DeviceEntry]) {
 /// Everything for these devices: interface series, their health and their reachability
 /// (from the last analysis, `reach`).
 pub fn render_devices(devices: &[DeviceEntry], reach: &crate::topology::reach::Reach) -> String {
+    render_devices_part(devices, reach, Part::All)
+}
+
+/// The `part` of these devices' series (`/probe?part=`).
+pub fn render_devices_part(
+    devices: &[DeviceEntry],
+    reach: &crate::topology::reach::Reach,
+    part: Part,
+) -> String {
     let per_device: usize = devices
         .iter()
         .map(|d| {
@@ -372,10 +426,13 @@ pub fn render_devices(devices: &[DeviceEntry], reach: &crate::topology::reach::R
         })
         .sum();
     let mut out = String::with_capacity(4096 + per_device * 20 * 220);
-    render_interfaces(&mut out, devices);
-    render_device_health(&mut out, devices);
-    crate::topology::metrics::render_neighbors(&mut out, devices); // topology
-    crate::topology::reach::render(&mut out, devices, reach);
+    render_interface_series(&mut out, devices, part);
+    if part != Part::Status {
+        render_interface_gauges(&mut out, devices);
+        render_device_health(&mut out, devices);
+        crate::topology::metrics::render_neighbors(&mut out, devices); // topology
+        crate::topology::reach::render(&mut out, devices, reach);
+    }
     out
 }
 

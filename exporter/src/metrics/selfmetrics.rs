@@ -40,6 +40,8 @@ pub struct SelfMetrics {
     pub render_seconds: Gauge<f64, AtomicU64>,
     /// The `targets_sql` source; rendered only once a config with `targets_sql` was loaded.
     pub sql: SqlMetrics,
+    /// SNMP notifications received, accepted, rejected; polls they triggered.
+    pub notifications: std::sync::Arc<crate::notify::Metrics>,
 }
 
 /// Metrics of the `targets_sql` inventory source, in a registry of their own.
@@ -195,6 +197,7 @@ impl SelfMetrics {
             http_requests,
             render_seconds,
             sql: SqlMetrics::new(),
+            notifications: std::sync::Arc::new(crate::notify::Metrics::new()),
         }
     }
 
@@ -212,6 +215,7 @@ impl SelfMetrics {
         if prometheus_client::encoding::text::encode(&mut om, &self.registry).is_ok() {
             to_text_format(&om, out);
         }
+        self.notifications.render(out);
         if self.sql.enabled.load(Ordering::Relaxed) {
             om.clear();
             if prometheus_client::encoding::text::encode(&mut om, &self.sql.registry).is_ok() {

@@ -1,5 +1,5 @@
-//! Network namespaces, veth cables and snmpd set up by hand, for the two tests that still wire
-//! their own agents (`reach_lab.rs`, `counters32.rs`); everything else builds its network with
+//! Network namespaces, veth cables and snmpd set up by hand, for the tests that still wire
+//! their own agents (`reach_lab.rs`, `counters32.rs`, `fast_detect.rs`); everything else builds its network with
 //! `wardflux-lab`, where these belong next.
 
 use super::{next_seq, require_tool, run, snmp_get_v2c, wait_for, Proc};
@@ -181,4 +181,3 @@ pub fn set_if_alias(ns: &Netns, if_index: u32, alias: &str) {
         alias,
     ]));
 }
-
