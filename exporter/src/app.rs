@@ -37,6 +37,8 @@ pub struct App {
     sql_wake: Notify,
     /// Serialises configuring the poller (reload and `targets_sql` refreshes).
     apply_lock: Mutex<()>,
+    /// Interface settings changed through the API, kept beside the config file.
+    pub edits: crate::invstore::edits::Edits,
 }
 
 /// The `targets_sql` rows of the last good query, and which url and query they came from.
@@ -58,7 +60,6 @@ impl App {
     ) -> Arc<App> {
         let inventory = Arc::new(Inventory::new());
         Arc::new(App {
-            config_file,
             poller: Poller::new(inventory.clone()),
             inventory,
             metrics: SelfMetrics::new(),
@@ -68,13 +69,24 @@ impl App {
             sql: Mutex::new(SqlState::default()),
             sql_wake: Notify::new(),
             apply_lock: Mutex::new(()),
+            edits: crate::invstore::edits::Edits::beside(&config_file),
+            config_file,
         })
     }
 
     /// Load the config file and, if it is valid, apply it. A bad file leaves the running
     /// config untouched.
     pub fn reload(&self) -> Result<(), ConfigError> {
-        let result = load_all(&self.config_file, self.env.as_ref());
+        let result = load_all(&self.config_file, self.env.as_ref()).and_then(|(cfg, c)| {
+            // API edits sit on top of the config's classifier (see `invstore::edits`).
+            self.edits
+                .load(c)
+                .map(|c| (cfg, c))
+                .map_err(|e| ConfigError::Classification {
+                    file: self.config_file.display().to_string(),
+                    message: e.to_string(),
+                })
+        });
         let label = |r: &str| ResultLabel {
             result: r.to_string(),
         };
@@ -123,7 +135,12 @@ impl App {
                     .get_or_create(&label("failure"))
                     .inc();
                 self.metrics.config_last_reload_successful.set(0);
-                error!(error = %e, "configuration rejected; the previous configuration keeps running");
+                if self.current_config().is_some() {
+                    error!(error = %e, "configuration rejected; the previous configuration keeps running");
+                } else {
+                    // Start-up: nothing runs yet, and the process exits.
+                    error!(error = %e, "configuration rejected at start-up; not starting");
+                }
                 Err(e)
             }
         }

@@ -10,6 +10,8 @@
 //! - [`poller`]: discovery and counter polling schedules that fill the inventory.
 //! - [`metrics`]: renders the snapshot as Prometheus text; self-metrics.
 //! - [`http`]: `/metrics`, `/probe`, service discovery, JSON API, reload.
+//! - [`invstore`]: the optional inventory store (`device_interfaces` in PostgreSQL/SQLite) and
+//!   interface settings edited through the API.
 //! - [`targets_sql`]: devices read from a PostgreSQL inventory table, refreshed in the background.
 //! - [`topology`]: LLDP/CDP neighbours, the network graph, impact analysis, `/topology`.
 
@@ -18,6 +20,7 @@ pub mod classify;
 pub mod config;
 pub mod http;
 pub mod inventory;
+pub mod invstore;
 pub mod metrics;
 pub mod mib;
 pub mod poller;

@@ -40,6 +40,11 @@ pub fn apply(router: Router, guard: Arc<Guard>) -> Router {
     router.layer(axum::middleware::from_fn_with_state(guard, guard_requests))
 }
 
+/// The basic-auth user a request was admitted as, for handlers that record who did what
+/// (a request extension; absent when basic auth is off).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthUser(pub String);
+
 fn error(status: StatusCode, message: &str) -> Response {
     (
         status,
@@ -70,7 +75,7 @@ async fn guard_requests(State(g): State<Arc<Guard>>, req: Request, next: Next) -
     resp
 }
 
-async fn admit(access: &Access, max: usize, req: Request, next: Next) -> Response {
+async fn admit(access: &Access, max: usize, mut req: Request, next: Next) -> Response {
     if let Some(auth) = &access.auth {
         let peer = req
             .extensions()
@@ -86,7 +91,11 @@ async fn admit(access: &Access, max: usize, req: Request, next: Next) -> Respons
             )
             .await
         {
-            Decision::Allow(_) => {}
+            Decision::Allow(user) => {
+                if let Some(user) = user {
+                    req.extensions_mut().insert(AuthUser(user));
+                }
+            }
             Decision::Unauthorized(user) => {
                 if req.headers().contains_key(header::AUTHORIZATION) {
                     info!(user = user.as_deref().unwrap_or("<not a configured user>"), peer = %peer, path = %path, "authentication failed");

@@ -39,7 +39,7 @@ use tracing::{info, warn};
 
 pub use args::{WebArgs, WebError};
 pub use config::WebConfig;
-pub use guard::RequestLimits;
+pub use guard::{AuthUser, RequestLimits};
 pub use secret::{Secret, UrlSecret};
 pub use serve::{bind, bind_host, ConnLimits, LISTEN_BACKLOG};
 

@@ -40,6 +40,8 @@ pub struct SelfMetrics {
     pub render_seconds: Gauge<f64, AtomicU64>,
     /// The `targets_sql` source; rendered only once a config with `targets_sql` was loaded.
     pub sql: SqlMetrics,
+    /// The inventory store; rendered only once a config with `inventory_store` was loaded.
+    pub store: crate::invstore::StoreMetrics,
 }
 
 /// Metrics of the `targets_sql` inventory source, in a registry of their own.
@@ -195,6 +197,7 @@ impl SelfMetrics {
             http_requests,
             render_seconds,
             sql: SqlMetrics::new(),
+            store: crate::invstore::StoreMetrics::new(),
         }
     }
 
@@ -215,6 +218,12 @@ impl SelfMetrics {
         if self.sql.enabled.load(Ordering::Relaxed) {
             om.clear();
             if prometheus_client::encoding::text::encode(&mut om, &self.sql.registry).is_ok() {
+                to_text_format(&om, out);
+            }
+        }
+        if self.store.enabled.load(Ordering::Relaxed) {
+            om.clear();
+            if prometheus_client::encoding::text::encode(&mut om, &self.store.registry).is_ok() {
                 to_text_format(&om, out);
             }
         }
