@@ -319,7 +319,11 @@ impl App {
         tokio::spawn(async move {
             let mut seen = None;
             loop {
-                tokio::time::sleep(every).await;
+                // The first stamps are taken at once, so a change made before the first
+                // period ends is still seen as a change.
+                if seen.is_some() {
+                    tokio::time::sleep(every).await;
+                }
                 let files = app
                     .current_config()
                     .map(|c| c.targets_files.clone())

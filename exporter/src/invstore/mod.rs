@@ -226,7 +226,8 @@ const BATCH_ROWS: usize = 4_000;
 /// First wait after a failed write; doubles up to `RETRY_MAX`.
 const RETRY_MIN: Duration = Duration::from_secs(1);
 const RETRY_MAX: Duration = Duration::from_secs(30);
-/// How often disabled rows past the retention are deleted.
+/// How often disabled rows past the retention are deleted (at most; a shorter retention is
+/// checked as often as it lasts).
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Run the writer in the background. It does nothing while no `inventory_store` is configured
@@ -292,7 +293,7 @@ pub fn spawn(app: Arc<App>) {
                         }
                     }
                 }
-                if last_purge.is_none_or(|t| t.elapsed() >= PURGE_EVERY) {
+                if last_purge.is_none_or(|t| t.elapsed() >= PURGE_EVERY.min(cfg.retention)) {
                     let before = unix_now() - cfg.retention.as_secs_f64();
                     let n = s.purge(before).await?;
                     last_purge = Some(Instant::now());
