@@ -56,8 +56,13 @@ pub trait Sink: Send + Sync {
     fn kind(&self) -> &'static str;
 }
 
-/// Open the store the URL names (no connection yet: pools connect lazily).
-pub fn open(url: &Secret) -> Result<Box<dyn Sink>, StoreError> {
+/// A store URL, parsed and checked (TLS files readable), not yet connected.
+enum Parsed {
+    Pg(PgConnectOptions),
+    Sqlite(SqliteConnectOptions),
+}
+
+fn parse(url: &Secret) -> Result<Parsed, StoreError> {
     let raw = url.expose();
     if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
         let opts = PgConnectOptions::from_str(raw)
@@ -66,30 +71,20 @@ pub fn open(url: &Secret) -> Result<Box<dyn Sink>, StoreError> {
             .options([("statement_timeout", "30000")])
             .disable_statement_logging();
         wardflux_web::pg::check_tls_files(raw).map_err(|e| StoreError::Url(redact(&e, url)))?;
-        let pool = PgPoolOptions::new()
-            .max_connections(2)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_lazy_with(opts);
-        Ok(Box::new(PgSink {
-            pool,
-            url: url.clone(),
-        }))
+        Ok(Parsed::Pg(opts))
     } else if let Some(path) = raw.strip_prefix("sqlite://") {
-        let opts = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(2))
-            .disable_statement_logging();
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_lazy_with(opts);
-        Ok(Box::new(SqliteSink {
-            pool,
-            url: url.clone(),
-        }))
+        if path.is_empty() {
+            return Err(StoreError::Url("sqlite:// needs a file path".into()));
+        }
+        Ok(Parsed::Sqlite(
+            SqliteConnectOptions::new()
+                .filename(path)
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(2))
+                .disable_statement_logging(),
+        ))
     } else {
         Err(StoreError::Url(
             "must start with postgres://, postgresql:// or sqlite://".into(),
@@ -97,9 +92,30 @@ pub fn open(url: &Secret) -> Result<Box<dyn Sink>, StoreError> {
     }
 }
 
-/// Check a store URL without connecting (config validation).
+/// Open the store the URL names (no connection yet: pools connect lazily). Needs a Tokio
+/// runtime.
+pub fn open(url: &Secret) -> Result<Box<dyn Sink>, StoreError> {
+    Ok(match parse(url)? {
+        Parsed::Pg(opts) => Box::new(PgSink {
+            pool: PgPoolOptions::new()
+                .max_connections(2)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect_lazy_with(opts),
+            url: url.clone(),
+        }),
+        Parsed::Sqlite(opts) => Box::new(SqliteSink {
+            pool: SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect_lazy_with(opts),
+            url: url.clone(),
+        }),
+    })
+}
+
+/// Check a store URL without connecting (config validation; no runtime needed).
 pub fn check_url(url: &Secret) -> Result<(), String> {
-    open(url).map(|_| ()).map_err(|e| match e {
+    parse(url).map(|_| ()).map_err(|e| match e {
         StoreError::Url(m) => m,
         other => other.to_string(),
     })

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
-use axum::extract::rejection::PathRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -619,10 +619,11 @@ async fn patch_one(
     State(app): State<Arc<App>>,
     u: Option<Extension<wardflux_web::AuthUser>>,
     p: PortPath,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     app.metrics
         .count_request("/api/v1/interfaces/{device}/{if_index}");
+    let body = body.map_err(|r| ApiError(r.status(), format!("body: {}", r.body_text())))?;
     let (device, name, ix, old) = port(&app, p)?;
     let edit = parse_body(&body).map_err(|m| ApiError(StatusCode::BAD_REQUEST, m))?;
     let who = user(u);

@@ -10,6 +10,7 @@
 //! status changes, not on every poll; while the database is away writes wait in a bounded
 //! queue (`wardflux_inventory_store_queue_rows`) and catch up; the URL is a `Secret`.
 
+pub mod bench;
 pub mod db;
 pub mod edits;
 pub mod track;
