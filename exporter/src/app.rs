@@ -47,6 +47,8 @@ pub struct App {
     foreign: Mutex<Arc<Vec<Arc<TargetMeta>>>>,
     /// The reachability problems last logged (each is logged once per change).
     problems_logged: Mutex<Vec<String>>,
+    /// Interface settings changed through the API, kept beside the config file.
+    pub edits: crate::invstore::edits::Edits,
 }
 
 /// How long reachability waits after a change before it runs, so that the devices of one
@@ -74,6 +76,7 @@ impl App {
         let inventory = Arc::new(Inventory::new());
         let metrics = SelfMetrics::new();
         Arc::new(App {
+            edits: crate::invstore::edits::Edits::beside(&config_file),
             config_file,
             poller: Poller::new(
                 inventory.clone(),
@@ -96,7 +99,16 @@ impl App {
     /// Load the config file and, if it is valid, apply it. A bad file leaves the running
     /// config untouched.
     pub fn reload(&self) -> Result<(), ConfigError> {
-        let result = load_all(&self.config_file, self.env.as_ref());
+        let result = load_all(&self.config_file, self.env.as_ref()).and_then(|(cfg, c)| {
+            // API edits sit on top of the config's classifier (see `invstore::edits`).
+            self.edits
+                .load(c)
+                .map(|c| (cfg, c))
+                .map_err(|e| ConfigError::Classification {
+                    file: self.config_file.display().to_string(),
+                    message: e.to_string(),
+                })
+        });
         let label = |r: &str| ResultLabel {
             result: r.to_string(),
         };
@@ -147,7 +159,12 @@ impl App {
                     .get_or_create(&label("failure"))
                     .inc();
                 self.metrics.config_last_reload_successful.set(0);
-                error!(error = %e, "configuration rejected; the previous configuration keeps running");
+                if self.current_config().is_some() {
+                    error!(error = %e, "configuration rejected; the previous configuration keeps running");
+                } else {
+                    // Start-up: nothing runs yet, and the process exits.
+                    error!(error = %e, "configuration rejected at start-up; not starting");
+                }
                 Err(e)
             }
         }
@@ -349,7 +366,11 @@ impl App {
         tokio::spawn(async move {
             let mut seen = None;
             loop {
-                tokio::time::sleep(every).await;
+                // The first stamps are taken at once, so a change made before the first
+                // period ends is still seen as a change.
+                if seen.is_some() {
+                    tokio::time::sleep(every).await;
+                }
                 let files = app
                     .current_config()
                     .map(|c| c.targets_files.clone())

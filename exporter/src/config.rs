@@ -76,6 +76,8 @@ pub struct RawConfig {
     pub targets_files: Vec<PathBuf>,
     /// More targets, read from a PostgreSQL inventory table and refreshed in the background.
     pub targets_sql: Option<RawTargetsSql>,
+    /// Optional: keep the discovered interfaces in PostgreSQL or SQLite (`device_interfaces`).
+    pub inventory_store: Option<crate::invstore::RawInventoryStore>,
     /// Interface classification: rules file, overrides, what not to poll.
     #[serde(default)]
     pub classification: crate::classify::ClassificationConfig,
@@ -347,6 +349,8 @@ pub struct Config {
     pub targets_files: Vec<PathBuf>,
     /// The PostgreSQL inventory source, if configured.
     pub targets_sql: Option<TargetsSqlConfig>,
+    /// Where the discovered interfaces are kept, if anywhere.
+    pub inventory_store: Option<crate::invstore::InventoryStoreConfig>,
     /// Every `auths` entry by name; `targets_sql` rows refer to them.
     pub auths: BTreeMap<String, Credentials>,
     /// The raw classification section; `app::load_all` builds the classifier from it.
@@ -527,6 +531,10 @@ fn validate(raw: RawConfig, src: &str, path: &Path, env: &dyn Env) -> Result<Con
         )?),
         None => None,
     };
+    let inventory_store = match raw.inventory_store {
+        Some(st) => Some(crate::invstore::validate(st, src, &file, base, env)?),
+        None => None,
+    };
     // -- topology (branch topology)
     let names: HashSet<&str> = targets.iter().map(|t| &*t.name).collect();
     let topology = crate::topology::config::validate(raw.topology, src, &file, &names)?;
@@ -541,6 +549,7 @@ fn validate(raw: RawConfig, src: &str, path: &Path, env: &dyn Env) -> Result<Con
         targets,
         targets_files,
         targets_sql,
+        inventory_store,
         auths: auths.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
         classification: raw.classification,
         topology,
@@ -788,7 +797,7 @@ fn resolve(address: &str, port: Option<u16>) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("cannot resolve {address:?}"))
 }
 
-fn secret(
+pub(crate) fn secret(
     field: &str,
     inline: &Option<Secret>,
     env_name: &Option<String>,

@@ -68,6 +68,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/-/ready", get(ready))
         .route("/-/reload", post(reload))
         .merge(crate::topology::http::routes()) // topology
+        .merge(crate::invstore::edits::routes()) // interface edits
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .with_state(app)
@@ -301,6 +302,8 @@ struct IfJson {
     duplex: Option<&'static str>,
     counters: BTreeMap<&'static str, u64>,
     last_polled: Option<f64>,
+    /// Where interface_type, isp_provider, is_critical and monitored came from.
+    sources: crate::invstore::edits::Sources,
 }
 
 /// ifOperStatus/ifAdminStatus names.
@@ -328,7 +331,11 @@ fn parse_bool(field: &str, v: &str) -> Result<bool, ApiError> {
     }
 }
 
-fn collect_interfaces(devices: &[DeviceEntry], f: &IfFilter) -> Result<Vec<IfJson>, ApiError> {
+fn collect_interfaces(
+    devices: &[DeviceEntry],
+    f: &IfFilter,
+    prov: &crate::invstore::edits::Provenance,
+) -> Result<Vec<IfJson>, ApiError> {
     let critical = f
         .critical
         .as_deref()
@@ -431,6 +438,7 @@ fn collect_interfaces(devices: &[DeviceEntry], f: &IfFilter) -> Result<Vec<IfJso
                 }),
                 counters,
                 last_polled: d.values.as_ref().map(|v| v.at),
+                sources: prov.of(&d.target.name, &e.name_text(), e.info.if_index),
             });
         }
     }
@@ -443,16 +451,41 @@ async fn interfaces(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     app.metrics.count_request("/api/v1/interfaces");
     let Query(f) = q?;
-    let list = collect_interfaces(&app.inventory.snapshot(), &f)?;
+    let list = collect_interfaces(&app.inventory.snapshot(), &f, &provenance(&app))?;
     Ok(Json(
         serde_json::json!({ "count": list.len(), "interfaces": list }),
     ))
 }
 
+/// Which config overrides and API edits set which fields.
+fn provenance(app: &App) -> crate::invstore::edits::Provenance {
+    let cfg = app.current_config();
+    let overrides = cfg
+        .as_ref()
+        .map(|c| c.classification.overrides.as_slice())
+        .unwrap_or_default();
+    app.edits.provenance(overrides)
+}
+
+/// One interface as `/api/v1/interfaces` shows it (the per-interface routes answer with it).
+pub(crate) fn interface_value(app: &App, device: &str, if_index: u32) -> serde_json::Value {
+    let f = IfFilter {
+        device: Some(device.to_string()),
+        ..IfFilter::default()
+    };
+    let devices = app.inventory.device(device).into_iter().collect::<Vec<_>>();
+    collect_interfaces(&devices, &f, &provenance(app))
+        .ok()
+        .and_then(|l| l.into_iter().find(|i| i.if_index == if_index))
+        .and_then(|i| serde_json::to_value(i).ok())
+        .unwrap_or(serde_json::Value::Null)
+}
+
 async fn summary(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
     app.metrics.count_request("/api/v1/interfaces/summary");
     let devices = app.inventory.snapshot();
-    let all = collect_interfaces(&devices, &IfFilter::default()).unwrap_or_default();
+    let all =
+        collect_interfaces(&devices, &IfFilter::default(), &Default::default()).unwrap_or_default();
     let mut by_type: BTreeMap<&str, usize> = BTreeMap::new();
     let mut by_status: BTreeMap<&str, usize> = BTreeMap::new();
     let mut by_isp: BTreeMap<String, usize> = BTreeMap::new();

@@ -373,6 +373,15 @@ impl Inventory {
         }
     }
 
+    /// Classify one device's inventory again (an interface edit through the API).
+    pub fn reclassify_device(&self, name: &str, classifier: &Classifier) {
+        let Some(e) = self.device(name) else { return };
+        if let Some(inv) = &e.inventory {
+            let new = Arc::new(inv.reclassified(&e.target, classifier));
+            self.update(name, |d| d.inventory = Some(new));
+        }
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<Arc<str>, DeviceEntry>> {
         self.devices.read().unwrap_or_else(|p| p.into_inner())
     }

@@ -12,6 +12,8 @@
 //! - [`notify`]: SNMP notifications (linkDown, linkUp, ...) received as poll triggers.
 //! - [`metrics`]: renders the snapshot as Prometheus text; self-metrics.
 //! - [`http`]: `/metrics`, `/probe`, service discovery, JSON API, reload.
+//! - [`invstore`]: the optional inventory store (`device_interfaces` in PostgreSQL/SQLite) and
+//!   interface settings edited through the API.
 //! - [`targets_sql`]: devices read from a PostgreSQL inventory table, refreshed in the background.
 //! - [`topology`]: LLDP/CDP neighbours, the network graph, impact analysis, `/topology`.
 //! - [`widen`]: 32-bit counters extended to 64 bits; the wide traffic counters of every interface.
@@ -21,6 +23,7 @@ pub mod classify;
 pub mod config;
 pub mod http;
 pub mod inventory;
+pub mod invstore;
 pub mod metrics;
 pub mod mib;
 pub mod notify;

@@ -70,6 +70,20 @@ enum Command {
         #[arg(long)]
         explain: bool,
     },
+    /// Measure the inventory store on a synthetic fleet (first sync, a status-change storm)
+    /// against the database whose URL is in the environment variable --url-env; prints figures.
+    BenchStore {
+        /// Environment variable holding the store URL (postgres://... or sqlite://PATH).
+        #[arg(long = "url-env", default_value = "WARDFLUX_INVENTORY_URL")]
+        url_env: String,
+        #[arg(long, default_value_t = 5000)]
+        devices: usize,
+        #[arg(long, default_value_t = 48)]
+        interfaces: u32,
+        /// Share of the interfaces changing status at once, in percent.
+        #[arg(long = "storm-percent", default_value_t = 10)]
+        storm_percent: u32,
+    },
 }
 
 fn listen_addr(s: &str) -> Result<SocketAddr> {
@@ -92,6 +106,28 @@ fn main() -> Result<()> {
     match &cli.command {
         Some(Command::CheckConfig) => check_config(&cli),
         Some(Command::Classify { rules, explain }) => classify(rules.as_deref(), *explain),
+        Some(Command::BenchStore {
+            url_env,
+            devices,
+            interfaces,
+            storm_percent,
+        }) => {
+            let url = std::env::var(url_env)
+                .map(wardflux_exporter::secret::Secret::new)
+                .with_context(|| {
+                    format!("bench-store: environment variable {url_env} is not set")
+                })?;
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(wardflux_exporter::invstore::bench::run(
+                    &url,
+                    *devices,
+                    *interfaces,
+                    *storm_percent,
+                ))
+                .map_err(anyhow::Error::msg)
+        }
         None => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?
@@ -188,6 +224,7 @@ async fn serve(cli: Cli) -> Result<()> {
     app.spawn_targets_watch(std::time::Duration::from_secs(5));
     app.spawn_targets_sql();
     app.spawn_reach();
+    wardflux_exporter::invstore::spawn(app.clone());
     let shutdown_app = app.clone();
     web.serve(listener, http::router(app), async move {
         shutdown_signal().await;

@@ -212,6 +212,13 @@ impl Poller {
         self.reconcile(config);
     }
 
+    /// A new classifier (an interface edit through the API) for every later discovery, and
+    /// one device's inventory re-labelled with it now, without SNMP.
+    pub fn set_classifier(&self, classifier: Arc<Classifier>, device: &str) {
+        *self.classifier.lock().unwrap_or_else(|p| p.into_inner()) = classifier.clone();
+        self.inventory.reclassify_device(device, &classifier);
+    }
+
     /// Start, restart or stop device tasks so they match `config.targets`, keeping the
     /// classifier: what a new `targets_sql` row set needs.
     pub fn reconcile(&self, config: &Config) {

@@ -41,6 +41,9 @@ const ROUTES: &[Route] = &[
     ("GET", "/api/v1/topology/impact"),
     ("GET", "/api/v1/topology/layout.svg"),
     ("GET", "/api/v1/devices/{name}/neighbors"),
+    ("GET", "/api/v1/interfaces/{device}/{if_index}"),
+    ("PATCH", "/api/v1/interfaces/{device}/{if_index}"),
+    ("DELETE", "/api/v1/interfaces/{device}/{if_index}"),
     ("GET", "/topology"),
     ("GET", "/topology/topology.js"),
     ("GET", "/topology/topology.css"),
@@ -64,15 +67,16 @@ topology:
   roots: [CORE-SW-01]
 ";
 
-fn app() -> Arc<App> {
-    // A config file that does not exist: `/-/reload` is refused (400) and nothing polls.
-    let app = App::new(
-        "/nonexistent/wardflux-http-fuzz.yml".into(),
-        Box::new(NoEnv),
-    );
+fn app(dir: &Path) -> Arc<App> {
+    // A config file that does not exist: `/-/reload` is refused (400) and nothing polls. Its
+    // directory does, so interface edits are saved (and audited) there.
+    let app = App::new(dir.join("wardflux-http-fuzz.yml"), Box::new(NoEnv));
     let cfg = config::parse(CONFIG, Path::new("fuzz.yml"), &NoEnv).expect("test config is valid");
     *app.config.lock().unwrap() = Some(Arc::new(cfg));
-    let classifier = Classifier::embedded_default();
+    let classifier = app
+        .edits
+        .load(Classifier::embedded_default())
+        .expect("no edits yet");
     for (d, name) in ["CORE-SW-01", "Gori-0101", "Isani-1111"].iter().enumerate() {
         let meta = Arc::new(TargetMeta {
             name: Arc::from(*name),
@@ -151,7 +155,9 @@ fn app() -> Arc<App> {
 #[tokio::test]
 async fn generated_requests_never_get_5xx_and_every_4xx_says_why() {
     let (seed, n) = http_requests::settings(3000);
-    let router = wardflux_exporter::http::router(app());
+    let dir = std::env::temp_dir().join(format!("wardflux-http-fuzz-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let router = wardflux_exporter::http::router(app(&dir));
     let tally = http_requests::drive(router, ROUTES, seed, n).await;
     println!(
         "exporter router: {} requests (seed {seed}), answers by status {:?}",
@@ -161,4 +167,5 @@ async fn generated_requests_never_get_5xx_and_every_4xx_says_why() {
     // The generator reaches both sides: successes and refusals.
     assert!(tally.by_status.get(&200).copied().unwrap_or(0) > n / 20);
     assert!(tally.by_status.keys().any(|s| (400..500).contains(s)));
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -21,6 +21,9 @@ const V3_PRIV: &str = "wfx-v3priv-S3cret-73";
 const V3_WRONG: &str = "wfx-v3wrong-S3cret-74";
 const READER_PW: &str = "wfx-reader-S3cret-75";
 const ADMIN_PW: &str = "wfx-admin-S3cret-76";
+/// The inventory store's database password, in a URL whose server is not there (so the
+/// store's connection errors, the likeliest place for a URL to leak, are logged too).
+const STORE_PW: &str = "wfx-storepw-S3cret-77";
 
 /// snmpd on 127.0.0.1:`port` with the community and the v3 user.
 fn start_snmpd(dir: &Path, port: u16) -> Proc {
@@ -66,7 +69,8 @@ fn config(agent: &str, priv_file: &Path, auth_protocol: &str) -> String {
          targets:\n\
          \x20 - {{name: SNMP-V2, address: \"{agent}\", auth: v2, labels: {{site: lab}}}}\n\
          \x20 - {{name: SNMP-V3, address: \"{agent}\", auth: v3}}\n\
-         \x20 - {{name: SNMP-V3-WRONG, address: \"{agent}\", auth: v3wrong}}\n",
+         \x20 - {{name: SNMP-V3-WRONG, address: \"{agent}\", auth: v3wrong}}\n\
+         inventory_store:\n  url_env: WFX_STORE_URL\n",
         priv_file.display()
     )
 }
@@ -113,7 +117,13 @@ fn no_secret_reaches_logs_answers_or_check_config() {
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let reader_header = b64(&format!("reader:{READER_PW}"));
     let admin_header = b64(&format!("admin:{ADMIN_PW}"));
+    let store_url = format!(
+        "postgres://wardflux:{STORE_PW}@127.0.0.1:{}/inventory",
+        free_tcp_port()
+    );
     let mut secrets: Vec<(&str, &str)> = vec![
+        ("inventory store password", STORE_PW),
+        ("inventory store url", &store_url),
         ("community", COMMUNITY),
         ("v3 auth password", V3_AUTH),
         ("v3 priv password", V3_PRIV),
@@ -155,6 +165,7 @@ fn no_secret_reaches_logs_answers_or_check_config() {
             .arg(format!("--web.config.file={}", webfile.display()))
             .arg("check-config")
             .env("WFX_V3_AUTH", V3_AUTH)
+            .env("WFX_STORE_URL", &store_url)
             .output()
             .unwrap();
         let all = format!(
@@ -187,6 +198,7 @@ fn no_secret_reaches_logs_answers_or_check_config() {
             .arg(format!("--log.level={level}"))
             .arg(format!("--log.format={format}"))
             .env("WFX_V3_AUTH", V3_AUTH)
+            .env("WFX_STORE_URL", &store_url)
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&out_path).unwrap())
             .stderr(std::fs::File::create(&err_path).unwrap());
@@ -266,6 +278,42 @@ fn no_secret_reaches_logs_answers_or_check_config() {
             assert_eq!(c.status, 403, "{run} reader POST {path}: {c:?}");
             record(format!("{run} reader POST {path}"), text_of(&c));
         }
+        // Interface edits: the write user's, a reader's (403), a bad body (400), one interface.
+        let patch = |user: &str, pw: &str, body: &str| {
+            as_user(
+                user,
+                pw,
+                &[
+                    "-X",
+                    "PATCH",
+                    "-H",
+                    "Content-Type: application/json",
+                    "--data",
+                    body,
+                ],
+                "/api/v1/interfaces/SNMP-V2/1",
+            )
+        };
+        for (user, pw, body, want) in [
+            ("admin", ADMIN_PW, r#"{"is_critical": true}"#, 200),
+            ("reader", READER_PW, r#"{"is_critical": true}"#, 403),
+            ("admin", ADMIN_PW, r#"{"interface_type": "nope"}"#, 400),
+        ] {
+            let c = patch(user, pw, body);
+            assert_eq!(c.status, want, "{run} {user} PATCH {body}: {c:?}");
+            record(format!("{run} {user} PATCH {body}"), text_of(&c));
+        }
+        let c = reader("/api/v1/interfaces/SNMP-V2/1");
+        assert_eq!(c.status, 200, "{run}: {c:?}");
+        record(format!("{run} GET one interface"), text_of(&c));
+        let c = as_user(
+            "admin",
+            ADMIN_PW,
+            &["-X", "DELETE"],
+            "/api/v1/interfaces/SNMP-V2/1",
+        );
+        assert_eq!(c.status, 200, "{run}: {c:?}");
+        record(format!("{run} DELETE one interface"), text_of(&c));
         for (user, pw) in [
             ("reader", ADMIN_PW),
             ("admin", READER_PW),
@@ -284,6 +332,19 @@ fn no_secret_reaches_logs_answers_or_check_config() {
         std::fs::write(&cfg, &good).unwrap();
         assert_eq!(admin_post("/-/reload").status, 200);
 
+        if level != "error" {
+            // The store's connection error (its URL's likeliest way out) is logged.
+            wait_for(
+                "the inventory store's error",
+                Duration::from_secs(60),
+                || {
+                    std::fs::read_to_string(&err_path)
+                        .ok()?
+                        .contains("inventory store: cannot write")
+                        .then_some(())
+                },
+            );
+        }
         Command::new("kill")
             .args(["-TERM", &proc.pid().to_string()])
             .status()
@@ -299,6 +360,7 @@ fn no_secret_reaches_logs_answers_or_check_config() {
             assert!(stderr.contains("SNMP-V3-WRONG"), "{stderr}");
             assert!(stderr.contains("authentication failed"), "{stderr}");
             assert!(stderr.contains("SHA999"), "{stderr}");
+            assert!(stderr.contains("inventory store: cannot write"), "{stderr}");
         }
         record(format!("{run} stderr"), stderr);
         record(format!("{run} stdout"), stdout);

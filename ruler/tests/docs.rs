@@ -77,6 +77,7 @@ fn every_exporter_config_field_is_documented() {
             "exporter/src/config.rs",
             &["RawConfig", "RawAuth", "RawTarget", "RawTargetsSql"][..],
         ),
+        ("exporter/src/invstore/mod.rs", &["RawInventoryStore"][..]),
         (
             "exporter/src/classify/config.rs",
             &["ClassificationConfig", "Override"][..],

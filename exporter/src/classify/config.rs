@@ -79,6 +79,7 @@ impl ClassificationConfig {
             skip_if_types: self.skip_if_types.clone(),
             by_name: HashMap::new(),
             by_index: HashMap::new(),
+            api: HashMap::new(),
         };
         for (i, o) in self.overrides.iter().enumerate() {
             let bad = |m: String| {

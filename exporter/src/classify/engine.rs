@@ -52,7 +52,7 @@ pub(crate) struct Pin {
 }
 
 /// Which ports to pin, and what to skip polling.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Policy {
     pub(crate) skip_admin_down: bool,
     pub(crate) skip_if_types: Vec<u32>,
@@ -60,6 +60,8 @@ pub(crate) struct Policy {
     pub(crate) by_name: HashMap<(String, String), Pin>,
     /// (device, ifIndex) pins.
     pub(crate) by_index: HashMap<(String, u32), Pin>,
+    /// (device, ifName) pins made through the API; they apply after the config's.
+    pub(crate) api: HashMap<(String, String), Pin>,
 }
 
 /// Classifies interfaces. Cheap to clone and share (`Send + Sync`).
@@ -111,6 +113,21 @@ impl Classifier {
     /// The compiled rule set (e.g. to report the rule count after a reload).
     pub fn rules(&self) -> &RuleSet {
         &self.rules
+    }
+
+    /// The same rules and config policy with these API pins (device, ifName) on top.
+    pub(crate) fn with_api_pins(&self, api: HashMap<(String, String), Pin>) -> Classifier {
+        let mut policy = (*self.policy).clone();
+        policy.api = api;
+        Classifier {
+            rules: self.rules.clone(),
+            policy: Arc::new(policy),
+        }
+    }
+
+    /// Resolve a provider id or alias to its id, as config overrides do.
+    pub fn resolve_provider(&self, p: &str) -> Option<Arc<str>> {
+        self.rules.providers.resolve(p)
     }
 
     pub(crate) fn rules_arc(&self) -> Arc<RuleSet> {
@@ -421,59 +438,67 @@ impl Classifier {
                 f.if_type.to_string(),
             );
         }
-        let pin = p
+        let config_pin = p
             .by_index
             .get(&(f.device.to_string(), f.if_index))
             .or_else(|| p.by_name.get(&(f.device.to_string(), f.name.to_string())));
-        let Some(pin) = pin else { return };
-        let field = "override";
-        if let Some(t) = pin.ty {
-            if t != c.interface_type {
-                // The rules' provider and criticality were about another type: recompute the defaults.
-                c.is_critical = t == InterfaceType::Isp;
-                c.isp_provider = if t == InterfaceType::Isp {
-                    self.rules.providers.find(alias_norm).map(|(id, _)| id)
-                } else {
-                    None
-                };
+        // An API edit of the port (by ifName) applies after the config pin: per field, the
+        // edit wins; fields it leaves alone keep the config pin's value.
+        let api_pin = p.api.get(&(f.device.to_string(), f.name.to_string()));
+        for pin in [config_pin, api_pin].into_iter().flatten() {
+            let field = if pin.id.starts_with("api:") {
+                "api"
+            } else {
+                "override"
+            };
+            if let Some(t) = pin.ty {
+                if t != c.interface_type {
+                    // The rules' provider and criticality were about another type: recompute the defaults.
+                    c.is_critical = t == InterfaceType::Isp;
+                    c.isp_provider = if t == InterfaceType::Isp {
+                        self.rules.providers.find(alias_norm).map(|(id, _)| id)
+                    } else {
+                        None
+                    };
+                }
+                c.interface_type = t;
+                c.confidence = 1.0;
+                c.rule = pin.id.clone();
+                note(
+                    &mut ex,
+                    "interface_type",
+                    pin.id.clone(),
+                    field,
+                    t.as_str().into(),
+                );
             }
-            c.interface_type = t;
-            c.confidence = 1.0;
-            c.rule = pin.id.clone();
-            note(
-                &mut ex,
-                "interface_type",
-                pin.id.clone(),
-                field,
-                t.as_str().into(),
-            );
-        }
-        if let Some(pr) = &pin.provider {
-            c.isp_provider = Some(pr.clone());
-            note(
-                &mut ex,
-                "isp_provider",
-                pin.id.clone(),
-                field,
-                pr.to_string(),
-            );
-        }
-        if c.interface_type != InterfaceType::Isp {
-            c.isp_provider = None;
-        }
-        if let Some(cr) = pin.critical {
-            c.is_critical = cr;
-            note(
-                &mut ex,
-                "is_critical",
-                pin.id.clone(),
-                field,
-                cr.to_string(),
-            );
-        }
-        if let Some(mo) = pin.monitored {
-            c.monitored = mo;
-            note(&mut ex, "monitored", pin.id.clone(), field, mo.to_string());
+            if let Some(pr) = &pin.provider {
+                c.isp_provider = Some(pr.clone());
+                note(
+                    &mut ex,
+                    "isp_provider",
+                    pin.id.clone(),
+                    field,
+                    pr.to_string(),
+                );
+            }
+            if c.interface_type != InterfaceType::Isp {
+                c.isp_provider = None;
+            }
+            if let Some(cr) = pin.critical {
+                c.is_critical = cr;
+                note(
+                    &mut ex,
+                    "is_critical",
+                    pin.id.clone(),
+                    field,
+                    cr.to_string(),
+                );
+            }
+            if let Some(mo) = pin.monitored {
+                c.monitored = mo;
+                note(&mut ex, "monitored", pin.id.clone(), field, mo.to_string());
+            }
         }
     }
 }

@@ -42,6 +42,8 @@ pub struct SelfMetrics {
     pub sql: SqlMetrics,
     /// SNMP notifications received, accepted, rejected; polls they triggered.
     pub notifications: std::sync::Arc<crate::notify::Metrics>,
+    /// The inventory store; rendered only once a config with `inventory_store` was loaded.
+    pub store: crate::invstore::StoreMetrics,
 }
 
 /// Metrics of the `targets_sql` inventory source, in a registry of their own.
@@ -198,6 +200,7 @@ impl SelfMetrics {
             render_seconds,
             sql: SqlMetrics::new(),
             notifications: std::sync::Arc::new(crate::notify::Metrics::new()),
+            store: crate::invstore::StoreMetrics::new(),
         }
     }
 
@@ -219,6 +222,12 @@ impl SelfMetrics {
         if self.sql.enabled.load(Ordering::Relaxed) {
             om.clear();
             if prometheus_client::encoding::text::encode(&mut om, &self.sql.registry).is_ok() {
+                to_text_format(&om, out);
+            }
+        }
+        if self.store.enabled.load(Ordering::Relaxed) {
+            om.clear();
+            if prometheus_client::encoding::text::encode(&mut om, &self.store.registry).is_ok() {
                 to_text_format(&om, out);
             }
         }

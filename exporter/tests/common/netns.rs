@@ -1,5 +1,6 @@
 //! Network namespaces, veth cables and snmpd set up by hand, for the tests that still wire
-//! their own agents (`reach_lab.rs`, `counters32.rs`, `fast_detect.rs`); everything else builds its network with
+//! their own agents (`reach_lab.rs`, `counters32.rs`, `fast_detect.rs`,
+//! `inventory_store.rs`); everything else builds its network with
 //! `wardflux-lab`, where these belong next.
 
 use super::{next_seq, require_tool, run, snmp_get_v2c, wait_for, Proc};
