@@ -726,7 +726,10 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(v["nodes"][0]["state"], "up");
         assert_eq!(v["nodes"][0]["roots"], serde_json::json!([]));
-        assert_eq!(v["sites"], serde_json::json!([]), "no ISP uplinks, no site");
+        // Gi0/1 is classified an ISP uplink (Magti_Internet): the device is its site's router.
+        assert_eq!(v["sites"][0]["name"], "gori");
+        assert_eq!(v["sites"][0]["routers"], serde_json::json!(["Gori-0101"]));
+        assert_eq!(v["sites"][0]["isolated"], false, "its router answers");
         let (_, body) = get(app, "/probe?target=Gori-0101").await;
         assert!(
             body.contains(

@@ -546,8 +546,9 @@ macro_rules! store_impl {
                         .rows_affected()
                         == 1;
                     let q = $dialect(&format!(
-                        "SELECT {} FROM alert_history WHERE id = $1",
-                        sql::COLUMNS
+                        "SELECT {} {} WHERE h.id = $1",
+                        sql::COLUMNS,
+                        sql::FROM
                     ));
                     let row = sqlx::query(&q)
                         .bind(id)

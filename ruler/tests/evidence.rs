@@ -143,7 +143,8 @@ async fn isp_alert_of_an_unreachable_device_is_held_until_the_link_is_seen_up(ba
         h.metrics
             .alerts_held
             .get_or_create(&wardflux_ruler::metrics::HoldLabel {
-                group: "wardflux-interface-alerts".into(),
+                // The ISP uplink rules are evaluated in the fast link-state group.
+                group: "wardflux-link-state".into(),
                 reason: reason.into(),
             })
             .get()
