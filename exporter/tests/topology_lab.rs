@@ -1,7 +1,7 @@
-//! Topology against real agents: five devices in network namespaces, each with its own
-//! net-snmp snmpd and lldpd (AgentX sub-agent, own hostname, 1 s LLDP transmit interval),
-//! cabled with veth; the ISP-facing links of both branch routers end in an unmonitored
-//! namespace.
+//! Topology against real agents: five devices built by wardflux-lab from the description
+//! below, each in its own network namespace with net-snmp snmpd and lldpd (AgentX sub-agent,
+//! own hostname, 1 s LLDP transmit interval), cabled with veth. The branch routers are reached
+//! over their ISP uplinks (whose far ends run no LLDP), the switches over management links.
 //!
 //! ```text
 //!   BRANCH-RTR-01 (isp1, isp2)      BRANCH-RTR-02 (isp1, isp2)
@@ -27,18 +27,40 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{
-    if_index, mgmt_link, require_tool, scratch, set_if_alias, start_snmpd, veth, wait_for,
-    Exporter, Netns,
-};
+use common::{require_tool, scratch, wait_for, Exporter};
+use wardflux_lab::{Description, Lab};
 
-/// One lab device: namespace (with its snmpd and lldpd), hostname, cabled interfaces, labels.
-struct Dev {
-    name: &'static str,
-    ns: Netns,
-    ports: Vec<&'static str>,
-    role: &'static str,
-}
+/// The lab: devices with their roles, ISP uplinks with ifAlias texts, and the four cables.
+const LAB: &str = "\
+name: topo
+snmp:
+  lab: {version: 2c, community: public}
+sites:
+  hq:
+    nodes:
+      CORE-SW-01: {kind: switch, management: true, role: core}
+      DIST-SW-01: {kind: switch, management: true, role: distribution}
+      ACCESS-SW-01: {kind: switch, management: true, role: access}
+  branches:
+    nodes:
+      BRANCH-RTR-01:
+        kind: router
+        role: isp_edge
+        uplinks:
+          - {port: br1-isp1, provider: Magti}
+          - {port: br1-isp2, provider: Silknet}
+      BRANCH-RTR-02:
+        kind: router
+        role: isp_edge
+        uplinks:
+          - {port: br2-isp1, provider: Magti}
+          - {port: br2-isp2, provider: Silknet}
+links:
+  - endpoints: [BRANCH-RTR-01:br1-core, CORE-SW-01:core-br1]
+  - endpoints: [BRANCH-RTR-02:br2-core, CORE-SW-01:core-br2]
+  - endpoints: [CORE-SW-01:core-dist, DIST-SW-01:dist-core]
+  - endpoints: [DIST-SW-01:dist-acc, ACCESS-SW-01:acc-dist]
+";
 
 /// Walk a column inside a namespace's agent with snmpbulkwalk (values only).
 fn walk(addr: &str, oid: &str) -> String {
@@ -76,7 +98,7 @@ fn edge_strings(topo: &serde_json::Value) -> Vec<String> {
     v
 }
 
-/// The cables: (device, interface) <-> (device, interface).
+/// The cables: (device, interface) <-> (device, interface), as in [`LAB`].
 const CABLES: [(&str, &str, &str, &str); 4] = [
     ("BRANCH-RTR-01", "br1-core", "CORE-SW-01", "core-br1"),
     ("BRANCH-RTR-02", "br2-core", "CORE-SW-01", "core-br2"),
@@ -84,154 +106,41 @@ const CABLES: [(&str, &str, &str, &str); 4] = [
     ("DIST-SW-01", "dist-acc", "ACCESS-SW-01", "acc-dist"),
 ];
 
-/// A running lab with an exporter watching it. Dropping it stops the exporter, then the
-/// agents, then deletes the namespaces (with the host ends of the management links).
+/// A running lab with an exporter watching it. Dropping it stops the exporter, then tears
+/// the lab down (agents, namespaces, links, routes).
 struct Running {
     exp: Exporter,
     dir: PathBuf,
-    devs: Vec<Dev>,
-    /// Management address of each device, in `devs` order.
-    addrs: Vec<String>,
-    /// The unmonitored namespace the ISP-facing links end in.
-    _isp: Netns,
+    lab: Lab,
 }
 
-/// Build the lab (namespaces tagged `tag`), wait for LLDP, start the exporter and wait until
-/// it shows every cabled edge confirmed and every device up.
+impl Running {
+    /// A device's agent address.
+    fn addr(&self, name: &str) -> String {
+        self.lab.address(name).expect("lab device").to_string()
+    }
+}
+
+/// Build the lab (wardflux-lab waits until lldpd knows every cabled neighbour), start the
+/// exporter and wait until it shows every cabled edge and every device up.
 fn start_lab(tag: char) -> Running {
-    for t in [
-        "ip",
-        "snmpd",
-        "snmpget",
-        "snmpbulkwalk",
-        "snmpset",
-        "lldpd",
-        "promtool",
-    ] {
+    for t in ["snmpbulkwalk", "promtool"] {
         require_tool(t);
     }
     let dir = scratch(&format!("topology-lab-{tag}"));
-    let dev = |name, ns: &str, ports, role| Dev {
-        name,
-        ns: Netns::new(&format!("{tag}{ns}")),
-        ports,
-        role,
-    };
-    let mut devs = vec![
-        dev(
-            "CORE-SW-01",
-            "core",
-            vec!["core-br1", "core-br2", "core-dist"],
-            "core",
-        ),
-        dev(
-            "DIST-SW-01",
-            "dist",
-            vec!["dist-core", "dist-acc"],
-            "distribution",
-        ),
-        dev("ACCESS-SW-01", "acc", vec!["acc-dist"], "access"),
-        dev(
-            "BRANCH-RTR-01",
-            "br1",
-            vec!["br1-core", "br1-isp1", "br1-isp2"],
-            "isp_edge",
-        ),
-        dev(
-            "BRANCH-RTR-02",
-            "br2",
-            vec!["br2-core", "br2-isp1", "br2-isp2"],
-            "isp_edge",
-        ),
-    ];
-    let isp = Netns::new(&format!("{tag}isp"));
-    let ns_of = |name: &str| &devs.iter().find(|d| d.name == name).unwrap().ns;
-    for (a, ai, b, bi) in CABLES {
-        veth(ns_of(a), ai, ns_of(b), bi);
-    }
-    // ISP-facing links end in an unmonitored namespace without LLDP.
-    for (k, (dev, port)) in [
-        ("BRANCH-RTR-01", "br1-isp1"),
-        ("BRANCH-RTR-01", "br1-isp2"),
-        ("BRANCH-RTR-02", "br2-isp1"),
-        ("BRANCH-RTR-02", "br2-isp2"),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        veth(ns_of(dev), port, &isp, &format!("isp{k}"));
-    }
-    // snmpd after the links exist (it reads interfaces at start), then lldpd as sub-agent.
-    let mut addrs = Vec::new();
-    for (i, d) in devs.iter_mut().enumerate() {
-        let mgmt = mgmt_link(&d.ns);
-        let sock = dir.join(format!("agentx-{i}.sock"));
-        let agent = start_snmpd(
-            &mut d.ns,
-            mgmt,
-            &dir,
-            &format!("master agentx\nagentXSocket {}", sock.display()),
-        );
-        wait_for("snmpd agentx socket", Duration::from_secs(15), || {
-            sock.exists().then_some(())
-        });
-        let lconf = dir.join(format!("lldpd-{i}.conf"));
-        std::fs::write(
-            &lconf,
-            format!(
-                "configure system hostname {}\nconfigure lldp tx-interval 1\n",
-                d.name
-            ),
-        )
-        .unwrap();
-        let log = std::fs::File::create(dir.join(format!("lldpd-{i}.log"))).expect("lldpd log");
-        let mut lldpd = d.ns.cmd("lldpd");
-        lldpd
-            .args(["-d", "-x", "-X"])
-            .arg(&sock)
-            .arg("-u")
-            .arg(dir.join(format!("lldpd-{i}.sock")))
-            .arg("-O")
-            .arg(&lconf)
-            .args(["-I", &d.ports.join(",")])
-            .stdout(log.try_clone().expect("dup lldpd log"))
-            .stderr(log);
-        d.ns.spawn("lldpd", lldpd);
-        addrs.push(agent.trim_end_matches(":161").to_string());
-    }
-    // ifAlias on the ISP links, as branch routers carry them.
-    for d in devs.iter().filter(|d| d.role == "isp_edge") {
-        for (p, alias) in d.ports[1..]
-            .iter()
-            .zip(["Magti_Internet", "Silknet_Internet"])
-        {
-            set_if_alias(&d.ns, if_index(&d.ns, p), alias);
-        }
-    }
-    // Every device's agent shows the neighbours' names in lldpRemSysName.
-    for (i, d) in devs.iter().enumerate() {
-        let want: BTreeSet<&str> = CABLES
-            .iter()
-            .filter_map(|&(a, _, b, _)| (a == d.name).then_some(b).or((b == d.name).then_some(a)))
-            .collect();
-        wait_for(
-            &format!("LLDP neighbours of {}", d.name),
-            Duration::from_secs(90),
-            || {
-                let names = walk(&addrs[i], "1.0.8802.1.1.2.1.4.1.1.9");
-                want.iter().all(|w| names.contains(w)).then_some(())
-            },
-        );
-    }
-
+    let text = LAB.replace("name: topo", &format!("name: topo{tag}"));
+    let d = Description::parse("topology_lab.rs", &text).expect("lab description");
+    let lab = Lab::build(&d).unwrap_or_else(|e| panic!("lab: {e}"));
+    // ifAlias on the ISP links, as branch routers carry them (the lab sets <Provider>_Internet).
+    let t = lab.targets();
     let mut cfg = String::from(
         "poll_interval: 1s\ndiscovery_interval: 1h\ntimeout: 1s\nretries: 1\n\
          auths:\n  lab: {version: 2, community: public}\ntargets:\n",
     );
-    for (i, d) in devs.iter().enumerate() {
+    for target in &t.targets {
         cfg.push_str(&format!(
             "  - {{name: {}, address: \"{}\", auth: lab, labels: {{role: {}}}}}\n",
-            d.name, addrs[i], d.role
+            target.name, target.address, target.labels["role"]
         ));
     }
     cfg.push_str("topology:\n  roots:\n    - {role: isp_edge}\n");
@@ -250,26 +159,13 @@ fn start_lab(tag: char) -> Running {
             (all_up && links >= CABLES.len()).then_some(())
         },
     );
-    Running {
-        exp,
-        dir,
-        devs,
-        addrs,
-        _isp: isp,
-    }
+    Running { exp, dir, lab }
 }
 
 #[test]
 fn lab_finds_cabled_edges_sees_a_cut_link_and_core_failure_impact() {
-    let lab = start_lab('l');
-    let Running {
-        exp,
-        dir,
-        devs,
-        addrs,
-        ..
-    } = &lab;
-    let ns_of = |name: &str| &devs.iter().find(|d| d.name == name).unwrap().ns;
+    let mut lab = start_lab('l');
+    let (exp, dir) = (&lab.exp, lab.dir.clone());
 
     // 1. Exactly the cabled edges, confirmed, with the right ports on both ends.
     let mut want: Vec<String> = CABLES
@@ -363,7 +259,11 @@ fn lab_finds_cabled_edges_sees_a_cut_link_and_core_failure_impact() {
     promtool_clean(&ours, &dir.join("neighbors.prom"));
 
     // 4. Cutting a link makes its edge go down (both ends report ifOperStatus down).
-    ns_of("DIST-SW-01").ip(&["link", "set", "dist-acc", "down"]);
+    let dist = lab.addr("DIST-SW-01");
+    lab.lab
+        .cut("DIST-SW-01", "dist-acc")
+        .expect("cut the cable");
+    let exp = &lab.exp;
     let t = wait_for("the cut link to go down", Duration::from_secs(30), || {
         let t = exp.json("/api/v1/topology");
         let cut = t["edges"]
@@ -407,11 +307,10 @@ fn lab_finds_cabled_edges_sees_a_cut_link_and_core_failure_impact() {
     );
 
     // 5. Rediscovery after LLDP has aged the neighbour out keeps the cut link, still down.
-    let dist = devs.iter().position(|d| d.name == "DIST-SW-01").unwrap();
     wait_for(
         "LLDP to forget ACCESS-SW-01",
         Duration::from_secs(60),
-        || (!walk(&addrs[dist], "1.0.8802.1.1.2.1.4.1.1.9").contains("ACCESS-SW-01")).then_some(()),
+        || (!walk(&dist, "1.0.8802.1.1.2.1.4.1.1.9").contains("ACCESS-SW-01")).then_some(()),
     );
     let discovered_at = |name: &str| -> f64 {
         exp.json("/api/v1/devices")
