@@ -3,6 +3,11 @@
 //! run impact queries. Targets: build under 100 ms, impact query under 10 ms. Also prints the
 //! time of one page layout (SVG) of that graph.
 //!
+//! Then the reachability the exporter runs on every health or topology change: with one
+//! device in fifty failing with everything below it in the generated tree, the pure
+//! `wardflux_reach::analyse` alone and the whole refresh (views, graph, analysis, prepared
+//! `Reach`). `bench/run` also runs it at 5,000 devices and 15,000 links.
+//!
 //! Run: `cargo run --release -p wardflux-exporter --example bench_topology [devices] [links]`
 
 use std::collections::BTreeMap;
@@ -18,6 +23,7 @@ use wardflux_exporter::topology::config::{RootSelector, TopologyConfig};
 use wardflux_exporter::topology::graph;
 use wardflux_exporter::topology::impact::{self, Adjacency, Failure};
 use wardflux_exporter::topology::neighbor::AdvertisedPort;
+use wardflux_exporter::topology::reach;
 use wardflux_exporter::topology::{Neighbor, Neighborhood, Protocol};
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -209,5 +215,53 @@ fn main() {
         t.elapsed().as_secs_f64() * 1e3,
         wardflux_exporter::topology::layout::LAYOUT_RS_LIMIT,
         svg.len() / 1024
+    );
+
+    // Reachability: one device in fifty fails, and so does every device below it in the
+    // generated tree; the cross links keep some of those reachable (down in their own right),
+    // the rest are in a shadow.
+    let mut failing = entries.clone();
+    let mut is_down = vec![false; n];
+    for &(parent, child) in &pairs[..n - 1] {
+        is_down[child] = rnd(50) == 0 || is_down[parent];
+    }
+    for (e, &d) in failing.iter_mut().zip(&is_down) {
+        e.health.up = !d;
+    }
+    let down = failing.iter().filter(|e| !e.health.up).count();
+    let (mut t_analyse, mut t_refresh, mut t_input) = (Vec::new(), Vec::new(), Vec::new());
+    let mut counts = Default::default();
+    let mut cut = 0;
+    for _ in 0..runs {
+        let t = Instant::now();
+        let views = graph::views(&failing);
+        let g = graph::build(&views, &cfg);
+        let r = reach::build(&views, views.len(), &g, &cfg);
+        t_refresh.push(t.elapsed().as_secs_f64() * 1e3);
+        cut = r
+            .devices
+            .values()
+            .filter(|d| d.state == wardflux_reach::State::Shadow)
+            .count();
+        let t = Instant::now();
+        let input = reach::input(&views, views.len(), &g, &cfg);
+        t_input.push(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        let a = wardflux_reach::analyse(&input);
+        t_analyse.push(t.elapsed().as_secs_f64() * 1e3);
+        counts = a.counts();
+    }
+    println!(
+        "reachability: {n} devices, {} links, {down} down ({cut} in a shadow): {counts:?}",
+        topo.edges.len()
+    );
+    println!(
+        "reachability, analyse alone:   {:8.2} ms (median of {runs})",
+        median(t_analyse)
+    );
+    println!("reachability, input from graph:{:8.2} ms", median(t_input));
+    println!(
+        "reachability, whole refresh:   {:8.2} ms (views + graph + analysis + prepared result; runs on a change, never per scrape)",
+        median(t_refresh)
     );
 }

@@ -12,12 +12,15 @@ use tracing::{debug, error, info, warn};
 
 use crate::classify::Classifier;
 use crate::config::{self, Config, ConfigError, Env, TargetsSqlConfig};
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, TargetMeta};
 use crate::metrics::selfmetrics::{ResultLabel, SelfMetrics};
 use crate::poller::{unix_now, Poller};
 use crate::secret::Secret;
 use crate::shard::Shard;
 use crate::targets_sql::{self, Episodes, PgSource, RowSource, SkipReason, SqlRow};
+use crate::topology::graph;
+use crate::topology::reach::{self, Reach};
+use wardflux_reach::State;
 
 /// Shared state of a running exporter.
 pub struct App {
@@ -37,7 +40,17 @@ pub struct App {
     sql_wake: Notify,
     /// Serialises configuring the poller (reload and `targets_sql` refreshes).
     apply_lock: Mutex<()>,
+    /// The last reachability analysis of this exporter's view (`refresh_reach`).
+    reach: Mutex<Arc<Reach>>,
+    /// With shards: the targets of the other shards (reachability takes them as possibly
+    /// answering; see `topology::reach`).
+    foreign: Mutex<Arc<Vec<Arc<TargetMeta>>>>,
 }
+
+/// How long reachability waits after a change before it runs, so that the devices of one
+/// outage, failing within moments of each other, make one run, and a flapping fleet costs at
+/// most one run (about 0.2 s at 5,000 devices, BENCHMARKS.md) per second.
+const REACH_SETTLE: Duration = Duration::from_secs(1);
 
 /// The `targets_sql` rows of the last good query, and which url and query they came from.
 #[derive(Default)]
@@ -68,6 +81,8 @@ impl App {
             sql: Mutex::new(SqlState::default()),
             sql_wake: Notify::new(),
             apply_lock: Mutex::new(()),
+            reach: Mutex::new(Arc::default()),
+            foreign: Mutex::new(Arc::default()),
         })
     }
 
@@ -99,6 +114,8 @@ impl App {
                 if cfg.targets_sql.is_some() {
                     self.metrics.sql.enable();
                 }
+                // Roots or manual links may have changed.
+                self.inventory.touch_reach();
                 self.sql_wake.notify_one();
                 self.metrics
                     .config_reloads
@@ -178,6 +195,29 @@ impl App {
             self.metrics.sql.set_skipped(&zero);
         }
         drop(sql_state);
+        if self.shard.count > 1 {
+            let foreign: Vec<Arc<TargetMeta>> = targets
+                .iter()
+                .filter(|t| !self.shard.owns(&t.name))
+                .map(|t| {
+                    Arc::new(TargetMeta {
+                        name: t.name.clone(),
+                        address: t.address.clone(),
+                        auth_name: t.auth_name.clone(),
+                        labels: t.labels.clone(),
+                    })
+                })
+                .collect();
+            let mut was = lock(&self.foreign);
+            let same = was.len() == foreign.len()
+                && was.iter().zip(&foreign).all(|(a, b)| {
+                    a.name == b.name && a.address == b.address && a.labels == b.labels
+                });
+            if !same {
+                *was = Arc::new(foreign);
+                self.inventory.touch_reach();
+            }
+        }
         targets.retain(|t| self.shard.owns(&t.name));
         Config {
             targets,
@@ -323,6 +363,62 @@ impl App {
 
     pub fn current_config(&self) -> Option<Arc<Config>> {
         lock(&self.config).clone()
+    }
+
+    /// The last reachability analysis (prepared data for metrics, API and page).
+    pub fn reach(&self) -> Arc<Reach> {
+        lock(&self.reach).clone()
+    }
+
+    /// Run the reachability analysis on the current inventory, topology config and other
+    /// shards' targets; log what changed (new problems, sites cut off and back) once.
+    pub fn refresh_reach(&self) {
+        let cfg = self
+            .current_config()
+            .map(|c| c.topology.clone())
+            .unwrap_or_default();
+        let mut views = graph::views(&self.inventory.snapshot());
+        let own = views.len();
+        let foreign = lock(&self.foreign).clone();
+        views.extend(foreign.iter().map(|t| reach::foreign_view(t)));
+        let topo = graph::build(&views, &cfg);
+        let new = Arc::new(reach::build(&views, own, &topo, &cfg));
+        let old = std::mem::replace(&mut *lock(&self.reach), new.clone());
+        let ch = reach::changes(&old, &new);
+        for p in &ch.new_problems {
+            warn!(problem = %p, "topology contradicts itself; reachability goes on without that part");
+        }
+        for text in &ch.isolated {
+            warn!(site_status = %text, "site cut off");
+        }
+        for site in &ch.restored {
+            info!(site = %site, "site reachable again");
+        }
+        let counts = new.devices.values().fold([0usize; 4], |mut c, d| {
+            c[d.state as usize] += 1;
+            c
+        });
+        debug!(
+            up = counts[State::Up as usize],
+            down = counts[State::Down as usize],
+            shadow = counts[State::Shadow as usize],
+            unknown = counts[State::Unknown as usize],
+            foreign = new.foreign,
+            "reachability analysed"
+        );
+    }
+
+    /// Run `refresh_reach` whenever health or topology changed (after `REACH_SETTLE`).
+    pub fn spawn_reach(self: &Arc<Self>) {
+        let app = self.clone();
+        tokio::spawn(async move {
+            loop {
+                app.inventory.reach_changed().await;
+                tokio::time::sleep(REACH_SETTLE).await;
+                let a = app.clone();
+                let _ = tokio::task::spawn_blocking(move || a.refresh_reach()).await;
+            }
+        });
     }
 }
 

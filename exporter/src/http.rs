@@ -114,7 +114,7 @@ async fn all_metrics(State(app): State<Arc<App>>) -> Response {
     app.metrics.count_request("/metrics");
     let t = Instant::now();
     let devices = app.inventory.snapshot();
-    let mut out = metrics::render_devices(&devices);
+    let mut out = metrics::render_devices(&devices, &app.reach());
     metrics::render_totals(&mut out, &devices);
     app.metrics.render(&mut out);
     app.metrics.render_seconds.set(t.elapsed().as_secs_f64());
@@ -149,7 +149,10 @@ async fn probe(
         .inventory
         .device(&name)
         .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("unknown target {name:?}")))?;
-    Ok(text(metrics::render_devices(std::slice::from_ref(&d))))
+    Ok(text(metrics::render_devices(
+        std::slice::from_ref(&d),
+        &app.reach(),
+    )))
 }
 
 #[derive(Serialize)]
@@ -198,14 +201,34 @@ struct DeviceJson {
     last_discovery: Option<f64>,
     last_success: Option<f64>,
     poll_duration_seconds: f64,
+    reachability: ReachJson,
+}
+
+/// A device's place in an outage, from this exporter's view.
+#[derive(Serialize)]
+struct ReachJson {
+    /// up, down (in its own right), shadow, unknown.
+    state: &'static str,
+    /// For a shadowed device, the nearest devices down that cut it off.
+    roots: Vec<String>,
+    /// "down: 2 devices behind it", "in the shadow of BRANCH-RTR-02", empty when up.
+    cause: String,
 }
 
 async fn devices(State(app): State<Arc<App>>) -> Json<Vec<DeviceJson>> {
     app.metrics.count_request("/api/v1/devices");
-    Json(app.inventory.snapshot().iter().map(device_json).collect())
+    let reach = app.reach();
+    Json(
+        app.inventory
+            .snapshot()
+            .iter()
+            .map(|d| device_json(d, &reach))
+            .collect(),
+    )
 }
 
-fn device_json(d: &DeviceEntry) -> DeviceJson {
+fn device_json(d: &DeviceEntry, reach: &crate::topology::reach::Reach) -> DeviceJson {
+    let r = reach.device(&d.target.name);
     let inv = d.inventory.as_ref();
     DeviceJson {
         name: d.target.name.to_string(),
@@ -221,6 +244,14 @@ fn device_json(d: &DeviceEntry) -> DeviceJson {
         last_discovery: inv.map(|i| i.discovered_at),
         last_success: (d.health.last_success_at > 0.0).then_some(d.health.last_success_at),
         poll_duration_seconds: d.health.last_poll_seconds,
+        reachability: ReachJson {
+            // Not analysed yet (a device added a moment ago): unknown.
+            state: r.map_or("unknown", |r| r.state.as_str()),
+            roots: r
+                .map(|r| r.roots.iter().map(|x| x.to_string()).collect())
+                .unwrap_or_default(),
+            cause: r.map(|r| r.cause.clone()).unwrap_or_default(),
+        },
     }
 }
 
@@ -578,6 +609,35 @@ mod tests {
         }
         let (s, _) = get(app(), "/probe?target=nope").await;
         assert_eq!(s, StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn devices_topology_and_probe_carry_the_last_reachability_run() {
+        let app = app();
+        let (_, body) = get(app.clone(), "/api/v1/devices").await;
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v[0]["reachability"]["state"], "unknown", "not analysed yet");
+        let (_, body) = get(app.clone(), "/probe?target=Gori-0101").await;
+        assert!(!body.contains("wardflux_device_reachability"), "{body}");
+        app.refresh_reach();
+        let (_, body) = get(app.clone(), "/api/v1/devices").await;
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            v[0]["reachability"],
+            serde_json::json!({"state": "up", "roots": [], "cause": ""})
+        );
+        let (_, body) = get(app.clone(), "/api/v1/topology").await;
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["nodes"][0]["state"], "up");
+        assert_eq!(v["nodes"][0]["roots"], serde_json::json!([]));
+        assert_eq!(v["sites"], serde_json::json!([]), "no ISP uplinks, no site");
+        let (_, body) = get(app, "/probe?target=Gori-0101").await;
+        assert!(
+            body.contains(
+                "wardflux_device_reachability{device=\"Gori-0101\",site=\"gori\",state=\"up\",root=\"\"} 1\n"
+            ),
+            "{body}"
+        );
     }
 
     #[tokio::test]

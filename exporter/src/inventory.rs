@@ -248,6 +248,21 @@ pub struct DeviceEntry {
 #[derive(Debug, Default)]
 pub struct Inventory {
     devices: RwLock<BTreeMap<Arc<str>, DeviceEntry>>,
+    /// Woken when what reachability reads changed: a device's health (up, down, not yet
+    /// visited), its discovery (neighbours, classification), or the set of devices.
+    reach_changed: tokio::sync::Notify,
+}
+
+/// What the reachability analysis reads of an entry: health and which discovery.
+fn reach_key(e: &DeviceEntry) -> (u8, Option<*const DeviceInventory>) {
+    let health = if e.health.up {
+        1
+    } else if e.health.polls > 0 {
+        2
+    } else {
+        0
+    };
+    (health, e.inventory.as_ref().map(Arc::as_ptr))
 }
 
 impl Inventory {
@@ -265,6 +280,17 @@ impl Inventory {
         self.read().get(name).cloned()
     }
 
+    /// Resolves when reachability inputs changed since the last wake-up (changes while
+    /// nobody waits are remembered once).
+    pub async fn reach_changed(&self) {
+        self.reach_changed.notified().await
+    }
+
+    /// Say that reachability inputs outside the inventory changed (config, other shards).
+    pub fn touch_reach(&self) {
+        self.reach_changed.notify_one();
+    }
+
     pub fn names(&self) -> Vec<Arc<str>> {
         self.read().keys().cloned().collect()
     }
@@ -279,6 +305,7 @@ impl Inventory {
                 e.target = target;
             }
             _ => {
+                self.reach_changed.notify_one();
                 map.insert(
                     target.name.clone(),
                     DeviceEntry {
@@ -295,13 +322,22 @@ impl Inventory {
 
     /// Drop targets not in `keep`; their series leave `/metrics`.
     pub fn retain(&self, keep: &std::collections::HashSet<Arc<str>>) {
-        self.write().retain(|k, _| keep.contains(k));
+        let mut map = self.write();
+        let before = map.len();
+        map.retain(|k, _| keep.contains(k));
+        if map.len() != before {
+            self.reach_changed.notify_one();
+        }
     }
 
     /// Apply `f` to a device's entry, if it still exists.
     pub fn update(&self, name: &str, f: impl FnOnce(&mut DeviceEntry)) {
         if let Some(e) = self.write().get_mut(name) {
+            let before = reach_key(e);
             f(e);
+            if reach_key(e) != before {
+                self.reach_changed.notify_one();
+            }
         }
     }
 

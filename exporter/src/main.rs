@@ -165,6 +165,7 @@ async fn serve(cli: Cli) -> Result<()> {
     spawn_sighup(app.clone());
     app.spawn_targets_watch(std::time::Duration::from_secs(5));
     app.spawn_targets_sql();
+    app.spawn_reach();
     let shutdown_app = app.clone();
     web.serve(listener, http::router(app), async move {
         shutdown_signal().await;

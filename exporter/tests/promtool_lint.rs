@@ -62,10 +62,29 @@ fn promtool_finds_no_parse_error_and_notes_only_if_mib_names() {
             sim.addr()
         ));
     }
+    // A root and a manual link, so the reachability families are all on the page.
+    let (a, b) = (community_of(recs[0]), community_of(recs[1]));
+    cfg.push_str(&format!(
+        "topology:\n  roots: [{a}]\n  links:\n    - {{a: {a}, a_interface: Gi1/0/1, b: {b}}}\n"
+    ));
     let mut ex = Exporter::start(&cfg, &[]);
     let names: Vec<&str> = recs.iter().map(|r| community_of(r)).collect();
     ex.wait_devices_up(&names, Duration::from_secs(120));
-    let page = ex.get("/metrics");
+    let page = common::wait_for("reachability on the page", Duration::from_secs(30), || {
+        let page = ex.get("/metrics");
+        page.contains("\nwardflux_device_reachability{")
+            .then_some(page)
+    });
+    for family in [
+        "wardflux_device_reachability{",
+        "wardflux_topology_link_info{",
+        "wardflux_topology_root_info{",
+    ] {
+        assert!(
+            page.contains(&format!("\n{family}")),
+            "no {family} on the page"
+        );
+    }
     assert!(
         page.contains("\nifInOctets{"),
         "no 32-bit counters on the page"

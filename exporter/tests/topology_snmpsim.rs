@@ -83,9 +83,10 @@ fn mac(b: &[u8]) -> String {
 }
 
 /// snmpsimd serving the recordings on 127.0.0.1, each under its file name as community,
-/// stopped on drop; returns once every recording answers.
-fn start_snmpsim() -> Snmpsim {
-    let sim = Snmpsim::start("topology-snmpsim", &RECORDINGS);
+/// stopped on drop; returns once every recording answers. `key` names its data directory
+/// (one per test: the tests run in parallel).
+fn start_snmpsim(key: &str) -> Snmpsim {
+    let sim = Snmpsim::start(key, &RECORDINGS);
     for r in RECORDINGS {
         wait_for("snmpsimd to answer", Duration::from_secs(240), || {
             snmp_get_v2c(&sim.addr(), community_of(r), "1.3.6.1.2.1.1.5.0").ok()
@@ -122,7 +123,7 @@ fn listed(exp: &Exporter, device: &str) -> Vec<(String, String, String, String)>
 #[test]
 fn recordings_yield_cdp_and_lldp_neighbours_on_the_right_ports() {
     require_tool("snmpget");
-    let sim = start_snmpsim();
+    let sim = start_snmpsim("topology-snmpsim");
     let addr = sim.addr();
     let mut cfg = String::from(
         "poll_interval: 30s\ndiscovery_interval: 1h\ntimeout: 5s\nretries: 1\nauths:\n",
@@ -224,5 +225,92 @@ fn recordings_yield_cdp_and_lldp_neighbours_on_the_right_ports() {
         t["orphans"].as_array().unwrap().len() > 100,
         "{}",
         t["orphans"]
+    );
+}
+
+/// Reachability over a CDP-only link: the 3750 (CDP, no LLDP) sits behind a root (the MX960,
+/// by a manual link) and a device named after one of its CDP neighbours sits behind it. When
+/// both stop answering (their agents ignore the community they are now asked with), the 3750
+/// is down in its own right and the CDP neighbour in its shadow: its last known CDP
+/// neighbours still count.
+#[test]
+fn a_cdp_only_switch_that_stops_answering_shadows_its_cdp_neighbour() {
+    require_tool("snmpget");
+    let sim = start_snmpsim("reach-cdp-snmpsim");
+    let addr = sim.addr();
+    let rec = recording(&sim, "cisco-c3750");
+    // A CDP neighbour name of the 3750, as the exporter reads it (platform suffix dropped).
+    let behind = column(&rec, "1.3.6.1.4.1.9.9.23.1.2.1.1.6")
+        .into_iter()
+        .map(|(_, v)| text(v).split('(').next().unwrap_or("").to_string())
+        .find(|n| n.len() > 3 && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        .expect("a plain CDP neighbour name");
+    let config = |dead: bool| {
+        let mut cfg = String::from(
+            "poll_interval: 1s\ndiscovery_interval: 1h\ntimeout: 1s\nretries: 0\nauths:\n",
+        );
+        for c in RECORDINGS.map(community_of) {
+            cfg.push_str(&format!("  {c}: {{version: 2, community: {c}}}\n"));
+        }
+        cfg.push_str("  gone: {version: 2, community: no-such-recording}\n");
+        let (sw, far) = if dead {
+            ("gone", "gone")
+        } else {
+            ("cisco-c3750", "cisco-n5000-uk9")
+        };
+        cfg.push_str(&format!(
+            "targets:\n\
+             \x20 - {{name: juniper-mx960-12-3r6-6, address: \"{addr}\", auth: juniper-mx960-12-3r6-6}}\n\
+             \x20 - {{name: cisco-c3750, address: \"{addr}\", auth: {sw}}}\n\
+             \x20 - {{name: \"{behind}\", address: \"{addr}\", auth: {far}}}\n\
+             topology:\n  roots: [juniper-mx960-12-3r6-6]\n\
+             \x20 links:\n    - {{a: juniper-mx960-12-3r6-6, b: cisco-c3750}}\n"
+        ));
+        cfg
+    };
+    let exp = Exporter::start(&config(false), &[]);
+    let state = |name: &str| {
+        let d = exp.device(name);
+        (
+            d["reachability"]["state"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+            d["reachability"]["roots"].clone(),
+        )
+    };
+    wait_for("every device up", Duration::from_secs(180), || {
+        ["juniper-mx960-12-3r6-6", "cisco-c3750", behind.as_str()]
+            .iter()
+            .all(|n| state(n).0 == "up")
+            .then_some(())
+    });
+    // The link to the CDP neighbour is known from the 3750's CDP cache alone.
+    let t = exp.json("/api/v1/topology");
+    let cdp_edge = t["edges"].as_array().unwrap().iter().any(|e| {
+        e["protocol"] == "cdp"
+            && e["state"] == "one_sided"
+            && [e["source"].as_str(), e["target"].as_str()].contains(&Some(behind.as_str()))
+    });
+    assert!(cdp_edge, "{}", t["edges"]);
+
+    std::fs::write(exp.config_path(), config(true)).unwrap();
+    assert_eq!(exp.post("/-/reload").0, 200);
+    wait_for(
+        "the 3750 down and its CDP neighbour in its shadow",
+        Duration::from_secs(60),
+        || {
+            (state("cisco-c3750") == ("down".to_string(), serde_json::json!([]))
+                && state(&behind) == ("shadow".to_string(), serde_json::json!(["cisco-c3750"])))
+                .then_some(())
+        },
+    );
+    assert_eq!(state("juniper-mx960-12-3r6-6").0, "up");
+    let m = exp.get("/metrics");
+    assert!(
+        m.contains(&format!(
+            "wardflux_device_reachability{{device=\"{behind}\",state=\"shadow\",root=\"cisco-c3750\"}} 1"
+        )),
+        "{m}"
     );
 }

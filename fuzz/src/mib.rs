@@ -130,7 +130,7 @@ pub fn run(data: &[u8]) {
         d.health.polls = 1;
     });
     let devices = inventory.snapshot();
-    let mut out = metrics::render_devices(&devices);
+    let mut out = metrics::render_devices(&devices, &Default::default());
     metrics::render_totals(&mut out, &devices);
     topology::metrics::render_neighbors(&mut out, &devices);
     check_exposition(&out);

@@ -307,8 +307,9 @@ pub fn render_totals(out: &mut String, devices: &[DeviceEntry]) {
     );
 }
 
-/// Everything for these devices: interface series and their health.
-pub fn render_devices(devices: &[DeviceEntry]) -> String {
+/// Everything for these devices: interface series, their health and their reachability
+/// (from the last analysis, `reach`).
+pub fn render_devices(devices: &[DeviceEntry], reach: &crate::topology::reach::Reach) -> String {
     let per_device: usize = devices
         .iter()
         .map(|d| {
@@ -322,6 +323,7 @@ pub fn render_devices(devices: &[DeviceEntry]) -> String {
     render_interfaces(&mut out, devices);
     render_device_health(&mut out, devices);
     crate::topology::metrics::render_neighbors(&mut out, devices); // topology
+    crate::topology::reach::render(&mut out, devices, reach);
     out
 }
 

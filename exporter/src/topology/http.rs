@@ -23,6 +23,7 @@ use super::config::TopologyConfig;
 use super::graph::{self, DeviceView, Edge, Topology};
 use super::impact::{self, Adjacency, Failure};
 use super::layout;
+use super::reach::Reach;
 
 const PAGE_HTML: &str = include_str!("assets/topology.html");
 const PAGE_JS: &str = include_str!("assets/topology.js");
@@ -190,7 +191,27 @@ pub fn topology_json(views: &[DeviceView], t: &Topology) -> serde_json::Value {
 async fn topology(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
     app.metrics.count_request("/api/v1/topology");
     let (views, t) = current(&app);
-    Json(topology_json(&views, &t))
+    let mut v = topology_json(&views, &t);
+    with_reach(&mut v, &app.reach());
+    Json(v)
+}
+
+/// Add the last reachability analysis to a topology answer: per node `state` (up, down,
+/// shadow, unknown), `roots` (the nearest causes of a shadowed device), `cause` (text) and
+/// `behind` (devices in its shadow); `sites` (with `isolated`, `cut_off` and a `text`) and
+/// the analysis' `problems`.
+pub fn with_reach(v: &mut serde_json::Value, reach: &Reach) {
+    if let Some(nodes) = v["nodes"].as_array_mut() {
+        for n in nodes {
+            let r = n["name"].as_str().and_then(|name| reach.device(name));
+            n["state"] = json!(r.map_or("unknown", |r| r.state.as_str()));
+            n["roots"] = json!(r.map(|r| r.roots.clone()).unwrap_or_default());
+            n["cause"] = json!(r.map_or("", |r| r.cause.as_str()));
+            n["behind"] = json!(r.map_or(0, |r| r.behind));
+        }
+    }
+    v["sites"] = json!(reach.sites);
+    v["problems"] = json!(reach.problems);
 }
 
 async fn neighbors(

@@ -10,6 +10,8 @@
 //! - [`impact`]: devices that lose every path to the roots when a device or interface fails.
 //! - [`layout`]: server-side graph layout (layout-rs) rendered as SVG for the page.
 //! - [`metrics`]: `wardflux_lldp_neighbor_info` series.
+//! - [`reach`]: this exporter's view through `wardflux_reach::analyse` (up, down in its own
+//!   right, in the shadow of a down device, isolated sites), prepared for metrics, API, page.
 //! - [`http`]: `/api/v1/topology`, `/api/v1/devices/{name}/neighbors`,
 //!   `/api/v1/topology/impact`, `/topology`.
 //!
@@ -24,5 +26,6 @@ pub mod impact;
 pub mod layout;
 pub mod metrics;
 pub mod neighbor;
+pub mod reach;
 
 pub use neighbor::{Neighbor, Neighborhood, Protocol};

@@ -1,6 +1,8 @@
 // wardflux /topology page: loads the server-laid-out SVG and the topology JSON, colours
-// devices and links by status, shows a device's interfaces (traffic from two polls) and
-// neighbours on click, and highlights what a failure cuts off. No external resources.
+// devices and links by status, shows an outage (the device down in its own right in red with
+// its cause, the devices in its shadow greyed and marked, isolated sites in a banner), a
+// device's interfaces (traffic from two polls) and neighbours on click, and highlights what
+// a failure cuts off. No external resources.
 "use strict";
 
 const state = { topo: null, selected: null, prev: new Map(), timer: null };
@@ -24,25 +26,67 @@ async function getJSON(url) {
 function nodeEls() { return document.querySelectorAll("#graph g.node"); }
 function edgeEls() { return document.querySelectorAll("#graph g.edge"); }
 
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+// A note under a node: the cause text of a down device, "behind X" for a shadowed one.
+// Notes live in one group drawn last, so links never cross them.
+function note(g, name, cls, text) {
+  const svg = g.ownerSVGElement;
+  let layer = svg.querySelector("g.notes");
+  if (!layer) { layer = document.createElementNS(SVG_NS, "g"); layer.setAttribute("class", "notes"); svg.append(layer); }
+  let t = [...layer.children].find((x) => x.dataset.for === name);
+  if (!text) { if (t) t.remove(); return; }
+  const r = g.querySelector("rect, polygon, ellipse") || g;
+  const b = r.getBBox();
+  if (!t) { t = document.createElementNS(SVG_NS, "text"); t.dataset.for = name; layer.append(t); }
+  t.setAttribute("class", "note " + cls);
+  t.setAttribute("x", String(b.x + b.width / 2));
+  t.setAttribute("y", String(b.y + b.height + 14));
+  t.setAttribute("text-anchor", "middle");
+  t.textContent = text;
+}
+
+// Grow the SVG so notes under the lowest nodes stay visible.
+function fit() {
+  const svg = document.querySelector("#graph svg");
+  if (!svg) return;
+  const b = svg.getBBox();
+  const w = Math.max(b.x + b.width + 20, Number(svg.getAttribute("width")) || 0);
+  const h = Math.max(b.y + b.height + 20, Number(svg.getAttribute("height")) || 0);
+  svg.setAttribute("width", String(w));
+  svg.setAttribute("height", String(h));
+  if (svg.getAttribute("viewBox")) svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
+}
+
 function paint() {
   const t = state.topo;
+  const byName = new Map(t.nodes.map((n) => [n.name, n]));
   for (const g of nodeEls()) {
     const n = t.nodes[Number(g.dataset.i)];
     if (!n) continue;
-    g.classList.remove("st-up", "st-down", "st-unknown");
-    g.classList.add("st-" + n.status);
+    g.classList.remove("st-up", "st-down", "st-unknown", "rs-up", "rs-down", "rs-shadow", "rs-unknown");
+    g.classList.add("st-" + n.status, "rs-" + (n.state || "unknown"));
     g.classList.toggle("root", n.root);
     g.classList.toggle("selected", state.selected === n.name);
     g.dataset.name = n.name;
+    g.dataset.state = n.state || "unknown";
     let title = g.querySelector("title");
-    if (!title) { title = document.createElementNS("http://www.w3.org/2000/svg", "title"); g.prepend(title); }
-    title.textContent = `${n.name} (${n.address}) ${n.status}${n.root ? ", root" : ""}`;
+    if (!title) { title = document.createElementNS(SVG_NS, "title"); g.prepend(title); }
+    title.textContent = `${n.name} (${n.address}) ${n.status}${n.root ? ", root" : ""}` +
+      (n.cause ? ` — ${n.cause}` : "");
+    if (n.state === "down") note(g, n.name, "cause", n.cause);
+    else if (n.state === "shadow") note(g, n.name, "behind", "behind " + (n.roots || []).join(", "));
+    else note(g, n.name, "", "");
   }
+  fit();
   for (const g of edgeEls()) {
     const e = t.edges[Number(g.dataset.e)];
     if (!e) continue;
     g.classList.remove("st-up", "st-down", "st-unknown", "confirmed", "one_sided", "manual");
     g.classList.add("st-" + e.status, e.state);
+    // A link with a silent end: what it last showed is not known to be true now.
+    const silent = (name) => ["down", "shadow"].includes((byName.get(name) || {}).state);
+    g.classList.toggle("rs-silent", silent(e.source) || silent(e.target));
     g.dataset.id = e.id;
     let title = g.querySelector("title");
     if (!title) { title = document.createElementNS("http://www.w3.org/2000/svg", "title"); g.prepend(title); }
@@ -51,13 +95,29 @@ function paint() {
   }
 }
 
+function fillOutages() {
+  const t = state.topo;
+  const sites = (t.sites || []).filter((s) => s.isolated);
+  document.getElementById("outage-sites").replaceChildren(...sites.map((s) =>
+    el("li", { class: "site-isolated", "data-site": s.name }, s.text)));
+  // Devices down in their own right with devices behind them, outside isolated sites too.
+  const inSites = new Set(sites.flatMap((s) => s.routers));
+  const causes = t.nodes.filter((n) => n.state === "down" && n.behind > 0 && !inSites.has(n.name));
+  document.getElementById("outage-causes").replaceChildren(...causes.map((n) =>
+    el("li", { class: "cause", "data-device": n.name }, `${n.name} ${n.cause}`)));
+  document.getElementById("outages").hidden = sites.length + causes.length === 0;
+}
+
 function fillLists() {
   const t = state.topo;
   const nodesUp = t.nodes.filter((n) => n.status === "up").length;
   const down = t.edges.filter((e) => e.status === "down").length;
+  const shadow = t.nodes.filter((n) => n.state === "shadow").length;
+  const causes = t.nodes.filter((n) => n.state === "down").length;
   document.getElementById("summary").textContent =
-    `${t.nodes.length} devices (${nodesUp} up), ${t.edges.length} links (${down} down), ` +
-    `roots: ${t.roots.join(", ") || "none"}`;
+    `${t.nodes.length} devices (${nodesUp} up, ${causes} down, ${shadow} in a shadow), ` +
+    `${t.edges.length} links (${down} down), roots: ${t.roots.join(", ") || "none"}`;
+  fillOutages();
   const o = document.getElementById("orphans");
   o.replaceChildren(...t.orphans.map((x) => el("li", {}, `${x.neighbor_name} via ${x.protocol}, seen from ` +
     x.seen_from.map((s) => `${s.device}:${s.interface}`).join(", "))));
@@ -142,7 +202,8 @@ async function select(name) {
   document.getElementById("device-name").textContent = name;
   const labels = Object.entries(n.labels || {}).map(([k, v]) => `${k}=${v}`).join(", ");
   document.getElementById("device-meta").textContent =
-    `${n.address} · ${n.status}${n.root ? " · root" : ""}${n.sys_name ? " · " + n.sys_name : ""}${labels ? " · " + labels : ""}`;
+    `${n.address} · ${n.status}${n.cause ? " (" + n.cause + ")" : ""}${n.root ? " · root" : ""}` +
+    `${n.sys_name ? " · " + n.sys_name : ""}${labels ? " · " + labels : ""}`;
   paint();
   clearInterval(state.timer);
   await Promise.all([showInterfaces(name), showNeighbors(name)]);
