@@ -1,5 +1,5 @@
 //! The HTTP API: `/metrics`, `/api/v1/alerts`, `/api/v1/rules`, `/api/v1/history`, `/api/v1/leader`,
-//! `/-/healthy`, `/-/ready` and `POST /-/reload`. One error type logs the detail and shows
+//! `/api/v1/reachability`, `/-/healthy`, `/-/ready` and `POST /-/reload`. One error type logs the detail and shows
 //! callers only what they can act on.
 
 use crate::engine::Engine;
@@ -73,6 +73,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/alerts", get(alerts))
         .route("/api/v1/rules", get(rules))
         .route("/api/v1/history", get(history))
+        .route("/api/v1/reachability", get(reachability))
         .route("/-/healthy", get(|| async { "OK\n" }))
         .route("/-/ready", get(ready))
         .route("/api/v1/leader", get(leader))
@@ -216,6 +217,14 @@ async fn ready(State(s): State<Arc<ApiState>>) -> Result<&'static str, ApiError>
     } else {
         Err(ApiError::Unavailable("not ready".into()))
     }
+}
+
+/// The fleet's reachability at the outage group's last evaluation: every device with its
+/// state (`up`, `down`, `shadow`, `unknown`) and, when shadowed, its roots; every site with
+/// ISP uplinks, isolated or not, with the devices cut off; the contradictions found.
+async fn reachability(State(s): State<Arc<ApiState>>) -> Response {
+    let report = s.engine.reachability();
+    Json(json!({"status": "success", "data": report.as_ref()})).into_response()
 }
 
 /// This replica's role: `leader`, `standby` or `reacquiring`.

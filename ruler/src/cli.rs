@@ -11,6 +11,7 @@ use crate::engine::{Deps, Engine, Settings};
 use crate::labels::Labels;
 use crate::metrics::Metrics;
 use crate::notifier::{Alertmanager, Notifier};
+use crate::outage::config::OutageConfig;
 use crate::queue::TransitionQueue;
 use crate::secret::Secret;
 use crate::store::{self, Store};
@@ -41,7 +42,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Evaluate rules continuously (the default).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Validate rule files and exit non-zero on any error (for CI).
     CheckRules(CheckArgs),
     /// Apply the store's migrations and exit.
@@ -83,6 +84,32 @@ impl BaselineFileArgs {
             return Ok(None);
         }
         BaselineConfig::load(&self.file).map(Some)
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct OutageFileArgs {
+    /// Settings of the built-in outage group (SiteIsolated, ProviderOutage,
+    /// PollerNetworkLost); when the file is missing the group runs with its defaults; an
+    /// empty value turns it off.
+    #[arg(
+        id = "outages.file",
+        long = "outages.file",
+        default_value = "rules/outages.yml"
+    )]
+    pub file: PathBuf,
+}
+
+impl OutageFileArgs {
+    /// The settings: the file's, the defaults when it does not exist, `None` when turned off.
+    pub fn load(&self) -> Result<Option<OutageConfig>, config::RuleError> {
+        if self.file.as_os_str().is_empty() {
+            return Ok(None);
+        }
+        if !self.file.exists() {
+            return Ok(Some(OutageConfig::defaults(&self.file)));
+        }
+        OutageConfig::load(&self.file).map(Some)
     }
 }
 
@@ -340,6 +367,8 @@ pub struct RunArgs {
     #[command(flatten)]
     pub baselines: BaselineFileArgs,
     #[command(flatten)]
+    pub outages: OutageFileArgs,
+    #[command(flatten)]
     pub web: wardflux_web::WebArgs,
     #[command(flatten)]
     pub log: LogArgs,
@@ -358,6 +387,9 @@ pub struct CheckArgs {
     /// Also validate this baselines file.
     #[arg(id = "baselines.file", long = "baselines.file")]
     pub baselines: Option<PathBuf>,
+    /// Also validate this outages file (the built-in outage group's settings).
+    #[arg(id = "outages.file", long = "outages.file")]
+    pub outages: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -478,16 +510,23 @@ pub async fn load_rules(
     }
 }
 
-/// Rule files plus the anomaly group from the baselines file, if any.
+/// Rule files plus the anomaly group from the baselines file, if any, and the outage group
+/// first (so the shadow context it sets is current when the other groups are evaluated).
 pub async fn load_all(
     files: &[String],
     interval: Duration,
     baselines: Option<&BaselineFileArgs>,
+    outages: Option<&OutageFileArgs>,
     querier: Option<&dyn Querier>,
 ) -> Result<(RuleSet, Option<BaselineConfig>), String> {
     let mut set = load_rules(files, interval, querier)
         .await
         .map_err(|e| e.to_string())?;
+    if let Some(o) = outages {
+        if let Some(cfg) = o.load().map_err(|e| e.to_string())? {
+            set.groups.insert(0, crate::outage::outage_group(cfg));
+        }
+    }
     let cfg = match baselines {
         Some(b) => b.load().map_err(|e| e.to_string())?,
         None => None,
@@ -586,6 +625,22 @@ pub async fn check_rules(args: CheckArgs) -> Result<bool> {
             }
         }
     }
+    if let Some(path) = &args.outages {
+        match OutageConfig::load(path) {
+            Ok(c) => println!(
+                "{}: ok, outage group every {}s, for {}s, topology lookback {}s, {} root selectors",
+                path.display(),
+                c.interval.as_secs_f64(),
+                c.for_.as_secs_f64(),
+                c.topology_lookback.as_secs(),
+                c.roots.len()
+            ),
+            Err(e) => {
+                ok = false;
+                println!("{e}");
+            }
+        }
+    }
     for f in &args.files {
         let q = client.as_ref().map(|c| c as &dyn Querier);
         match load_rules(std::slice::from_ref(f), Duration::from_secs(60), q).await {
@@ -661,6 +716,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
         &args.rules.files,
         args.rules.interval,
         Some(&args.baselines),
+        Some(&args.outages),
         Some(client.as_ref()),
     )
     .await
@@ -670,6 +726,16 @@ pub async fn run(args: RunArgs) -> Result<()> {
         None => {
             info!(file = %args.baselines.file.display(), "no baselines file, anomaly detection off")
         }
+    }
+    match rules
+        .groups
+        .iter()
+        .find(|g| g.name == crate::outage::OUTAGE_GROUP)
+    {
+        Some(g) => {
+            info!(file = %args.outages.file.display(), exists = args.outages.file.exists(), interval_seconds = g.interval.as_secs_f64(), "outage group on")
+        }
+        None => info!("outage group off (--outages.file is empty)"),
     }
     info!(
         groups = rules.groups.len(),
@@ -797,7 +863,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
             _ = shutdown.changed() => break,
             Some(answer) = reload_rx.recv() => {
                 metrics.reloads.inc();
-                match load_all(&args.rules.files, args.rules.interval, Some(&args.baselines), Some(client.as_ref())).await {
+                match load_all(&args.rules.files, args.rules.interval, Some(&args.baselines), Some(&args.outages), Some(client.as_ref())).await {
                     Ok((set, baselines)) => {
                         engine.reload(set, Utc::now()).await;
                         baselines_tx.send_if_modified(|cur| {
@@ -864,6 +930,7 @@ pub async fn replay(args: ReplayArgs) -> Result<()> {
         &args.rules.files,
         args.rules.interval,
         files.as_ref(),
+        None,
         Some(&client),
     )
     .await

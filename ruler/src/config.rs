@@ -136,6 +136,8 @@ pub enum RuleKind {
     Record,
     /// Traffic against learned baselines (from the baselines file, not a rule file).
     Anomaly(std::sync::Arc<crate::baseline::BaselineConfig>),
+    /// One of the outage group's rows (from the outages file, not a rule file).
+    Outage(std::sync::Arc<crate::outage::config::OutageConfig>),
 }
 
 impl Rule {
@@ -146,6 +148,7 @@ impl Rule {
             RuleKind::Alert { for_, .. } => format!("alert/{}", for_.as_millis()),
             RuleKind::Record => "record".to_string(),
             RuleKind::Anomaly(cfg) => format!("anomaly/{cfg:?}"),
+            RuleKind::Outage(cfg) => format!("outage/{}", cfg.identity()),
         };
         format!(
             "{kind}\u{1}{}\u{1}{}\u{1}{}",

@@ -91,6 +91,8 @@ pub struct GroupRuntime {
     pub group: Group,
     pub rules: Vec<RuleRuntime>,
     pub last_evaluation: Option<DateTime<Utc>>,
+    /// The outage group's topology problems at its last evaluation (logged once each).
+    problems: BTreeSet<String>,
 }
 
 /// What one group evaluation produced.
@@ -102,6 +104,10 @@ pub struct Outcome {
     pub reached: bool,
     pub recorded: usize,
     pub failed: Vec<(String, String)>,
+    /// The fleet's reachability, when this was the outage group and it read the fleet.
+    pub reachability: Option<Arc<crate::outage::step::Report>>,
+    /// The shadow context for every group, when this was the outage group.
+    pub shadow: Option<Shadow>,
 }
 
 /// A rule as `/api/v1/rules` shows it.
@@ -162,6 +168,7 @@ impl GroupRuntime {
             group,
             rules,
             last_evaluation: None,
+            problems: BTreeSet::new(),
         }
     }
 
@@ -226,6 +233,11 @@ impl GroupRuntime {
         settings: &Settings,
         shadow: &Shadow,
     ) -> Outcome {
+        if let Some(cfg) = self.outage_config() {
+            return self
+                .evaluate_outages(&cfg, querier, importer, now, settings)
+                .await;
+        }
         let mut out = Outcome::default();
         let step = self.group.interval;
         let valid_for = step.max(Duration::from_secs(60)) * 4;
@@ -294,6 +306,106 @@ impl GroupRuntime {
         out
     }
 
+    /// The outage settings, when this is the outage group.
+    fn outage_config(&self) -> Option<Arc<crate::outage::config::OutageConfig>> {
+        self.rules.iter().find_map(|r| match &r.rule.kind {
+            RuleKind::Outage(cfg) => Some(cfg.clone()),
+            _ => None,
+        })
+    }
+
+    /// One evaluation of the outage group: read the fleet once for its three rules, write
+    /// the reachability back, step the rows with the group's own evidence and causes, and
+    /// hand the shadow map to every other group. An unreachable datasource changes nothing.
+    async fn evaluate_outages(
+        &mut self,
+        cfg: &crate::outage::config::OutageConfig,
+        querier: &dyn Querier,
+        importer: &dyn Importer,
+        now: DateTime<Utc>,
+        settings: &Settings,
+    ) -> Outcome {
+        let mut out = Outcome::default();
+        let started = Instant::now();
+        let step = self.group.interval;
+        let valid_for = step.max(Duration::from_secs(60)) * 4;
+        self.last_evaluation = Some(now);
+        let seen = match crate::outage::run::observe(cfg, querier, now, step).await {
+            Ok(seen) => seen,
+            Err(e) => {
+                let f = Failure::from(e);
+                match &f.unreachable {
+                    Some(e) => out.unreachable = Some(e.clone()),
+                    None => {
+                        out.reached = true;
+                        warn!(group = %self.group.name, error = %f.msg, "outage evaluation failed");
+                    }
+                }
+                for rr in &mut self.rules {
+                    rr.last_evaluation = Some(now);
+                    rr.health = Health::Err;
+                    rr.last_error = Some(f.msg.clone());
+                    out.failed.push((rr.rule.name.clone(), f.msg.clone()));
+                }
+                return out;
+            }
+        };
+        out.reached = true;
+        self.log_problems(&seen.report.problems);
+        let recorded = crate::outage::recorded(&seen.report, now);
+        let write = importer.import(&recorded).await;
+        if let Err(e) = &write {
+            warn!(group = %self.group.name, error = %e, "writing wardflux:device_reachability failed");
+        } else {
+            out.recorded += recorded.len();
+        }
+        let rules: Vec<(&AlertSpec, &mut AlertSet)> = self
+            .rules
+            .iter_mut()
+            .filter_map(|r| Some((r.spec.as_ref()?, &mut r.alerts)))
+            .collect();
+        let stepped = crate::outage::run::step(&seen, cfg, rules, now);
+        out.transitions = stepped.transitions;
+        let shadow = Shadow::new(stepped.shadow.device_map());
+        for rr in &mut self.rules {
+            out.notify.extend(notifications(
+                &mut rr.alerts,
+                &shadow,
+                now,
+                valid_for,
+                &settings.external_url,
+            ));
+            rr.last_evaluation = Some(now);
+            rr.last_samples = seen.samples;
+            rr.last_duration = started.elapsed();
+            match &write {
+                Ok(()) => {
+                    rr.health = Health::Ok;
+                    rr.last_error = None;
+                }
+                Err(e) => {
+                    rr.health = Health::Err;
+                    rr.last_error = Some(format!("writing the reachability series: {e}"));
+                }
+            }
+        }
+        out.shadow = Some(shadow);
+        out.reachability = Some(Arc::new(seen.report));
+        out
+    }
+
+    /// Logs each topology contradiction once, when it appears.
+    fn log_problems(&mut self, problems: &[String]) {
+        let now: std::collections::BTreeSet<String> = problems.iter().cloned().collect();
+        for p in now.difference(&self.problems) {
+            warn!(group = %self.group.name, problem = %p, "topology problem");
+        }
+        for p in self.problems.difference(&now) {
+            info!(group = %self.group.name, problem = %p, "topology problem gone");
+        }
+        self.problems = now;
+    }
+
     pub fn status(&self) -> GroupStatus {
         GroupStatus {
             name: self.group.name.clone(),
@@ -321,6 +433,12 @@ impl GroupRuntime {
                             "anomaly",
                             Some((cfg.interval * cfg.consecutive.saturating_sub(1)).as_secs_f64()),
                             Some(cfg.keep_firing_for.as_secs_f64()),
+                            BTreeMap::new(),
+                        ),
+                        RuleKind::Outage(cfg) => (
+                            "alerting",
+                            Some(cfg.for_.as_secs_f64()),
+                            Some(0.0),
                             BTreeMap::new(),
                         ),
                     };
@@ -511,6 +629,9 @@ async fn produce(
             }
             Ok(Produced::Candidates(cands, n))
         }
+        RuleKind::Outage(_) => Err(Failure::from(
+            "outage rules are evaluated by their group".to_string(),
+        )),
     }
 }
 
@@ -565,6 +686,8 @@ pub struct Engine {
     loops: std::sync::Mutex<Vec<(watch::Sender<bool>, JoinHandle<()>)>>,
     /// This replica's role, for the API (set by `leader::follow`; a lone engine leads).
     role: RwLock<crate::leader::Role>,
+    /// The fleet's reachability at the outage group's last evaluation.
+    reachability: RwLock<Arc<crate::outage::step::Report>>,
     /// Device -> root outage row, read by every group evaluation; empty unless set.
     shadow: ShadowHandle,
 }
@@ -603,8 +726,17 @@ impl Engine {
             }),
             loops: std::sync::Mutex::new(Vec::new()),
             role: RwLock::new(crate::leader::Role::Leader),
+            reachability: RwLock::new(Arc::default()),
             shadow: ShadowHandle::default(),
         })
+    }
+
+    /// The fleet's reachability at the outage group's last evaluation (empty before it).
+    pub fn reachability(&self) -> Arc<crate::outage::step::Report> {
+        self.reachability
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The shadow context every group evaluation reads: whoever computes it (the outage
@@ -778,6 +910,12 @@ impl Engine {
                 .set(n);
         }
         *h.status.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(status);
+        if let Some(report) = &outcome.reachability {
+            self.publish_reachability(report.clone());
+        }
+        if let Some(shadow) = &outcome.shadow {
+            self.shadow.set(shadow.clone());
+        }
         if let Some(e) = &outcome.unreachable {
             m.datasource_errors.inc();
             m.datasource_up.set(0);
@@ -792,6 +930,29 @@ impl Engine {
                 .await,
         );
         self.notify(&notify).await;
+    }
+
+    /// Makes `report` the fleet's reachability: API, self-metrics.
+    fn publish_reachability(&self, report: Arc<crate::outage::step::Report>) {
+        let m = &self.deps.metrics;
+        let mut by_state: BTreeMap<&str, i64> = ["up", "down", "shadow", "unknown"]
+            .into_iter()
+            .map(|s| (s, 0))
+            .collect();
+        for d in &report.devices {
+            *by_state.entry(d.state.as_str()).or_default() += 1;
+        }
+        for (state, n) in by_state {
+            m.reachability_devices
+                .get_or_create(&crate::metrics::ReachStateLabel {
+                    state: state.to_string(),
+                })
+                .set(n);
+        }
+        m.reachability_problems.set(report.problems.len() as i64);
+        m.isolated_sites
+            .set(report.sites.iter().filter(|s| s.isolated).count() as i64);
+        *self.reachability.write().unwrap_or_else(|p| p.into_inner()) = report;
     }
 
     /// Advances `DatasourceUnreachable`: present while the datasource fails, firing once it
@@ -996,6 +1157,13 @@ impl Engine {
             resolved = transitions.len(),
             "rules reloaded"
         );
+        if !handles
+            .iter()
+            .any(|h| h.name == crate::outage::OUTAGE_GROUP)
+        {
+            // No outage group any more: nothing is in the shadow of anything.
+            self.shadow.set(Shadow::default());
+        }
         *self.groups.write().unwrap_or_else(|p| p.into_inner()) = handles;
         self.deps.queue.push(transitions);
         if was_running {

@@ -17,6 +17,7 @@
 //! - `queue`: the bounded, ordered transition queue in front of the store
 //! - `endpoint`: HTTP endpoints with their credentials kept out of the URL
 //! - `notifier`: Alertmanager v2
+//! - `outage`: the built-in outage group: isolated sites, provider outages, the poller's network
 //! - `metrics`: self-telemetry
 //! - `api`: HTTP API (`/metrics`, `/api/v1/alerts`, `/api/v1/rules`, `/-/reload`, ...)
 //! - `replay`: rules evaluated over a past range into a store
@@ -39,6 +40,7 @@ pub mod labels;
 pub mod leader;
 pub mod metrics;
 pub mod notifier;
+pub mod outage;
 pub mod queue;
 pub mod replay;
 pub mod rule;

@@ -24,7 +24,7 @@ async fn main() -> ExitCode {
     cli::init_logging(&log);
     let result = match cli.command {
         None => cli::run(cli.run).await,
-        Some(Command::Run(a)) => cli::run(a).await,
+        Some(Command::Run(a)) => cli::run(*a).await,
         Some(Command::CheckRules(a)) => match cli::check_rules(a).await {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::FAILURE,

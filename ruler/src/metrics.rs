@@ -1,5 +1,7 @@
 //! The ruler's own telemetry, rendered at `/metrics` in Prometheus naming: evaluations,
-//! durations, failures, alerts by state, held alerts by reason, transition-queue depth, store and datasource errors.
+//! durations, failures, alerts by state, held alerts by reason, transition-queue depth, store
+//! and datasource errors, the fleet's reachability (devices by state, isolated sites, topology
+//! problems).
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -29,6 +31,11 @@ pub struct StateLabel {
 pub struct HoldLabel {
     pub group: String,
     pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReachStateLabel {
+    pub state: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -65,6 +72,9 @@ pub struct Metrics {
     pub config_last_reload_successful: Gauge,
     pub leader: Gauge,
     pub leader_changes: Counter,
+    pub reachability_devices: Family<ReachStateLabel, Gauge>,
+    pub reachability_problems: Gauge,
+    pub isolated_sites: Gauge,
 }
 
 impl Default for Metrics {
@@ -97,6 +107,9 @@ impl Metrics {
             config_last_reload_successful: Gauge::default(),
             leader: Gauge::default(),
             leader_changes: Counter::default(),
+            reachability_devices: Family::default(),
+            reachability_problems: Gauge::default(),
+            isolated_sites: Gauge::default(),
             registry: Registry::default(),
         };
         r.register(
@@ -198,6 +211,21 @@ impl Metrics {
             "wardflux_ruler_role_changes",
             "Changes of this replica's role (leader, standby, reacquiring)",
             m.leader_changes.clone(),
+        );
+        r.register(
+            "wardflux_ruler_reachability_devices",
+            "Devices by reachability state (up, down, shadow, unknown) at the outage group's last evaluation",
+            m.reachability_devices.clone(),
+        );
+        r.register(
+            "wardflux_ruler_reachability_problems",
+            "Contradictions found in the topology at the outage group's last evaluation",
+            m.reachability_problems.clone(),
+        );
+        r.register(
+            "wardflux_ruler_isolated_sites",
+            "Sites whose every ISP-uplink router is down in its own right",
+            m.isolated_sites.clone(),
         );
         Metrics { registry: r, ..m }
     }

@@ -34,6 +34,14 @@ pub fn alert_spec(group: &Group, rule: &Rule, touch_every: Duration) -> Option<A
             touch_every,
             staleness_budget: rule.staleness_budget.unwrap_or(group.staleness_budget),
         }),
+        RuleKind::Outage(cfg) => Some(AlertSpec {
+            group: group.name.clone(),
+            name: rule.name.clone(),
+            for_: cfg.for_,
+            keep_firing_for: Duration::ZERO,
+            touch_every,
+            staleness_budget: group.staleness_budget,
+        }),
         RuleKind::Record => None,
     }
 }

@@ -84,6 +84,30 @@ fn check_rules_accepts_good_files_and_names_file_line_and_field_in_bad_ones() {
         "{stdout}"
     );
 
+    let outages = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules/outages.yml");
+    let (out, stdout) = check_rules([
+        format!("--outages.file={}", outages.display()).into(),
+        fixture("good.yml"),
+    ]);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(
+            "outages.yml: ok, outage group every 15s, for 30s, topology lookback 86400s, 0 root selectors"
+        ),
+        "{stdout}"
+    );
+    let bad = dir.path().join("outages.yml");
+    std::fs::write(&bad, "outages:\n  provider_outage:\n    min_share: 2\n").unwrap();
+    let (out, stdout) = check_rules([
+        format!("--outages.file={}", bad.display()).into(),
+        fixture("good.yml"),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("outages.yml:3: field \"min_share\": 2 is not within (0, 1]"),
+        "{stdout}"
+    );
+
     let cases = [
         ("bad-expr.yml", "bad-expr.yml:4: group \"fixture-bad-expr\" rule \"Broken\" field \"expr\""),
         ("bad-field.yml", "bad-field.yml:6: invalid YAML: groups[0].rules[0]: unknown field `lables`"),

@@ -1,7 +1,7 @@
 //! `docs/configuration.md` against the code: every field of the exporter's configuration
-//! structs and of the web configuration (read from their source, serde renames applied) and
-//! every long flag of both programs (the shared `--web.*` ones included) must appear in it, so
-//! a new setting cannot ship undocumented.
+//! structs, of the web configuration and of the ruler's outages file (read from their source,
+//! serde renames applied) and every long flag of both programs (the shared `--web.*` ones
+//! included) must appear in it, so a new setting cannot ship undocumented.
 
 use std::path::{Path, PathBuf};
 
@@ -103,6 +103,32 @@ fn every_exporter_config_field_is_documented() {
     assert!(
         checked.iter().any(|f| f == "type")
             && checked.iter().any(|f| f == "max_concurrent_devices"),
+        "field parsing missed known fields: {checked:?}"
+    );
+    let gaps = missing(&checked, &doc);
+    assert!(
+        gaps.is_empty(),
+        "docs/configuration.md does not document {gaps:?}"
+    );
+}
+
+#[test]
+fn every_outages_file_field_is_documented() {
+    let doc = doc();
+    let file = "ruler/src/outage/config.rs";
+    let src = read(file);
+    let mut checked = Vec::new();
+    for s in [
+        "RawFile",
+        "RawOutages",
+        "RawProvider",
+        "RawPoller",
+        "RawSeverities",
+    ] {
+        checked.extend(struct_fields(&src, s, file));
+    }
+    assert!(
+        checked.iter().any(|f| f == "for") && checked.iter().any(|f| f == "min_share_sites"),
         "field parsing missed known fields: {checked:?}"
     );
     let gaps = missing(&checked, &doc);
