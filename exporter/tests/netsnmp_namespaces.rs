@@ -1,16 +1,33 @@
-//! net-snmp `snmpd` agents in network namespaces joined by veth cables: real kernel interfaces
-//! with real counters and real link failures, polled over SNMPv2c and SNMPv3.
+//! net-snmp `snmpd` agents in network namespaces joined by veth cables (built by wardflux-lab,
+//! each device over a management link): real kernel interfaces with real counters and real
+//! link failures, polled over SNMPv2c and SNMPv3.
 //!
-//! Runs as root (CI does). Needs: Debian snmpd, snmp, iproute2.
+//! Runs as root (CI does). Needs: Debian snmpd, snmp, iproute2, lldpd.
 
 mod common;
 
 use std::time::Duration;
 
-use common::{
-    find_sample, if_index, mgmt_link, set_if_alias, snmp_get_v2c, start_snmpd, veth, wait_for,
-    Exporter, Netns, TempDir,
-};
+use common::{find_sample, lab_if_index, snmp_get_v2c, wait_for, Exporter};
+use wardflux_lab::{Description, Lab};
+
+/// Two devices over management links, cabled `R1:a1 <-> R2:b1`, net-snmp with community
+/// `public`; `extra` is more of the description (aliases, SNMP profiles).
+fn two_devices(name: &str, r1: &str, r2: &str, extra1: &str, extra2: &str) -> Lab {
+    let text = format!(
+        "name: {name}\n\
+         snmp:\n  lab: {{version: 2c, community: public}}\n\
+         \x20 v3: {{version: 3, username: wardflux, security_level: authPriv, auth_protocol: SHA,\n\
+         \x20      auth_password: wfx-auth-secret-1, priv_protocol: AES, priv_password: wfx-priv-secret-1}}\n\
+         defaults: {{snmp: lab, lldp: false}}\n\
+         sites:\n  hq:\n    nodes:\n\
+         \x20     {r1}: {{kind: switch, management: true{extra1}}}\n\
+         \x20     {r2}: {{kind: switch, management: true{extra2}}}\n\
+         links:\n  - endpoints: [\"{r1}:a1\", \"{r2}:b1\"]\n"
+    );
+    let d = Description::parse(&format!("{name}.yml"), &text).expect("lab description");
+    Lab::build(&d).unwrap_or_else(|e| panic!("lab: {e}"))
+}
 
 const IF_OPER_STATUS: &str = "1.3.6.1.2.1.2.2.1.8";
 const IF_ADMIN_STATUS: &str = "1.3.6.1.2.1.2.2.1.7";
@@ -48,17 +65,16 @@ fn agent_u64(addr: &str, oid: &str) -> u64 {
 
 #[test]
 fn udp_traffic_across_a_veth_moves_ifhcinoctets() {
-    let dir = TempDir::new("netns-traffic");
-    let r1 = Netns::new("tr1");
-    let mut r2 = Netns::new("tr2");
-    veth(&r1, "a1", &r2, "b1");
-    r1.ip(&["addr", "add", "169.254.200.1/30", "dev", "a1"]);
-    r2.ip(&["addr", "add", "169.254.200.2/30", "dev", "b1"]);
-    let mgmt = mgmt_link(&r2);
-    let agent = start_snmpd(&mut r2, mgmt, dir.path(), "");
-    let b1 = if_index(&r2, "b1");
-    set_if_alias(&r2, b1, "Uplink_to_Core");
-
+    let lab = two_devices(
+        "nstraffic",
+        "R1",
+        "BRANCH-RTR-02",
+        "",
+        ", aliases: {b1: Uplink_to_Core}",
+    );
+    let agent = lab.address("BRANCH-RTR-02").unwrap().to_string();
+    let b1 = lab_if_index(&lab, "BRANCH-RTR-02", "b1");
+    let b1_addr = lab.plan().cables[0].b_addr;
     let mut ex = Exporter::start(&v2_config(&[("BRANCH-RTR-02", &agent)]), &[]);
     ex.wait_devices_up(&["BRANCH-RTR-02"], Duration::from_secs(60));
     let samples = ex.metrics();
@@ -74,11 +90,14 @@ fn udp_traffic_across_a_veth_moves_ifhcinoctets() {
 
     // 50 UDP datagrams of 1,400 bytes each arrive on b1 (bash's /dev/udp, so no extra tool).
     let sent: u64 = 50 * 1400;
-    common::run(r1.cmd("bash").args([
-        "-c",
-        "payload=$(head -c 1400 /dev/zero | tr '\\0' x); \
-         for i in $(seq 50); do printf '%s' \"$payload\" > /dev/udp/169.254.200.2/9; done",
-    ]));
+    common::run(
+        std::process::Command::new("ip")
+            .args(["netns", "exec", lab.netns("R1").unwrap(), "bash", "-c"])
+            .arg(format!(
+                "payload=$(head -c 1400 /dev/zero | tr '\\0' x); \
+                 for i in $(seq 50); do printf '%s' \"$payload\" > /dev/udp/{b1_addr}/9; done"
+            )),
+    );
     // The agent refreshes its interface cache on its own schedule; wait until it reports the
     // traffic, then one full poll later the exporter must serve at least that.
     let oid = format!("{IF_HC_IN_OCTETS}.{b1}");
@@ -101,17 +120,17 @@ fn udp_traffic_across_a_veth_moves_ifhcinoctets() {
 
 #[test]
 fn link_down_shows_ifoperstatus_2_within_one_poll() {
-    let dir = TempDir::new("netns-linkdown");
-    let mut r1 = Netns::new("ld1");
-    let mut r2 = Netns::new("ld2");
-    veth(&r1, "a1", &r2, "b1");
-    let m1 = mgmt_link(&r1);
-    let m2 = mgmt_link(&r2);
-    let agent1 = start_snmpd(&mut r1, m1, dir.path(), "");
-    let agent2 = start_snmpd(&mut r2, m2, dir.path(), "");
-    let a1 = if_index(&r1, "a1");
-    let b1 = if_index(&r2, "b1");
-    set_if_alias(&r1, a1, "Magti_Internet");
+    let mut lab = two_devices(
+        "nslinkdown",
+        "BRANCH-RTR-01",
+        "CORE-SW-01",
+        ", aliases: {a1: Magti_Internet}",
+        "",
+    );
+    let agent1 = lab.address("BRANCH-RTR-01").unwrap().to_string();
+    let agent2 = lab.address("CORE-SW-01").unwrap().to_string();
+    let a1 = lab_if_index(&lab, "BRANCH-RTR-01", "a1");
+    let b1 = lab_if_index(&lab, "CORE-SW-01", "b1");
 
     let mut ex = Exporter::start(
         &v2_config(&[("BRANCH-RTR-01", &agent1), ("CORE-SW-01", &agent2)]),
@@ -121,7 +140,7 @@ fn link_down_shows_ifoperstatus_2_within_one_poll() {
     assert_eq!(served(&ex, "ifOperStatus", "BRANCH-RTR-01", a1), Some(1));
     assert_eq!(served(&ex, "ifOperStatus", "CORE-SW-01", b1), Some(1));
 
-    r1.ip(&["link", "set", "a1", "down"]);
+    lab.cut("BRANCH-RTR-01", "a1").expect("cut a1");
     // Once the agents report the failure, the next full poll must show it on /metrics.
     let a1_oid = format!("{IF_OPER_STATUS}.{a1}");
     let b1_oid = format!("{IF_OPER_STATUS}.{b1}");
@@ -150,15 +169,8 @@ fn link_down_shows_ifoperstatus_2_within_one_poll() {
 
 #[test]
 fn snmpv3_authpriv_user_works_and_a_wrong_password_is_reported() {
-    let dir = TempDir::new("netns-v3");
-    let mut r1 = Netns::new("v3");
-    let mgmt = mgmt_link(&r1);
-    let agent = start_snmpd(
-        &mut r1,
-        mgmt,
-        dir.path(),
-        "createUser wardflux SHA wfx-auth-secret-1 AES wfx-priv-secret-1\nrouser wardflux authPriv",
-    );
+    let lab = two_devices("nsv3", "CORE-SW-01", "PEER", ", snmp: [v3, lab]", "");
+    let agent = lab.address("CORE-SW-01").unwrap().to_string();
     let config = format!(
         "poll_interval: 1s\ndiscovery_interval: 1h\ntimeout: 1s\nretries: 1\n\
          auths:\n\

@@ -14,7 +14,8 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{find_sample, mgmt_link, start_snmpd, Exporter, Netns, Snmpsim, TempDir};
+use common::{find_sample, Exporter, Snmpsim, TempDir};
+use wardflux_lab::{Description, Lab};
 
 const REC: &str = "network/switch/cisco-c3750";
 /// Communities the recording is served under; secrets every output is searched for.
@@ -460,15 +461,21 @@ fn startup_with_the_inventory_down_polls_the_static_targets_then_the_rows() {
 fn snmpv3_rows_use_a_named_auth_and_rows_without_community_the_default() {
     const V3_AUTH: &str = "wfx-sql-v3-auth-1";
     const V3_PRIV: &str = "wfx-sql-v3-priv-1";
-    let dir = TempDir::new("targets-sql-v3");
-    let mut ns = Netns::new("sqlv3");
-    let mgmt = mgmt_link(&ns);
-    start_snmpd(
-        &mut ns,
-        mgmt,
-        dir.path(),
-        &format!("createUser wardflux SHA {V3_AUTH} AES {V3_PRIV}\nrouser wardflux authPriv"),
-    );
+    // One agent answering SNMPv3 authPriv and v1/v2c `public`, over a management link.
+    let lab = Lab::build(
+        &Description::parse(
+            "sqlv3.yml",
+            &format!(
+                "name: sqlv3\n\
+                 snmp:\n  v2: {{version: 2c, community: public}}\n\
+                 \x20 v3: {{version: 3, username: wardflux, auth_password: {V3_AUTH}, priv_password: {V3_PRIV}}}\n\
+                 sites:\n  hq:\n    nodes:\n      CORE: {{kind: switch, management: true, snmp: [v3, v2]}}\n"
+            ),
+        )
+        .expect("lab description"),
+    )
+    .unwrap_or_else(|e| panic!("lab: {e}"));
+    let mgmt = lab.address("CORE").unwrap();
     let db = PgDb::create();
     db.exec(&format!(
         "CREATE TABLE standalone_devices (name text, ip inet, snmp_version text,

@@ -69,8 +69,16 @@ fn snmpd_conf(plan: &Plan, n: &PlanNode, dir: &Path) -> String {
         site = n.node.site,
         sock = dir.join("agentx.sock").display(),
     );
-    match &n.node.snmp {
-        Snmp::V2c { community } => s.push_str(&format!("rocommunity {community}\n")),
+    for snmp in std::iter::once(&n.node.snmp).chain(&n.node.snmp_also) {
+        s.push_str(&snmp_access(snmp));
+    }
+    s
+}
+
+/// snmpd.conf lines that let one profile read.
+fn snmp_access(snmp: &Snmp) -> String {
+    match snmp {
+        Snmp::V2c { community } => format!("rocommunity {community}\n"),
         Snmp::V3 {
             username,
             security_level,
@@ -79,19 +87,18 @@ fn snmpd_conf(plan: &Plan, n: &PlanNode, dir: &Path) -> String {
             priv_protocol,
             priv_password,
         } => match security_level.as_str() {
-            "noAuthNoPriv" => s.push_str(&format!("createUser {username}\nrouser {username} noauth\n")),
-            "authNoPriv" => s.push_str(&format!(
+            "noAuthNoPriv" => format!("createUser {username}\nrouser {username} noauth\n"),
+            "authNoPriv" => format!(
                 "createUser {username} {auth_protocol} {}\nrouser {username} auth\n",
                 auth_password.as_deref().unwrap_or_default()
-            )),
-            _ => s.push_str(&format!(
+            ),
+            _ => format!(
                 "createUser {username} {auth_protocol} {} {priv_protocol} {}\nrouser {username} priv\n",
                 auth_password.as_deref().unwrap_or_default(),
                 priv_password.as_deref().unwrap_or_default()
-            )),
+            ),
         },
     }
-    s
 }
 
 /// Start a device's agent (snmpd or snmpsimd) and return at once; [`finish_agent`] waits for

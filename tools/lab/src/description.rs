@@ -109,7 +109,7 @@ struct RawNode {
     #[serde(default)]
     management: bool,
     role: Option<String>,
-    snmp: Option<String>,
+    snmp: Option<OneOrMany>,
     lldp: Option<bool>,
     recording: Option<String>,
     #[serde(default)]
@@ -118,6 +118,15 @@ struct RawNode {
     aliases: BTreeMap<String, String>,
     #[serde(default)]
     labels: BTreeMap<String, String>,
+}
+
+/// `snmp: lab_v2` or `snmp: [core_v3, lab_v2]` (the agent answers each; the exporter uses the
+/// first).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
 }
 
 #[derive(Debug, Deserialize)]
@@ -174,6 +183,9 @@ pub struct Node {
     pub snmp: Snmp,
     /// Name of the SNMP profile (the exporter's `auths` key).
     pub snmp_profile: String,
+    /// More profiles the agent answers to (`snmp: [first, more...]`).
+    #[serde(default)]
+    pub snmp_also: Vec<Snmp>,
     /// lldpd as snmpd's AgentX sub-agent on the device's cabled ports.
     pub lldp: bool,
     /// Path inside snmpsim-data without extension (`network/switch/cisco-c3750`).
@@ -398,15 +410,9 @@ impl Checker<'_> {
                     format!("no SNMP profile {p:?} (define it under `snmp:`)"),
                 ))
             }
-            Some(p) => p.clone(),
-            None if profiles.len() == 1 => profiles.keys().next().cloned().unwrap_or_default(),
-            None => {
-                return Err(self.err(
-                    &["snmp"],
-                    "defaults.snmp".into(),
-                    "several SNMP profiles: say which one devices use by default",
-                ))
-            }
+            Some(p) => Some(p.clone()),
+            None if profiles.len() == 1 => profiles.keys().next().cloned(),
+            None => None,
         };
         let default_lldp = raw.defaults.lldp.unwrap_or(true);
         if raw.sites.is_empty() {
@@ -650,7 +656,7 @@ impl Checker<'_> {
         name: &str,
         n: &RawNode,
         profiles: &BTreeMap<String, Snmp>,
-        default_profile: &str,
+        default_profile: &Option<String>,
         default_lldp: bool,
     ) -> Result<Node, DescriptionError> {
         let field = |f: &str| format!("sites.{site}.nodes.{name}.{f}");
@@ -684,13 +690,43 @@ impl Checker<'_> {
                 ))
             }
         };
-        let snmp_profile = n.snmp.clone().unwrap_or(default_profile.to_string());
-        let Some(snmp) = profiles.get(&snmp_profile).cloned() else {
+        let names: Vec<String> = match &n.snmp {
+            None => match default_profile {
+                Some(p) => vec![p.clone()],
+                None => {
+                    return Err(err(
+                        "snmp",
+                        "several SNMP profiles: name this node's, or set `defaults.snmp`".into(),
+                    ))
+                }
+            },
+            Some(OneOrMany::One(p)) => vec![p.clone()],
+            Some(OneOrMany::Many(v)) if v.is_empty() => {
+                return Err(err("snmp", "name at least one SNMP profile".into()))
+            }
+            Some(OneOrMany::Many(v)) => v.clone(),
+        };
+        let mut found = Vec::new();
+        for p in &names {
+            match profiles.get(p) {
+                Some(x) => found.push(x.clone()),
+                None => {
+                    return Err(err(
+                        "snmp",
+                        format!("no SNMP profile {p:?} (define it under `snmp:`)"),
+                    ))
+                }
+            }
+        }
+        let snmp_profile = names[0].clone();
+        let snmp = found.remove(0);
+        let snmp_also = found;
+        if kind == Kind::Recording && !snmp_also.is_empty() {
             return Err(err(
                 "snmp",
-                format!("no SNMP profile {snmp_profile:?} (define it under `snmp:`)"),
+                "a recording answers one SNMPv2c community".into(),
             ));
-        };
+        }
         match kind {
             Kind::Router if n.uplinks.is_empty() => {
                 return Err(err(
@@ -835,6 +871,7 @@ impl Checker<'_> {
             role: n.role.clone(),
             snmp,
             snmp_profile,
+            snmp_also,
             lldp: kind != Kind::Recording && n.lldp.unwrap_or(default_lldp),
             recording,
             uplinks,
