@@ -45,6 +45,8 @@ pub struct App {
     /// With shards: the targets of the other shards (reachability takes them as possibly
     /// answering; see `topology::reach`).
     foreign: Mutex<Arc<Vec<Arc<TargetMeta>>>>,
+    /// The reachability problems last logged (each is logged once per change).
+    problems_logged: Mutex<Vec<String>>,
 }
 
 /// How long reachability waits after a change before it runs, so that the devices of one
@@ -83,6 +85,7 @@ impl App {
             apply_lock: Mutex::new(()),
             reach: Mutex::new(Arc::default()),
             foreign: Mutex::new(Arc::default()),
+            problems_logged: Mutex::new(Vec::new()),
         })
     }
 
@@ -385,8 +388,14 @@ impl App {
         let new = Arc::new(reach::build(&views, own, &topo, &cfg));
         let old = std::mem::replace(&mut *lock(&self.reach), new.clone());
         let ch = reach::changes(&old, &new);
-        for p in &ch.new_problems {
-            warn!(problem = %p, "topology contradicts itself; reachability goes on without that part");
+        // Problems are logged once the view is complete (every device visited once): while
+        // discovery is still filling in, links to devices not yet discovered come and go.
+        if new.devices.values().all(|d| d.state != State::Unknown) {
+            let mut logged = lock(&self.problems_logged);
+            for p in new.problems.iter().filter(|p| !logged.contains(p)) {
+                warn!(problem = %p, "topology contradicts itself; reachability goes on without that part");
+            }
+            *logged = new.problems.clone();
         }
         for text in &ch.isolated {
             warn!(site_status = %text, "site cut off");

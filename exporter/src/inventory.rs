@@ -363,3 +363,66 @@ impl Inventory {
         self.devices.write().unwrap_or_else(|p| p.into_inner())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn meta(name: &str) -> Arc<TargetMeta> {
+        Arc::new(TargetMeta {
+            name: Arc::from(name),
+            address: "127.0.0.1:161".into(),
+            auth_name: "lab".into(),
+            labels: Arc::default(),
+        })
+    }
+
+    /// Whether a wake-up is pending (the notification is taken).
+    async fn woke(inv: &Inventory) -> bool {
+        // A pending notification completes on the first poll; nothing waits on the clock.
+        tokio::time::timeout(Duration::ZERO, inv.reach_changed())
+            .await
+            .is_ok()
+    }
+
+    #[tokio::test]
+    async fn reachability_wakes_on_health_state_discovery_and_device_set_changes_only() {
+        let inv = Inventory::new();
+        assert!(!woke(&inv).await);
+        inv.upsert_target(meta("A"));
+        assert!(woke(&inv).await, "a new device");
+        assert!(!woke(&inv).await, "one change, one wake-up");
+        inv.upsert_target(meta("A"));
+        assert!(!woke(&inv).await, "the same target again");
+        inv.update("A", |d| d.health.requests += 10);
+        assert!(!woke(&inv).await, "counters are not reachability");
+        inv.update("A", |d| {
+            d.health.up = true;
+            d.health.polls = 1;
+        });
+        assert!(woke(&inv).await, "first visit: unknown -> up");
+        inv.update("A", |d| d.health.polls += 1);
+        assert!(!woke(&inv).await, "still up");
+        inv.update("A", |d| d.health.up = false);
+        assert!(woke(&inv).await, "up -> down");
+        let inv_of = |name| {
+            Arc::new(DeviceInventory::build(
+                &meta(name),
+                SystemInfo::default(),
+                vec![],
+                &Classifier::embedded_default(),
+                1.0,
+            ))
+        };
+        inv.update("A", |d| d.inventory = Some(inv_of("A")));
+        assert!(
+            woke(&inv).await,
+            "a new discovery (neighbours, classification)"
+        );
+        inv.touch_reach();
+        assert!(woke(&inv).await, "config or other shards");
+        inv.retain(&std::collections::HashSet::new());
+        assert!(woke(&inv).await, "a device removed");
+    }
+}

@@ -292,11 +292,10 @@ fn prepare(
     }
 }
 
-/// What changed between two runs, worth one log line each: problems that appeared, sites
-/// cut off and back.
+/// What changed between two runs, worth one log line each: sites cut off (or cut off
+/// differently) and sites back.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Changes {
-    pub new_problems: Vec<String>,
     pub isolated: Vec<String>,
     pub restored: Vec<String>,
 }
@@ -308,12 +307,6 @@ pub fn changes(old: &Reach, new: &Reach) -> Changes {
     let now_isolated: BTreeMap<&str, &SiteReach> =
         new.isolated().map(|s| (s.name.as_str(), s)).collect();
     Changes {
-        new_problems: new
-            .problems
-            .iter()
-            .filter(|p| !old.problems.contains(p))
-            .cloned()
-            .collect(),
         isolated: now_isolated
             .iter()
             .filter(|(n, s)| was_isolated.get(*n).is_none_or(|o| o.text != s.text))

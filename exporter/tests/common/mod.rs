@@ -27,6 +27,7 @@ const TOOLS: &[(&str, &str)] = &[
     ("snmpset", "Debian package snmp"),
     ("snmpd", "Debian package snmpd"),
     ("ip", "Debian package iproute2"),
+    ("sysctl", "Debian package procps"),
     ("ping", "Debian package iputils-ping"),
     ("bzcat", "Debian package bzip2"),
     ("victoria-metrics", "Debian package victoria-metrics"),
