@@ -366,7 +366,7 @@ impl GroupRuntime {
             .collect();
         let stepped = crate::outage::run::step(&seen, cfg, rules, now);
         out.transitions = stepped.transitions;
-        let shadow = Shadow::new(stepped.shadow.device_map());
+        let shadow = stepped.shadow.context();
         for rr in &mut self.rules {
             out.notify.extend(notifications(
                 &mut rr.alerts,

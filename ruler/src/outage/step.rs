@@ -495,8 +495,6 @@ pub fn human(secs: f64) -> String {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Shadow {
     pub all: Option<Episode>,
-    /// Every device of the fleet, when `all` is set.
-    pub everyone: Vec<String>,
     pub devices: BTreeMap<String, Episode>,
     /// Router -> (provider, its outage row).
     pub uplinks: BTreeMap<String, (String, Episode)>,
@@ -515,9 +513,6 @@ impl Shadow {
             all: firing.get(&(POLLER_NETWORK_LOST, String::new())).cloned(),
             ..Shadow::default()
         };
-        if s.all.is_some() {
-            s.everyone = fleet.devices.iter().map(|d| d.name.clone()).collect();
-        }
         for i in &v.isolated {
             if let Some(ep) = firing.get(&(SITE_ISOLATED, i.site.clone())) {
                 for d in i.routers.iter().chain(&i.cut_off) {
@@ -544,40 +539,19 @@ impl Shadow {
         s
     }
 
-    /// The outage row an alert of another rule with these labels is caused by.
-    pub fn cause_of(&self, labels: &Labels) -> Option<Episode> {
-        if let Some(all) = &self.all {
-            return Some(all.clone());
-        }
-        let device = labels.get("device")?;
-        if let Some(ep) = self.devices.get(device) {
-            return Some(ep.clone());
-        }
-        let (provider, ep) = self.uplinks.get(device)?;
-        let name = labels.get(ALERT_NAME).map(String::as_str).unwrap_or("");
-        let own = labels.get("isp_provider").is_none_or(|p| p == provider);
-        (PROVIDER_CHILDREN.contains(&name) && own).then(|| ep.clone())
-    }
-
     pub fn is_empty(&self) -> bool {
         self.all.is_none() && self.devices.is_empty() && self.uplinks.is_empty()
     }
 
-    /// Device -> row, for a context keyed by device alone: the poller's row for every
-    /// device, else a site's row for its devices, else the provider's row for its routers.
-    pub fn device_map(&self) -> BTreeMap<String, Episode> {
-        if let Some(all) = &self.all {
-            return self
-                .everyone
-                .iter()
-                .map(|d| (d.clone(), all.clone()))
-                .collect();
+    /// The engine's shadow context: a site's row for its devices, the provider's row for its
+    /// routers' uplink alerts ([`PROVIDER_CHILDREN`]), the poller's row for everything.
+    pub fn context(&self) -> crate::shadow::Shadow {
+        let ctx = crate::shadow::Shadow::new(self.devices.clone())
+            .with_uplinks(self.uplinks.clone(), &PROVIDER_CHILDREN);
+        match &self.all {
+            Some(all) => ctx.covering_all(all.clone()),
+            None => ctx,
         }
-        let mut out = self.devices.clone();
-        for (r, (_, ep)) in &self.uplinks {
-            out.entry(r.clone()).or_insert_with(|| ep.clone());
-        }
-        out
     }
 }
 
@@ -588,6 +562,30 @@ pub struct Report {
     pub devices: Vec<DeviceReport>,
     pub sites: Vec<SiteReport>,
     pub problems: Vec<String>,
+}
+
+/// The analysis' problems as lines to log and serve. Neighbours nobody polls (phones, access
+/// points, the provider's end) are common: they make one line, not one per link.
+fn problems(list: &[wardflux_reach::Problem]) -> Vec<String> {
+    let mut unknown = BTreeSet::new();
+    let mut out = Vec::new();
+    for p in list {
+        match p {
+            wardflux_reach::Problem::UnknownDevice { name, .. } => {
+                unknown.insert(name.clone());
+            }
+            other => out.push(other.to_string()),
+        }
+    }
+    if !unknown.is_empty() {
+        let names: Vec<String> = unknown.into_iter().collect();
+        out.push(format!(
+            "links to {} device(s) no exporter polls are ignored: {}",
+            names.len(),
+            self::names(&names)
+        ));
+    }
+    out
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -632,7 +630,7 @@ impl Report {
                     cut_off: s.cut_off.iter().map(name).collect(),
                 })
                 .collect(),
-            problems: a.problems.iter().map(|p| p.to_string()).collect(),
+            problems: problems(&a.problems),
         }
     }
 }

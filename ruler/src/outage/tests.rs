@@ -420,82 +420,87 @@ fn shadow_puts_a_sites_devices_under_its_row_and_isp_alerts_under_the_provider()
         ),
     ]
     .into();
-    let s = Shadow::build(&fleet, &v, &Default::default(), &firing);
+    let s = Shadow::build(&fleet, &v, &Default::default(), &firing).context();
     let labels = |pairs: &[(&str, &str)]| -> Labels {
         pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
     };
-    let cause = |pairs: &[(&str, &str)]| s.cause_of(&labels(pairs)).map(|e| e.fingerprint);
+    let cause = |pairs: &[(&str, &str)]| {
+        s.root_of(&labels(pairs), "wardflux-interface-alerts")
+            .map(|e| e.fingerprint.clone())
+    };
     let site = Some("SiteIsolated/batumi".to_string());
     let magti = Some("ProviderOutage/Magti".to_string());
-    assert_eq!(
-        cause(&[
-            ("alertname", "DeviceSnmpUnreachable"),
-            ("device", "BATUMI-SW")
-        ]),
-        site
-    );
-    assert_eq!(
-        cause(&[
-            ("alertname", "DeviceSnmpUnreachable"),
-            ("device", "BATUMI-RTR")
-        ]),
-        site
-    );
-    assert_eq!(
-        cause(&[
-            ("alertname", "IspUplinkDownBackupWorking"),
-            ("device", "GORI-RTR"),
-            ("isp_provider", "Magti")
-        ]),
-        magti
-    );
-    assert_eq!(
-        cause(&[
-            ("alertname", "IspUplinkDownBackupWorking"),
-            ("device", "GORI-RTR"),
-            ("isp_provider", "Silknet")
-        ]),
-        None,
-        "another provider's uplink is not this outage"
-    );
-    assert_eq!(
-        cause(&[("alertname", "CriticalTrunkDown"), ("device", "GORI-RTR")]),
-        None
-    );
-    assert_eq!(
-        cause(&[
-            ("alertname", "DeviceSnmpUnreachable"),
-            ("device", "HQ-CORE")
-        ]),
-        None
-    );
-    assert_eq!(
-        s.device_map()
-            .get("BATUMI-SW")
-            .map(|e| e.fingerprint.as_str()),
-        Some("SiteIsolated/batumi")
-    );
-    assert_eq!(
-        s.device_map()
-            .get("GORI-RTR")
-            .map(|e| e.fingerprint.as_str()),
-        Some("ProviderOutage/Magti")
-    );
-    // The poller's row covers everything.
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a Option<String>);
+    let cases: [Case; 7] = [
+        (
+            &[
+                ("alertname", "DeviceSnmpUnreachable"),
+                ("device", "BATUMI-SW"),
+            ],
+            &site,
+        ),
+        (
+            &[
+                ("alertname", "DeviceSnmpUnreachable"),
+                ("device", "BATUMI-RTR"),
+            ],
+            &site,
+        ),
+        (
+            &[
+                ("alertname", "IspUplinkDownBackupWorking"),
+                ("device", "GORI-RTR"),
+                ("isp_provider", "Magti"),
+            ],
+            &magti,
+        ),
+        (
+            &[("alertname", "IspTotalOutage"), ("device", "GORI-RTR")],
+            &magti,
+        ),
+        // Another provider's uplink is not this outage, nor are the router's other alerts.
+        (
+            &[
+                ("alertname", "IspUplinkDownBackupWorking"),
+                ("device", "GORI-RTR"),
+                ("isp_provider", "Silknet"),
+            ],
+            &None,
+        ),
+        (
+            &[("alertname", "CriticalTrunkDown"), ("device", "GORI-RTR")],
+            &None,
+        ),
+        (
+            &[
+                ("alertname", "DeviceSnmpUnreachable"),
+                ("device", "HQ-CORE"),
+            ],
+            &None,
+        ),
+    ];
+    for (l, want) in cases {
+        assert_eq!(&cause(l), want, "{l:?}");
+    }
+    // The poller's row covers everything, with a device label or not.
     let all = [(
         (POLLER_NETWORK_LOST, String::new()),
         ep(POLLER_NETWORK_LOST, ""),
     )]
     .into();
-    let s = Shadow::build(&fleet, &v, &Default::default(), &all);
-    assert_eq!(
-        s.cause_of(&labels(&[("device", "HQ-CORE")]))
-            .map(|e| e.alert_name),
-        Some(POLLER_NETWORK_LOST.to_string())
-    );
+    let s = Shadow::build(&fleet, &v, &Default::default(), &all).context();
+    for l in [
+        labels(&[("device", "HQ-CORE")]),
+        labels(&[("alertname", "X")]),
+    ] {
+        assert_eq!(
+            s.root_of(&l, "g").map(|e| e.alert_name.as_str()),
+            Some(POLLER_NETWORK_LOST)
+        );
+    }
 }
 
 #[test]
@@ -523,6 +528,8 @@ fn a_topology_that_contradicts_itself_never_hides_a_down_device() {
     // A loop, a self link and a link to a device nobody polls.
     b.link("BATUMI-SW", "BATUMI-SW");
     b.link("BATUMI-SW", "PHONE-7");
+    b.link("BATUMI-RTR", "PHONE-7");
+    b.link("BATUMI-RTR", "AP-1");
     b.link("HQ-CORE", "BATUMI-SW");
     let fleet = Fleet::from_answers(&b.a, &cfg());
     let a = analyse(&fleet.input());
@@ -534,8 +541,10 @@ fn a_topology_that_contradicts_itself_never_hides_a_down_device() {
         .unwrap();
     assert_eq!(sw.state, State::Down, "{report:?}");
     assert!(
-        report.problems.iter().any(|p| p.contains("PHONE-7")),
-        "{:?}",
+        report.problems.contains(
+            &"links to 2 device(s) no exporter polls are ignored: AP-1, PHONE-7".to_string()
+        ),
+        "one line for every unpolled neighbour: {:?}",
         report.problems
     );
     assert!(report.problems.iter().any(|p| p.contains("to itself")));
