@@ -564,6 +564,7 @@ mod tests {
             d.values = Some(Arc::new(PollValues {
                 counters,
                 markers: ChangeMarkers::default(),
+                health: Vec::new(),
                 at: 11.0,
             }));
             d.health.up = true;

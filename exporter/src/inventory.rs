@@ -57,6 +57,8 @@ pub struct DeviceInventory {
     pub discovered_at: f64,
     /// LLDP/CDP neighbours, the device's own LLDP chassis id and LAG members (topology).
     pub neighbors: Arc<crate::topology::Neighborhood>,
+    /// CPU and memory rows found (device health MIBs) and the OIDs their poll GETs.
+    pub health: Arc<crate::mib::health::HealthPlan>,
 }
 
 impl DeviceInventory {
@@ -87,6 +89,7 @@ impl DeviceInventory {
             plan,
             discovered_at,
             neighbors: Arc::default(),
+            health: Arc::default(),
         }
     }
 
@@ -95,6 +98,7 @@ impl DeviceInventory {
         let infos = self.interfaces.iter().map(|e| e.info.clone()).collect();
         DeviceInventory {
             neighbors: self.neighbors.clone(),
+            health: self.health.clone(),
             ..DeviceInventory::build(
                 target,
                 self.system.clone(),
@@ -209,6 +213,8 @@ fn interface_labels(target: &TargetMeta, info: &InterfaceInfo, class: &Classific
 pub struct PollValues {
     pub counters: Vec<Counters>,
     pub markers: ChangeMarkers,
+    /// Device health values, parallel to the discovery's `health.series`.
+    pub health: Vec<Option<i128>>,
     /// Unix seconds.
     pub at: f64,
 }

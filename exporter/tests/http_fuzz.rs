@@ -138,6 +138,7 @@ fn app() -> Arc<App> {
             e.values = Some(Arc::new(PollValues {
                 counters,
                 markers: ChangeMarkers::default(),
+                health: Vec::new(),
                 at: 11.0,
             }));
             e.health.up = d != 2;
