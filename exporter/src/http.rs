@@ -633,6 +633,7 @@ mod tests {
             d.values = Some(Arc::new(PollValues {
                 counters,
                 markers: ChangeMarkers::default(),
+                health: Vec::new(),
                 at: 11.0,
                 ..PollValues::default()
             }));

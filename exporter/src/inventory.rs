@@ -60,6 +60,8 @@ pub struct DeviceInventory {
     /// The poll interval these interfaces are polled at (zero until the poller sets it):
     /// with it, which 32-bit counters can wrap more than once between two polls.
     pub poll_interval: std::time::Duration,
+    /// CPU and memory rows found (device health MIBs) and the OIDs their poll GETs.
+    pub health: Arc<crate::mib::health::HealthPlan>,
 }
 
 impl DeviceInventory {
@@ -91,6 +93,7 @@ impl DeviceInventory {
             discovered_at,
             neighbors: Arc::default(),
             poll_interval: std::time::Duration::ZERO,
+            health: Arc::default(),
         }
     }
 
@@ -100,6 +103,7 @@ impl DeviceInventory {
         DeviceInventory {
             neighbors: self.neighbors.clone(),
             poll_interval: self.poll_interval,
+            health: self.health.clone(),
             ..DeviceInventory::build(
                 target,
                 self.system.clone(),
@@ -220,6 +224,8 @@ pub struct PollValues {
     /// Answers of a type no number could be read from, per `POLLED` slot, in this poll.
     pub mismatches: [u32; if_mib::POLLED.len()],
     pub markers: ChangeMarkers,
+    /// Device health values, parallel to the discovery's `health.series`.
+    pub health: Vec<Option<i128>>,
     /// Unix seconds.
     pub at: f64,
 }

@@ -7,6 +7,7 @@
 //! - [`mib`]: MIB tables decoded into plain types (system, IF-MIB, EtherLike, LLDP, CDP).
 //! - [`classify`]: YAML rules naming each interface's role, ISP and criticality.
 //! - [`inventory`]: the in-memory snapshot of every device, its interfaces and counters.
+//! - [`health`]: device health (CPU, memory) discovery walk and poll GET.
 //! - [`poller`]: discovery and counter polling schedules that fill the inventory.
 //! - [`status`]: fast status polls of critical interfaces between counter polls.
 //! - [`notify`]: SNMP notifications (linkDown, linkUp, ...) received as poll triggers.
@@ -21,6 +22,7 @@
 pub mod app;
 pub mod classify;
 pub mod config;
+pub mod health;
 pub mod http;
 pub mod inventory;
 pub mod invstore;

@@ -53,8 +53,11 @@ pub async fn discover<C: SnmpClient>(
     let neighbors =
         crate::topology::discover::walk_neighbors(client, &target.name, &infos, limits).await;
     // -- end topology
+    // -- health: CPU and memory tables; a device without them gets an empty plan.
+    let health = crate::health::discover(client, &target.name, limits).await;
     let mut inv = DeviceInventory::build(target, system, infos, classifier, unix_now());
     inv.neighbors = Arc::new(neighbors);
+    inv.health = health;
     Ok(inv)
 }
 
@@ -82,11 +85,14 @@ pub async fn poll<C: SnmpClient>(
             }
         }
     }
+    // -- health: its own small GET, none for a device without health rows.
+    let health = crate::health::poll(client, &inv.health, limits).await;
     Ok(PollValues {
         counters,
         narrow,
         mismatches,
         markers,
+        health,
         at: unix_now(),
         ..PollValues::default()
     })
@@ -904,6 +910,53 @@ mod tests {
         assert_eq!(vals.counters[1][slot("ifOperStatus")], Some(2));
         assert_eq!(vals.markers.sys_uptime, Some(5000));
         assert_eq!(vals.markers.if_number, Some(2));
+    }
+
+    #[tokio::test]
+    async fn health_mibs_cost_one_discovery_request_when_absent_and_one_poll_get_when_present() {
+        // IF-MIB only: the health walk is one request at discovery, nothing on the poll.
+        let mut agent = FakeAgent::new(router());
+        let mut limits = limits();
+        let inv = discover_fake(&mut agent, &mut limits).await.unwrap();
+        assert!(inv.health.oids.is_empty());
+        let before = agent.stats.requests;
+        let vals = poll(&mut agent, &inv, &mut limits).await.unwrap();
+        assert_eq!(
+            agent.stats.requests - before,
+            1,
+            "IF-MIB-only poll is one GET"
+        );
+        assert!(vals.health.is_empty());
+        let mut with_health = router();
+        let cpm = |c: u32| o(&format!("1.3.6.1.4.1.9.9.109.1.1.1.1.{c}.1"));
+        with_health.insert(cpm(2), Value::Integer(1001));
+        with_health.insert(cpm(7), Value::Unsigned32(12));
+        with_health.insert(cpm(8), Value::Unsigned32(9));
+        with_health.insert(
+            o("1.3.6.1.2.1.47.1.1.1.1.7.1001"),
+            Value::OctetString(b"CPU 0".to_vec()),
+        );
+        with_health.insert(
+            o("1.3.6.1.4.1.9.9.48.1.1.1.2.1"),
+            Value::OctetString(b"Processor".to_vec()),
+        );
+        with_health.insert(o("1.3.6.1.4.1.9.9.48.1.1.1.5.1"), Value::Unsigned32(30));
+        with_health.insert(o("1.3.6.1.4.1.9.9.48.1.1.1.6.1"), Value::Unsigned32(70));
+        let mut agent2 = FakeAgent::new(with_health);
+        let inv2 = discover_fake(&mut agent2, &mut limits).await.unwrap();
+        // The same discovery plus the CPUs' entPhysicalName GET.
+        assert_eq!(agent2.stats.requests, before + 1);
+        assert_eq!(inv2.health.series.len(), 4);
+        assert!(inv2.health.series[0]
+            .labels
+            .contains("entPhysicalName=\"CPU 0\""));
+        let vals = poll(&mut agent2, &inv2, &mut limits).await.unwrap();
+        assert_eq!(
+            agent2.stats.requests - before - 1,
+            2,
+            "one GET more per poll"
+        );
+        assert_eq!(vals.health, vec![Some(12), Some(9), Some(30), Some(70)]);
     }
 
     #[tokio::test]

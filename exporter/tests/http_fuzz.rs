@@ -142,6 +142,7 @@ fn app(dir: &Path) -> Arc<App> {
             e.values = Some(Arc::new(PollValues {
                 counters,
                 markers: ChangeMarkers::default(),
+                health: Vec::new(),
                 at: 11.0,
                 ..PollValues::default()
             }));

@@ -1,6 +1,6 @@
 //! `promtool check metrics` on a real `/metrics` page: no parse error (exit 1 fails), and when
 //! it has style notes (exit 3) every note is about an if_mib name kept for compatibility with
-//! snmp_exporter's dashboards, or about the camelCase if_mib labels (`ifIndex`, `ifName`) the
+//! snmp_exporter's dashboards (if_mib, and the device health MIB objects), or about the camelCase if_mib labels (`ifIndex`, `ifName`) the
 //! wide interface counters carry so that rules join them with the if_mib series; never any
 //! other note about a `wardflux_*` family.
 //!
@@ -49,6 +49,22 @@ const IF_MIB_NAMES: &[&str] = &[
     "ifType",
     "dot3StatsDuplexStatus",
     "ifCounterDiscontinuityTime",
+    // Device health, named as snmp_exporter names what it walks (cisco_device and the
+    // HOST-RESOURCES modules).
+    "cpmCPUTotal1minRev",
+    "cpmCPUTotal5minRev",
+    "cpmCPUTotal1min",
+    "cpmCPUTotal5min",
+    "hrProcessorLoad",
+    "cempMemPoolUsed",
+    "cempMemPoolFree",
+    "cempMemPoolHCUsed",
+    "cempMemPoolHCFree",
+    "ciscoMemoryPoolUsed",
+    "ciscoMemoryPoolFree",
+    "hrStorageAllocationUnits",
+    "hrStorageSize",
+    "hrStorageUsed",
 ];
 
 #[test]
@@ -90,6 +106,10 @@ fn promtool_finds_no_parse_error_and_notes_only_if_mib_names() {
             .then_some(page)
     });
     for family in [
+        "cpmCPUTotal5minRev{",
+        "ciscoMemoryPoolUsed{",
+        "wardflux_device_cpu_ratio{",
+        "wardflux_device_memory_used_ratio{",
         "wardflux_device_reachability{",
         "wardflux_topology_link_info{",
         "wardflux_topology_root_info{",

@@ -7,7 +7,8 @@
 //!   An optional first line `#! v1 max=N reps=N` picks SNMPv1 (no GETBULK), a tooBig limit
 //!   and GETBULK max-repetitions. Extra types 128/129/130 are noSuchObject, noSuchInstance and
 //!   endOfMibView.
-//! - [`run_columns`]: each decoder on arbitrary walked columns and varbinds.
+//! - [`run_columns`]: each decoder on arbitrary walked columns and varbinds (device health
+//!   tables and their plan included).
 //!
 //! Checked besides "no panic": every exposition line that is not a comment ends in a number.
 
@@ -19,7 +20,7 @@ use wardflux_exporter::classify::Classifier;
 use wardflux_exporter::inventory::{Inventory, TargetMeta};
 use wardflux_exporter::metrics;
 use wardflux_exporter::mib::if_mib::{self, InterfaceInfo, POLLED};
-use wardflux_exporter::mib::{cdp, display_bytes, lldp, system};
+use wardflux_exporter::mib::{cdp, display_bytes, health, lldp, system};
 use wardflux_exporter::snmp::fake::FakeAgent;
 use wardflux_exporter::snmp::walk::{Column, WalkLimits};
 use wardflux_exporter::snmp::{Oid, Value};
@@ -176,6 +177,7 @@ struct Columns {
     raw: Vec<u8>,
     subtype: u8,
     caps: u32,
+    health_cols: Vec<Vec<Row>>,
 }
 
 pub fn run_columns(data: &[u8]) {
@@ -258,5 +260,23 @@ pub fn run_columns(data: &[u8]) {
     let _ = lldp::caps_names(lldp::caps_bits(&c.raw));
     let _ = cdp::caps_names(c.caps);
     let _ = metrics::mac(&c.raw);
+
+    // Device health: the discovery walk, the CPUs' names, the plan, and poll answers.
+    let health_cols: Vec<Column> = c.health_cols.into_iter().take(24).map(column).collect();
+    let mut tables = health::decode(&health_cols);
+    let _ = health::physical_name_oids(&tables);
+    health::apply_physical_names(&mut tables, &sys);
+    let plan = health::HealthPlan::build(&tables);
+    let values = health::decode_values(&markers, plan.series.len());
+    for cpu in &plan.cpus {
+        let _ = values
+            .get(cpu.value)
+            .copied()
+            .flatten()
+            .map(health::cpu_ratio);
+    }
+    for m in &plan.memory {
+        let _ = health::memory_used_ratio(m, &values);
+    }
     let _ = display_bytes(&c.raw);
 }

@@ -9,6 +9,7 @@
 //! under a second from pre-rendered label blocks. Process-level self-metrics live in a
 //! prometheus-client registry (see `selfmetrics`), converted to the same text format.
 
+pub mod health;
 pub mod selfmetrics;
 
 use std::fmt::Write as _;
@@ -430,6 +431,7 @@ pub fn render_devices_part(
     if part != Part::Status {
         render_interface_gauges(&mut out, devices);
         render_device_health(&mut out, devices);
+        health::render_health(&mut out, devices);
         crate::topology::metrics::render_neighbors(&mut out, devices); // topology
         crate::topology::reach::render(&mut out, devices, reach);
     }
@@ -487,6 +489,7 @@ mod tests {
             values: Some(Arc::new(PollValues {
                 counters: vec![c],
                 markers: ChangeMarkers::default(),
+                health: Vec::new(),
                 at: 2.0,
                 ..PollValues::default()
             })),
