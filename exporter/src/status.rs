@@ -109,7 +109,7 @@ pub async fn poll_status<C: SnmpClient>(
 #[derive(Debug, PartialEq)]
 pub enum Merge {
     /// The new values to serve.
-    Values(PollValues),
+    Values(Box<PollValues>),
     /// The device rebooted since the counter poll (sysUpTime went backwards): its interface
     /// numbering may have changed, so the status answers are not used; poll it fully.
     Rebooted,
@@ -128,7 +128,7 @@ pub fn merge(last: &PollValues, got: &StatusValues) -> Merge {
             c[slot as usize] = Some(v);
         }
     }
-    Merge::Values(values)
+    Merge::Values(Box::new(values))
 }
 
 /// One device's status-poll schedule and what it remembers between polls.
@@ -234,7 +234,7 @@ pub async fn visit(
                     _ => false,
                 };
                 if let (true, Some(Merge::Values(v))) = (same, merged) {
-                    d.values = Some(Arc::new(v));
+                    d.values = Some(Arc::new(*v));
                 }
             });
         }
@@ -393,6 +393,6 @@ mod tests {
         let Merge::Values(v) = merge(&values(3, 500), &got) else {
             panic!()
         };
-        assert_eq!(v, values(3, 500));
+        assert_eq!(*v, values(3, 500));
     }
 }
