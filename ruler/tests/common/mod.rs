@@ -627,14 +627,19 @@ impl Am {
 
     /// An Alertmanager on `port` (e.g. one a test kept refusing until now).
     pub async fn start_on(port: u16) -> Am {
+        Self::start_with(
+            port,
+            "route:\n  receiver: \"null\"\nreceivers:\n  - name: \"null\"\n",
+        )
+        .await
+    }
+
+    /// An Alertmanager on `port` with the configuration `yml`.
+    pub async fn start_with(port: u16, yml: &str) -> Am {
         let bin = require("prometheus-alertmanager", "prometheus-alertmanager");
         let dir = tempfile::tempdir().unwrap();
         let cfg = dir.path().join("am.yml");
-        std::fs::write(
-            &cfg,
-            "route:\n  receiver: \"null\"\nreceivers:\n  - name: \"null\"\n",
-        )
-        .unwrap();
+        std::fs::write(&cfg, yml).unwrap();
         let child = Command::new(bin)
             .arg(format!("--config.file={}", cfg.display()))
             .arg(format!(
