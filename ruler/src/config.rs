@@ -26,6 +26,20 @@ pub struct RuleError {
     pub msg: String,
 }
 
+impl RuleError {
+    /// An error of a whole file (or of a line in it) that names no group or rule: the
+    /// baselines and outage files.
+    pub fn in_file(file: &std::path::Path, line: Option<usize>, msg: String) -> RuleError {
+        RuleError {
+            file: file.to_path_buf(),
+            line,
+            group: None,
+            rule: None,
+            msg,
+        }
+    }
+}
+
 impl fmt::Display for RuleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.file.display())?;

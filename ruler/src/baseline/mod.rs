@@ -179,13 +179,13 @@ impl BaselineConfig {
     /// Loads and validates a baselines file.
     pub fn load(file: &Path) -> Result<BaselineConfig, RuleError> {
         let text = std::fs::read_to_string(file)
-            .map_err(|e| err(file, None, format!("cannot read: {e}")))?;
+            .map_err(|e| RuleError::in_file(file, None, format!("cannot read: {e}")))?;
         Self::parse(file, &text)
     }
 
     pub fn parse(file: &Path, text: &str) -> Result<BaselineConfig, RuleError> {
         let raw: RawFile = serde_yaml::from_str(text).map_err(|e| {
-            err(
+            RuleError::in_file(
                 file,
                 e.location().map(|l| l.line()),
                 format!("invalid YAML: {e}"),
@@ -196,8 +196,9 @@ impl BaselineConfig {
                 .position(|l| l.trim_start().starts_with(&format!("{key}:")))
                 .map(|i| i + 1)
         };
-        let fail =
-            |key: &str, msg: String| err(file, line_of(key), format!("field {key:?}: {msg}"));
+        let fail = |key: &str, msg: String| {
+            RuleError::in_file(file, line_of(key), format!("field {key:?}: {msg}"))
+        };
         let dur = |key: &str, v: &Option<String>, default: u64| -> Result<Duration, RuleError> {
             match v {
                 None => Ok(Duration::from_secs(default)),
@@ -333,16 +334,6 @@ pub fn anomaly_group(cfg: BaselineConfig) -> crate::config::Group {
             needs_remote_check: None,
             staleness_budget: None,
         }],
-    }
-}
-
-fn err(file: &Path, line: Option<usize>, msg: String) -> RuleError {
-    RuleError {
-        file: file.to_path_buf(),
-        line,
-        group: None,
-        rule: None,
-        msg,
     }
 }
 

@@ -151,7 +151,7 @@ impl OutageConfig {
     /// Loads and validates an outages file.
     pub fn load(file: &Path) -> Result<OutageConfig, RuleError> {
         let text = std::fs::read_to_string(file)
-            .map_err(|e| err(file, None, format!("cannot read: {e}")))?;
+            .map_err(|e| RuleError::in_file(file, None, format!("cannot read: {e}")))?;
         Self::parse(file, &text)
     }
 
@@ -162,7 +162,7 @@ impl OutageConfig {
 
     pub fn parse(file: &Path, text: &str) -> Result<OutageConfig, RuleError> {
         let raw: RawFile = serde_yaml::from_str(text).map_err(|e| {
-            err(
+            RuleError::in_file(
                 file,
                 e.location().map(|l| l.line()),
                 format!("invalid YAML: {e}"),
@@ -176,8 +176,9 @@ impl OutageConfig {
                 })
                 .map(|i| i + 1)
         };
-        let fail =
-            |key: &str, msg: String| err(file, line_of(key), format!("field {key:?}: {msg}"));
+        let fail = |key: &str, msg: String| {
+            RuleError::in_file(file, line_of(key), format!("field {key:?}: {msg}"))
+        };
         let dur = |key: &str, v: &Option<String>, default: u64| -> Result<Duration, RuleError> {
             match v {
                 None => Ok(Duration::from_secs(default)),
@@ -283,16 +284,6 @@ impl OutageConfig {
             sel.iter()
                 .all(|m| m.is_match(label(&m.name).unwrap_or_default()))
         })
-    }
-}
-
-fn err(file: &Path, line: Option<usize>, msg: String) -> RuleError {
-    RuleError {
-        file: file.to_path_buf(),
-        line,
-        group: None,
-        rule: None,
-        msg,
     }
 }
 
