@@ -13,8 +13,9 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
-use sqlx::{ConnectOptions, PgPool, SqlitePool};
+use sqlx::{ConnectOptions, PgPool, Row as _, SqlitePool};
 
+use super::edits::{Edit, EditEntry, Settings};
 use super::track::DeviceWrite;
 use crate::secret::Secret;
 use crate::targets_sql::{redact, BoxFuture};
@@ -31,12 +32,20 @@ pub enum StoreError {
 }
 
 /// The exporter's migrations, in order: (version, description, PostgreSQL, SQLite).
-const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
-    1,
-    "device_interfaces",
-    include_str!("../../migrations/postgres/0001_device_interfaces.sql"),
-    include_str!("../../migrations/sqlite/0001_device_interfaces.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (
+        1,
+        "device_interfaces",
+        include_str!("../../migrations/postgres/0001_device_interfaces.sql"),
+        include_str!("../../migrations/sqlite/0001_device_interfaces.sql"),
+    ),
+    (
+        2,
+        "interface_edits",
+        include_str!("../../migrations/postgres/0002_interface_edits.sql"),
+        include_str!("../../migrations/sqlite/0002_interface_edits.sql"),
+    ),
+];
 
 /// The exporter's migration bookkeeping, apart from the ruler's `_sqlx_migrations`.
 pub const MIGRATIONS_TABLE: &str = "wardflux_exporter_migrations";
@@ -54,6 +63,38 @@ pub trait Sink: Send + Sync {
     fn purge(&self, before: f64) -> BoxFuture<'_, Result<u64, StoreError>>;
     /// `postgres` or `sqlite`.
     fn kind(&self) -> &'static str;
+    /// Every API edit in `interface_edits`.
+    fn load_edits(&self) -> BoxFuture<'_, Result<Vec<EditEntry>, StoreError>>;
+    /// One change of an edit in one transaction: the `interface_edits` row replaced or
+    /// deleted, its `interface_edit_audit` row, and the port's `device_interfaces` columns set
+    /// to the values the change gives.
+    fn save_edit<'a>(&'a self, r: &'a EditRecord) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// Take over edits (from an edits file) in one transaction: each port not edited in the
+    /// store yet gets its edit and an `import` audit row; returns how many were taken.
+    fn import_edits<'a>(
+        &'a self,
+        entries: &'a [EditEntry],
+    ) -> BoxFuture<'a, Result<usize, StoreError>>;
+}
+
+/// One change of an API edit, as the store records it.
+#[derive(Debug, Clone)]
+pub struct EditRecord {
+    pub device: String,
+    pub if_name: String,
+    pub if_index: u32,
+    /// The port's edit after the change (`None`: removed).
+    pub after: Option<EditEntry>,
+    /// The port's edit before the change.
+    pub before: Option<Edit>,
+    /// `patch` or `delete`.
+    pub action: &'static str,
+    pub user: String,
+    /// Unix seconds.
+    pub at: f64,
+    /// What the port showed before and shows after.
+    pub old: Settings,
+    pub new: Option<Settings>,
 }
 
 /// A store URL, parsed and checked (TLS files readable), not yet connected.
@@ -207,9 +248,25 @@ fn purge_sql(ts: fn(usize) -> String) -> String {
     )
 }
 
+/// Bind an edit's nine values to a query of [`edit_insert`].
+macro_rules! bind_edit {
+    ($sql:expr, $e:expr) => {
+        sqlx::query($sql)
+            .bind($e.device.as_str())
+            .bind($e.if_name.as_str())
+            .bind(i64::from($e.if_index))
+            .bind($e.edit.interface_type.as_deref())
+            .bind($e.edit.isp_provider.as_deref())
+            .bind($e.edit.is_critical)
+            .bind($e.edit.monitored)
+            .bind($e.edited_by.as_str())
+            .bind($e.edited_at)
+    };
+}
+
 /// Both sinks share this body; only the pool, the timestamp form and the migration lock differ.
 macro_rules! sink_impl {
-    ($ty:ty, $kind:literal, $ts:path, $which:tt, $lock:expr) => {
+    ($ty:ty, $kind:literal, $ts:path, $json:path, $epoch:literal, $which:tt, $lock:expr) => {
         impl Sink for $ty {
             fn migrate(&self) -> BoxFuture<'_, Result<(), StoreError>> {
                 Box::pin(async move {
@@ -356,8 +413,196 @@ macro_rules! sink_impl {
             fn kind(&self) -> &'static str {
                 $kind
             }
+
+            fn load_edits(&self) -> BoxFuture<'_, Result<Vec<EditEntry>, StoreError>> {
+                Box::pin(async move {
+                    let sql = format!(
+                        "SELECT device_name, if_name, if_index, interface_type, isp_provider, \
+                         is_critical, monitored, edited_by, {} AS edited_at \
+                         FROM interface_edits ORDER BY device_name, if_name",
+                        $epoch
+                    );
+                    let err = |e: sqlx::Error| StoreError::Db {
+                        what: "reading interface_edits",
+                        detail: redact(&wardflux_web::pg::explain(&e.to_string()), &self.url),
+                    };
+                    let rows = sqlx::query(sql.as_str())
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(err)?;
+                    rows.iter()
+                        .map(|r| {
+                            Ok(EditEntry {
+                                device: r.try_get("device_name")?,
+                                if_name: r.try_get("if_name")?,
+                                if_index: u32::try_from(r.try_get::<i64, _>("if_index")?)
+                                    .unwrap_or(0),
+                                edit: Edit {
+                                    interface_type: r.try_get("interface_type")?,
+                                    isp_provider: r.try_get("isp_provider")?,
+                                    is_critical: r.try_get("is_critical")?,
+                                    monitored: r.try_get("monitored")?,
+                                },
+                                edited_by: r.try_get("edited_by")?,
+                                edited_at: r.try_get("edited_at")?,
+                            })
+                        })
+                        .collect::<Result<Vec<_>, sqlx::Error>>()
+                        .map_err(err)
+                })
+            }
+
+            fn save_edit<'a>(&'a self, r: &'a EditRecord) -> BoxFuture<'a, Result<(), StoreError>> {
+                Box::pin(async move {
+                    let err = |what: &'static str| {
+                        move |e: sqlx::Error| StoreError::Db {
+                            what,
+                            detail: redact(&wardflux_web::pg::explain(&e.to_string()), &self.url),
+                        }
+                    };
+                    let mut tx = self.pool.begin().await.map_err(err("connecting"))?;
+                    match &r.after {
+                        Some(e) => {
+                            let sql = edit_insert($ts, EDIT_REPLACE);
+                            bind_edit!(sql.as_str(), e)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(err("writing interface_edits"))?;
+                        }
+                        None => {
+                            sqlx::query(
+                                "DELETE FROM interface_edits WHERE device_name = $1 AND if_name = $2",
+                            )
+                            .bind(&r.device)
+                            .bind(&r.if_name)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(err("deleting from interface_edits"))?;
+                        }
+                    }
+                    let audit = audit_sql($ts, $json);
+                    sqlx::query(audit.as_str())
+                        .bind(r.at)
+                        .bind(&r.user)
+                        .bind(r.action)
+                        .bind(&r.device)
+                        .bind(&r.if_name)
+                        .bind(i64::from(r.if_index))
+                        .bind(json_text(Some(&r.old)))
+                        .bind(json_text(r.new.as_ref()))
+                        .bind(json_text(r.before.as_ref()))
+                        .bind(json_text(r.after.as_ref().map(|e| &e.edit)))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(err("writing interface_edit_audit"))?;
+                    if let Some(new) = &r.new {
+                        sqlx::query(
+                            "UPDATE device_interfaces SET interface_type = $1, isp_provider = $2, \
+                             is_critical = $3, monitored = $4 \
+                             WHERE device_name = $5 AND if_index = $6",
+                        )
+                        .bind(&new.interface_type)
+                        .bind(new.isp_provider.as_deref())
+                        .bind(new.is_critical)
+                        .bind(new.monitored)
+                        .bind(&r.device)
+                        .bind(i64::from(r.if_index))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(err("updating device_interfaces"))?;
+                    }
+                    tx.commit().await.map_err(err("committing"))
+                })
+            }
+
+            fn import_edits<'a>(
+                &'a self,
+                entries: &'a [EditEntry],
+            ) -> BoxFuture<'a, Result<usize, StoreError>> {
+                Box::pin(async move {
+                    let err = |what: &'static str| {
+                        move |e: sqlx::Error| StoreError::Db {
+                            what,
+                            detail: redact(&wardflux_web::pg::explain(&e.to_string()), &self.url),
+                        }
+                    };
+                    let mut tx = self.pool.begin().await.map_err(err("connecting"))?;
+                    let audit = audit_sql($ts, $json);
+                    let mut taken = 0;
+                    let sql = edit_insert($ts, EDIT_KEEP);
+                    for e in entries {
+                        let n = bind_edit!(sql.as_str(), e)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(err("importing into interface_edits"))?
+                            .rows_affected();
+                        if n == 0 {
+                            continue;
+                        }
+                        taken += 1;
+                        sqlx::query(audit.as_str())
+                            .bind(crate::poller::unix_now())
+                            .bind(&e.edited_by)
+                            .bind("import")
+                            .bind(&e.device)
+                            .bind(&e.if_name)
+                            .bind(i64::from(e.if_index))
+                            .bind(None::<String>)
+                            .bind(None::<String>)
+                            .bind(None::<String>)
+                            .bind(json_text(Some(&e.edit)))
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(err("writing interface_edit_audit"))?;
+                    }
+                    tx.commit().await.map_err(err("committing"))?;
+                    Ok(taken)
+                })
+            }
         }
     };
+}
+
+const EDIT_COLUMNS: &str = "device_name, if_name, if_index, interface_type, isp_provider, \
+    is_critical, monitored, edited_by, edited_at";
+
+fn edit_insert(ts: fn(usize) -> String, tail: &str) -> String {
+    format!(
+        "INSERT INTO interface_edits ({EDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, {}) {tail}",
+        ts(9)
+    )
+}
+
+const EDIT_REPLACE: &str = "ON CONFLICT (device_name, if_name) DO UPDATE SET \
+    if_index = excluded.if_index, interface_type = excluded.interface_type, \
+    isp_provider = excluded.isp_provider, is_critical = excluded.is_critical, \
+    monitored = excluded.monitored, edited_by = excluded.edited_by, edited_at = excluded.edited_at";
+
+const EDIT_KEEP: &str = "ON CONFLICT (device_name, if_name) DO NOTHING";
+
+fn audit_sql(ts: fn(usize) -> String, json: fn(usize) -> String) -> String {
+    format!(
+        "INSERT INTO interface_edit_audit (at, edited_by, action, device_name, if_name, if_index, \
+         old_values, new_values, edit_before, edit_after) \
+         VALUES ({}, $2, $3, $4, $5, $6, {}, {}, {}, {})",
+        ts(1),
+        json(7),
+        json(8),
+        json(9),
+        json(10)
+    )
+}
+
+fn json_text<T: serde::Serialize>(v: Option<&T>) -> Option<String> {
+    v.and_then(|v| serde_json::to_string(v).ok())
+}
+
+fn json_pg(n: usize) -> String {
+    format!("CAST(${n} AS jsonb)")
+}
+
+fn json_lite(n: usize) -> String {
+    format!("${n}")
 }
 
 /// A migration file's statements: comment lines dropped, split at `;` (the files hold no
@@ -378,8 +623,24 @@ fn statements(sql: &'static str) -> Vec<String> {
 /// the ASCII of "wfexinv"; the ruler's sqlx migrations use their own key).
 const PG_MIGRATION_LOCK: &str = "SELECT pg_advisory_xact_lock(34521212340037238)";
 
-sink_impl!(PgSink, "postgres", ts_pg, 2, Some(PG_MIGRATION_LOCK));
-sink_impl!(SqliteSink, "sqlite", ts_lite, 3, None::<&str>);
+sink_impl!(
+    PgSink,
+    "postgres",
+    ts_pg,
+    json_pg,
+    "EXTRACT(EPOCH FROM edited_at)::float8",
+    2,
+    Some(PG_MIGRATION_LOCK)
+);
+sink_impl!(
+    SqliteSink,
+    "sqlite",
+    ts_lite,
+    json_lite,
+    "(julianday(edited_at) - 2440587.5) * 86400.0",
+    3,
+    None::<&str>
+);
 
 #[cfg(test)]
 mod tests {

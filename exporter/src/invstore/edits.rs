@@ -7,10 +7,19 @@
 //! removes the edit and the port returns to the override and rules. An edit is kept by device
 //! and ifName, so it follows the port when a reboot renumbers ifIndex.
 //!
-//! Invariants: the edits file is replaced atomically (written beside it, synced, renamed) before
-//! the edit takes effect, so what runs is what a restart loads; every change appends one audit
-//! line (who, when, old and new values) that is synced before the answer; a bad body is a 400
-//! naming the field and changes nothing.
+//! Where edits live: with an inventory store, in its `interface_edits` table with the audit
+//! trail in `interface_edit_audit` (the store is the source of truth: its edits are read when
+//! the exporter first reaches it, an edits file found then is imported once, and the file is
+//! kept only as a local copy, marked `"kept_in": "inventory_store"`, that the exporter runs
+//! with until the store answers after a start); without one, in `NAME.interface-edits.json`
+//! and `NAME.interface-edits.audit.jsonl` beside the config.
+//!
+//! Invariants: an edit is saved before it takes effect (the store's transaction committed, or
+//! the file replaced atomically: written beside it, synced, renamed), so what runs is what a
+//! restart loads; every change writes one audit record (who, when, old and new values) before
+//! the answer; a bad body is a 400 naming the field and changes nothing; with a store
+//! configured, an edit the store does not take is a 503 and changes nothing (never the file
+//! instead); changes are serialised.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write as _;
@@ -25,6 +34,7 @@ use axum::routing::get;
 use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
 
+use super::db::Sink;
 use crate::app::App;
 use crate::classify::engine::Pin;
 use crate::classify::{Classifier, InterfaceType, Override};
@@ -67,8 +77,15 @@ pub struct EditEntry {
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EditsFile {
+    /// `inventory_store` when the file is the local copy of the store's edits (not imported
+    /// into the store again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kept_in: Option<String>,
     edits: Vec<EditEntry>,
 }
+
+/// The `kept_in` of a local copy.
+const KEPT_IN_STORE: &str = "inventory_store";
 
 /// Why an edit was refused or could not be kept.
 #[derive(Debug, thiserror::Error)]
@@ -78,10 +95,13 @@ pub enum EditError {
     Invalid(String),
     #[error("{file}: {message}")]
     File { file: String, message: String },
+    /// The inventory store did not take the change (the text never holds the URL).
+    #[error("{0}")]
+    Store(String),
 }
 
 /// The effective values of the four settings, for the audit's old and new.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
     pub interface_type: String,
     pub isp_provider: Option<String>,
@@ -103,6 +123,8 @@ pub struct Edits {
     file: PathBuf,
     audit: PathBuf,
     state: Mutex<State_>,
+    /// Serialises changes and taking over the store's edits.
+    gate: tokio::sync::Mutex<()>,
 }
 
 #[derive(Default)]
@@ -111,6 +133,20 @@ struct State_ {
     map: BTreeMap<(String, String), EditEntry>,
     /// The classifier of the config alone (no edits).
     base: Option<Classifier>,
+    /// The inventory store's sink, once the writer opened it.
+    sink: Option<Arc<dyn Sink>>,
+    /// `map` is the store's (read from `sink`); otherwise it is the file's.
+    from_store: bool,
+}
+
+/// What a change did.
+pub struct Changed {
+    /// The classifier to run with.
+    pub classifier: Classifier,
+    /// The port's edit now (`None`: removed).
+    pub entry: Option<EditEntry>,
+    /// Other devices whose edits changed because the store's edits were read first.
+    pub also: Vec<String>,
 }
 
 impl Edits {
@@ -126,6 +162,7 @@ impl Edits {
             file: dir.join(format!("{stem}.interface-edits.json")),
             audit: dir.join(format!("{stem}.interface-edits.audit.jsonl")),
             state: Mutex::new(State_::default()),
+            gate: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -139,25 +176,22 @@ impl Edits {
 
     /// Read the edits file (a missing file is no edits), check each edit against the new
     /// classifier, and return that classifier with the edits on top. Nothing changes on error.
+    ///
+    /// Once the store's edits were read, they are kept (checked again, an edit the new rules
+    /// refuse is left out with a warning) and the file is not read.
     pub fn load(&self, base: Classifier) -> Result<Classifier, EditError> {
+        {
+            let mut st = lock(&self.state);
+            if st.from_store {
+                let map = checked(std::mem::take(&mut st.map), &base);
+                let classifier = base.with_api_pins(pins(&map, &base));
+                st.map = map;
+                st.base = Some(base);
+                return Ok(classifier);
+            }
+        }
         let file = self.file.display().to_string();
-        let entries = match std::fs::read_to_string(&self.file) {
-            Ok(text) => {
-                serde_json::from_str::<EditsFile>(&text)
-                    .map_err(|e| EditError::File {
-                        file: file.clone(),
-                        message: format!("line {}: {e}", e.line()),
-                    })?
-                    .edits
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => {
-                return Err(EditError::File {
-                    file,
-                    message: format!("cannot read: {e}"),
-                })
-            }
-        };
+        let entries = self.read_file()?.edits;
         let mut map = BTreeMap::new();
         for (i, e) in entries.into_iter().enumerate() {
             validate(&e.edit, None, &base).map_err(|m| EditError::File {
@@ -173,6 +207,96 @@ impl Edits {
         Ok(classifier)
     }
 
+    /// The edits file as it is (a missing file is no edits).
+    fn read_file(&self) -> Result<EditsFile, EditError> {
+        let file = self.file.display().to_string();
+        match std::fs::read_to_string(&self.file) {
+            Ok(text) => serde_json::from_str::<EditsFile>(&text).map_err(|e| EditError::File {
+                file: file.clone(),
+                message: format!("line {}: {e}", e.line()),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(EditsFile::default()),
+            Err(e) => Err(EditError::File {
+                file,
+                message: format!("cannot read: {e}"),
+            }),
+        }
+    }
+
+    /// The inventory store's sink as the writer opened it (`None`: no store configured any
+    /// more, edits go back to the file). Its edits are read by [`Edits::attach`].
+    pub fn set_sink(&self, sink: Option<Arc<dyn Sink>>) {
+        let mut st = lock(&self.state);
+        st.from_store = false;
+        st.sink = sink;
+    }
+
+    /// Whether the edits in force are the store's.
+    pub fn from_store(&self) -> bool {
+        lock(&self.state).from_store
+    }
+
+    /// Read the store's edits and run with them: an edits file not imported yet is imported
+    /// first (once; logged), then the file becomes the store's local copy. Returns the
+    /// classifier and the devices whose edits changed. Nothing changes on error.
+    pub async fn attach(&self, sink: Arc<dyn Sink>) -> Result<(Classifier, Vec<String>), EditError> {
+        let _g = self.gate.lock().await;
+        self.attach_locked(sink).await
+    }
+
+    async fn attach_locked(
+        &self,
+        sink: Arc<dyn Sink>,
+    ) -> Result<(Classifier, Vec<String>), EditError> {
+        let store_err = |e: super::db::StoreError| EditError::Store(e.to_string());
+        let file = self.read_file();
+        if let Ok(f) = &file {
+            if f.kept_in.as_deref() != Some(KEPT_IN_STORE) && !f.edits.is_empty() {
+                let n = sink.import_edits(&f.edits).await.map_err(store_err)?;
+                tracing::info!(
+                    file = %self.file.display(),
+                    edits = f.edits.len(),
+                    imported = n,
+                    "inventory store: API edits imported from the edits file (once; the store keeps them from now on, the file is its local copy)"
+                );
+            }
+        }
+        let entries = sink.load_edits().await.map_err(store_err)?;
+        let mut st = lock(&self.state);
+        let Some(base) = st.base.clone() else {
+            return Err(EditError::Invalid("configuration not loaded".into()));
+        };
+        let map = checked(
+            entries
+                .into_iter()
+                .map(|e| ((e.device.clone(), e.if_name.clone()), e))
+                .collect(),
+            &base,
+        );
+        let mut also: Vec<String> = st
+            .map
+            .iter()
+            .filter(|(k, v)| map.get(*k) != Some(*v))
+            .chain(map.iter().filter(|(k, v)| st.map.get(*k) != Some(*v)))
+            .map(|(k, _)| k.0.clone())
+            .collect();
+        also.sort();
+        also.dedup();
+        st.map = map;
+        st.from_store = true;
+        st.sink = Some(sink);
+        let classifier = base.with_api_pins(pins(&st.map, &base));
+        let copy = EditsFile {
+            kept_in: Some(KEPT_IN_STORE.into()),
+            edits: st.map.values().cloned().collect(),
+        };
+        drop(st);
+        if let Err(e) = write_atomically(&self.file, &copy) {
+            tracing::warn!(error = %e, "inventory store: local copy of the API edits not written");
+        }
+        Ok((classifier, also))
+    }
+
     /// The edit of a port, if any.
     pub fn get(&self, device: &str, if_name: &str) -> Option<EditEntry> {
         lock(&self.state)
@@ -182,8 +306,12 @@ impl Edits {
     }
 
     /// Merge `edit` into the port's edit (or remove the edit, with `None`), persist, audit,
-    /// and return the classifier to run with. `old` is what the port showed before.
-    pub fn change(
+    /// and return what to run with. `old` is what the port showed before; `settle` gives what
+    /// it shows with a classifier (for the audit's new values and the store's row).
+    /// `store_configured`: the config names an inventory store, so the change goes there or
+    /// nowhere. `Ok(None)`: a delete with nothing to delete.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn change(
         &self,
         device: &str,
         if_name: &str,
@@ -191,73 +319,133 @@ impl Edits {
         edit: Option<Edit>,
         user: &str,
         old: &Settings,
-    ) -> Result<Option<(Classifier, Option<EditEntry>)>, EditError> {
-        let mut st = lock(&self.state);
-        let Some(base) = st.base.clone() else {
-            return Err(EditError::Invalid("configuration not loaded".into()));
+        store_configured: bool,
+        settle: impl Fn(&Classifier) -> Option<Settings>,
+    ) -> Result<Option<Changed>, EditError> {
+        let _g = self.gate.lock().await;
+        let mut also = Vec::new();
+        let sink = if store_configured {
+            let (sink, from_store) = {
+                let st = lock(&self.state);
+                (st.sink.clone(), st.from_store)
+            };
+            let sink = sink.ok_or_else(|| EditError::Store("not opened yet".into()))?;
+            if !from_store {
+                also = self.attach_locked(sink.clone()).await?.1;
+            }
+            Some(sink)
+        } else {
+            None
         };
-        let key = (device.to_string(), if_name.to_string());
-        let mut map = st.map.clone();
-        let now = unix_now();
-        let new_entry = match edit {
-            Some(e) => {
-                let mut merged = map.get(&key).map(|x| x.edit.clone()).unwrap_or_default();
-                if e.interface_type.is_some() {
-                    merged.interface_type = e.interface_type;
+        let (map, new_entry, previous, base) = {
+            let st = lock(&self.state);
+            let Some(base) = st.base.clone() else {
+                return Err(EditError::Invalid("configuration not loaded".into()));
+            };
+            let key = (device.to_string(), if_name.to_string());
+            let mut map = st.map.clone();
+            let new_entry = match edit {
+                Some(e) => {
+                    let mut merged = map.get(&key).map(|x| x.edit.clone()).unwrap_or_default();
+                    if e.interface_type.is_some() {
+                        merged.interface_type = e.interface_type;
+                    }
+                    if e.isp_provider.is_some() {
+                        merged.isp_provider = e.isp_provider;
+                    }
+                    if e.is_critical.is_some() {
+                        merged.is_critical = e.is_critical;
+                    }
+                    if e.monitored.is_some() {
+                        merged.monitored = e.monitored;
+                    }
+                    validate(&merged, Some(&old.interface_type), &base)
+                        .map_err(EditError::Invalid)?;
+                    let entry = EditEntry {
+                        device: device.to_string(),
+                        if_name: if_name.to_string(),
+                        if_index,
+                        edit: merged,
+                        edited_by: user.to_string(),
+                        edited_at: unix_now(),
+                    };
+                    map.insert(key.clone(), entry.clone());
+                    Some(entry)
                 }
-                if e.isp_provider.is_some() {
-                    merged.isp_provider = e.isp_provider;
+                None => {
+                    if map.remove(&key).is_none() {
+                        return Ok(None);
+                    }
+                    None
                 }
-                if e.is_critical.is_some() {
-                    merged.is_critical = e.is_critical;
-                }
-                if e.monitored.is_some() {
-                    merged.monitored = e.monitored;
-                }
-                validate(&merged, Some(&old.interface_type), &base).map_err(EditError::Invalid)?;
-                let entry = EditEntry {
+            };
+            let previous = st.map.get(&key).map(|e| e.edit.clone());
+            (map, new_entry, previous, base)
+        };
+        let classifier = base.with_api_pins(pins(&map, &base));
+        let new = settle(&classifier);
+        let now = new_entry.as_ref().map(|e| e.edited_at).unwrap_or_else(unix_now);
+        let action = if new_entry.is_some() { "patch" } else { "delete" };
+        match &sink {
+            Some(sink) => {
+                let record = super::db::EditRecord {
                     device: device.to_string(),
                     if_name: if_name.to_string(),
                     if_index,
-                    edit: merged,
-                    edited_by: user.to_string(),
-                    edited_at: now,
+                    after: new_entry.clone(),
+                    before: previous.clone(),
+                    action,
+                    user: user.to_string(),
+                    at: now,
+                    old: old.clone(),
+                    new: new.clone(),
                 };
-                map.insert(key.clone(), entry.clone());
-                Some(entry)
+                sink.save_edit(&record)
+                    .await
+                    .map_err(|e| EditError::Store(e.to_string()))?;
             }
             None => {
-                if map.remove(&key).is_none() {
-                    return Ok(None);
-                }
-                None
+                write_atomically(
+                    &self.file,
+                    &EditsFile {
+                        kept_in: None,
+                        edits: map.values().cloned().collect(),
+                    },
+                )?;
             }
-        };
-        write_atomically(
-            &self.file,
-            &EditsFile {
-                edits: map.values().cloned().collect(),
-            },
-        )?;
-        let previous = st.map.get(&key).map(|e| e.edit.clone());
-        st.map = map;
-        let classifier = base.with_api_pins(pins(&st.map, &base));
-        drop(st);
-        self.append_audit(&serde_json::json!({
-            "at": now,
-            "user": user,
-            "action": if new_entry.is_some() { "patch" } else { "delete" },
-            "device": device,
-            "if_name": if_name,
-            "if_index": if_index,
-            "old": old,
-            "edit_before": previous,
-            "edit_after": new_entry.as_ref().map(|e| &e.edit),
-        }))?;
-        Ok(Some((classifier, new_entry)))
+        }
+        let copy = sink.as_ref().map(|_| EditsFile {
+            kept_in: Some(KEPT_IN_STORE.into()),
+            edits: map.values().cloned().collect(),
+        });
+        lock(&self.state).map = map;
+        match copy {
+            Some(copy) => {
+                if let Err(e) = write_atomically(&self.file, &copy) {
+                    tracing::warn!(error = %e, "inventory store: local copy of the API edits not written");
+                }
+            }
+            None => self.append_audit(&serde_json::json!({
+                "at": now,
+                "user": user,
+                "action": action,
+                "device": device,
+                "if_name": if_name,
+                "if_index": if_index,
+                "old": old,
+                "new": new,
+                "edit_before": previous,
+                "edit_after": new_entry.as_ref().map(|e| &e.edit),
+            }))?,
+        }
+        Ok(Some(Changed {
+            classifier,
+            entry: new_entry,
+            also,
+        }))
     }
 
-    /// Complete an audit line with the values the port shows after the change.
+    /// Append one line to the audit file and sync it.
     fn append_audit(&self, line: &serde_json::Value) -> Result<(), EditError> {
         let err = |e: std::io::Error| EditError::File {
             file: self.audit.display().to_string(),
@@ -272,20 +460,6 @@ impl Edits {
         text.push('\n');
         f.write_all(text.as_bytes()).map_err(err)?;
         f.sync_data().map_err(err)
-    }
-
-    /// Record the values a change produced (a second audit line, `applied`).
-    pub fn audit_applied(&self, device: &str, if_index: u32, new: &Settings) {
-        let line = serde_json::json!({
-            "at": unix_now(),
-            "action": "applied",
-            "device": device,
-            "if_index": if_index,
-            "new": new,
-        });
-        if let Err(e) = self.append_audit(&line) {
-            tracing::warn!(error = %e, "interface edit: audit line not written");
-        }
     }
 
     /// Per-field provenance for every interface, for `/api/v1/interfaces`.
@@ -444,6 +618,22 @@ fn validate(edit: &Edit, current_type: Option<&str>, c: &Classifier) -> Result<(
     Ok(())
 }
 
+/// The edits the rules accept; the others are left out with a warning naming the port.
+fn checked(
+    map: BTreeMap<(String, String), EditEntry>,
+    base: &Classifier,
+) -> BTreeMap<(String, String), EditEntry> {
+    map.into_iter()
+        .filter(|(k, e)| match validate(&e.edit, None, base) {
+            Ok(()) => true,
+            Err(m) => {
+                tracing::warn!(device = %k.0, if_name = %k.1, problem = %m, "API edit left out: the rules refuse it");
+                false
+            }
+        })
+        .collect()
+}
+
 fn shown(s: &str) -> String {
     s.chars().take(64).collect()
 }
@@ -584,7 +774,31 @@ fn user(u: Option<Extension<wardflux_web::AuthenticatedUser>>) -> String {
         .unwrap_or_else(|| "anonymous".into())
 }
 
-fn apply(
+/// What the port shows with `classifier` (its discovery reclassified, nothing applied).
+fn settled(app: &App, device: &str, if_index: u32, classifier: &Classifier) -> Option<Settings> {
+    let d = app.inventory.device(device)?;
+    let inv = d.inventory.as_ref()?.reclassified(&d.target, classifier);
+    let e = inv.interfaces.iter().find(|e| e.info.if_index == if_index)?;
+    Some(Settings {
+        interface_type: e.class.interface_type.as_str().to_string(),
+        isp_provider: e.class.isp_provider.as_deref().map(str::to_string),
+        is_critical: e.class.is_critical,
+        monitored: e.class.monitored,
+    })
+}
+
+/// Run with `classifier`, reclassifying `devices`.
+pub fn run_with(app: &App, classifier: Classifier, devices: &[String]) {
+    let c = Arc::new(classifier);
+    if devices.is_empty() {
+        app.poller.set_classifier(c.clone(), "");
+    }
+    for d in devices {
+        app.poller.set_classifier(c.clone(), d);
+    }
+}
+
+async fn apply(
     app: &App,
     device: &str,
     name: &str,
@@ -593,18 +807,33 @@ fn apply(
     who: &str,
     old: &Settings,
 ) -> Result<bool, ApiError> {
-    match app.edits.change(device, name, ix, edit, who, old) {
-        Ok(Some((classifier, _))) => {
-            app.poller.set_classifier(Arc::new(classifier), device);
-            if let Ok((_, _, _, new)) = port(app, Ok(UrlPath((device.to_string(), ix.to_string()))))
-            {
-                app.edits.audit_applied(device, ix, &new);
-            }
+    let store_configured = app
+        .current_config()
+        .is_some_and(|c| c.inventory_store.is_some());
+    let settle = |c: &Classifier| settled(app, device, ix, c);
+    match app
+        .edits
+        .change(device, name, ix, edit, who, old, store_configured, settle)
+        .await
+    {
+        Ok(Some(changed)) => {
+            let mut devices = changed.also;
+            devices.push(device.to_string());
+            devices.sort();
+            devices.dedup();
+            run_with(app, changed.classifier, &devices);
             tracing::info!(user = %who, device = %device, if_index = ix, "interface settings changed through the API");
             Ok(true)
         }
         Ok(None) => Ok(false),
         Err(EditError::Invalid(m)) => Err(ApiError(StatusCode::BAD_REQUEST, m)),
+        Err(EditError::Store(e)) => {
+            tracing::warn!(error = %e, user = %who, device = %device, if_index = ix, "interface edit refused: the inventory store did not take it");
+            Err(ApiError(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "inventory store unavailable: the edit was not saved and nothing changed; try again when the store answers".into(),
+            ))
+        }
         Err(e) => {
             tracing::error!(error = %e, "interface edit not kept");
             Err(ApiError(
@@ -627,7 +856,7 @@ async fn patch_one(
     let (device, name, ix, old) = port(&app, p)?;
     let edit = parse_body(&body).map_err(|m| ApiError(StatusCode::BAD_REQUEST, m))?;
     let who = user(u);
-    apply(&app, &device, &name, ix, Some(edit), &who, &old)?;
+    apply(&app, &device, &name, ix, Some(edit), &who, &old).await?;
     Ok(answer(&app, &device, ix, &name))
 }
 
@@ -640,7 +869,7 @@ async fn delete_one(
         .count_request("/api/v1/interfaces/{device}/{if_index}");
     let (device, name, ix, old) = port(&app, p)?;
     let who = user(u);
-    if !apply(&app, &device, &name, ix, None, &who, &old)? {
+    if !apply(&app, &device, &name, ix, None, &who, &old).await? {
         return Err(ApiError(
             StatusCode::NOT_FOUND,
             format!("no API edit for {device:?} ifIndex {ix}"),
@@ -712,8 +941,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn edits_persist_atomically_audit_and_load_again() {
+    #[tokio::test]
+    async fn edits_persist_atomically_audit_and_load_again() {
         let dir = std::env::temp_dir().join(format!("wardflux-edits-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let edits = Edits::beside(&dir.join("wardflux.yml"));
@@ -724,7 +953,8 @@ mod tests {
             ..Edit::default()
         };
         edits
-            .change("r1", "Gi0/1", 1, Some(patch), "alice", &settings())
+            .change("r1", "Gi0/1", 1, Some(patch), "alice", &settings(), false, |_| None)
+            .await
             .unwrap()
             .unwrap();
         let more = Edit {
@@ -732,7 +962,8 @@ mod tests {
             ..Edit::default()
         };
         edits
-            .change("r1", "Gi0/1", 1, Some(more), "bob", &settings())
+            .change("r1", "Gi0/1", 1, Some(more), "bob", &settings(), false, |_| None)
+            .await
             .unwrap()
             .unwrap();
         // A second instance reading the same file sees the merged edit.
@@ -759,20 +990,21 @@ mod tests {
             ..Edit::default()
         };
         assert!(matches!(
-            edits.change("r1", "Gi0/1", 1, Some(bad), "eve", &settings()),
+            edits
+                .change("r1", "Gi0/1", 1, Some(bad), "eve", &settings(), false, |_| None)
+                .await,
             Err(EditError::Invalid(_))
         ));
         assert_eq!(std::fs::read_to_string(edits.file()).unwrap(), before);
         assert_eq!(std::fs::read_to_string(edits.audit_file()).unwrap(), audit);
         // DELETE: gone from the file; deleting again is "nothing to delete".
-        assert!(edits
-            .change("r1", "Gi0/1", 1, None, "alice", &settings())
-            .unwrap()
-            .is_some());
-        assert!(edits
-            .change("r1", "Gi0/1", 1, None, "alice", &settings())
-            .unwrap()
-            .is_none());
+        for present in [true, false] {
+            let r = edits
+                .change("r1", "Gi0/1", 1, None, "alice", &settings(), false, |_| None)
+                .await
+                .unwrap();
+            assert_eq!(r.is_some(), present);
+        }
         let again = Edits::beside(&dir.join("wardflux.yml"));
         again.load(Classifier::embedded_default()).unwrap();
         assert!(again.get("r1", "Gi0/1").is_none());
@@ -839,11 +1071,15 @@ mod tests {
         let without = base.with_api_pins(HashMap::new()).classify(&facts);
         assert_eq!(without.isp_provider.as_deref(), Some("magti"));
         assert!(without.monitored);
-        let st = State_ { map, base: None };
+        let st = State_ {
+            map,
+            ..State_::default()
+        };
         let edits = Edits {
             file: PathBuf::new(),
             audit: PathBuf::new(),
             state: Mutex::new(st),
+            gate: tokio::sync::Mutex::new(()),
         };
         let s = edits.provenance(&cfg.overrides).of("r1", "Gi0/1", 1);
         assert_eq!(

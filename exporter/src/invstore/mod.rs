@@ -236,7 +236,8 @@ const PURGE_EVERY: Duration = Duration::from_secs(3600);
 pub fn spawn(app: Arc<App>) {
     tokio::spawn(async move {
         let m = &app.metrics.store;
-        let mut sink: Option<(Secret, Box<dyn db::Sink>, bool)> = None;
+        // The open store: its URL, its sink, migrated, its API edits read.
+        let mut sink: Option<(Secret, Arc<dyn db::Sink>, bool, bool)> = None;
         let mut tracker = track::Tracker::new();
         let mut pending: Option<track::Pending> = None;
         let mut failing: Option<String> = None;
@@ -244,14 +245,22 @@ pub fn spawn(app: Arc<App>) {
         let mut last_purge: Option<Instant> = None;
         loop {
             let Some(cfg) = app.current_config().and_then(|c| c.inventory_store.clone()) else {
+                if sink.take().is_some() {
+                    // The store left the config: API edits go back to the file.
+                    app.edits.set_sink(None);
+                }
                 tokio::time::sleep(TICK).await;
                 continue;
             };
             m.enabled.store(true, Ordering::Relaxed);
             m.queue_capacity.set(cfg.queue_capacity as i64);
-            if sink.as_ref().is_none_or(|(u, _, _)| *u != cfg.url) {
+            if sink.as_ref().is_none_or(|(u, _, _, _)| *u != cfg.url) {
                 match db::open(&cfg.url) {
-                    Ok(s) => sink = Some((cfg.url.clone(), s, false)),
+                    Ok(s) => {
+                        let s: Arc<dyn db::Sink> = Arc::from(s);
+                        app.edits.set_sink(Some(s.clone()));
+                        sink = Some((cfg.url.clone(), s, false, false));
+                    }
                     Err(e) => {
                         // check_url accepted it at load, so this is not expected.
                         warn!(error = %e, "inventory store: cannot use the url");
@@ -265,7 +274,7 @@ pub fn spawn(app: Arc<App>) {
             tracker.observe(&app.inventory.snapshot(), unix_now(), q);
             m.refused_rows.inc_by(q.refused_total - refused);
             m.queue_rows.set(q.rows() as i64);
-            let Some((_, s, migrated)) = sink.as_mut() else {
+            let Some((_, s, migrated, edits_read)) = sink.as_mut() else {
                 continue;
             };
             let outcome = async {
@@ -274,6 +283,23 @@ pub fn spawn(app: Arc<App>) {
                     *migrated = true;
                     info!(store = s.kind(), "inventory store: schema ready");
                 }
+                if !*edits_read && !app.edits.from_store() {
+                    // The store's API edits replace the local copy the exporter started with.
+                    match app.edits.attach(s.clone()).await {
+                        Ok((classifier, devices)) => {
+                            edits::run_with(&app, classifier, &devices);
+                            info!(devices = devices.len(), "inventory store: API edits read from the store");
+                        }
+                        Err(edits::EditError::Store(e)) => {
+                            return Err(db::StoreError::Db {
+                                what: "reading API edits",
+                                detail: e,
+                            })
+                        }
+                        Err(e) => warn!(error = %e, "inventory store: API edits not read"),
+                    }
+                }
+                *edits_read = true;
                 while q.rows() > 0 || q.devices() > 0 {
                     let batch = q.take(BATCH_ROWS);
                     let n: usize = batch.iter().map(|(_, w)| w.len()).sum();
