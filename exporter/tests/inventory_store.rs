@@ -152,6 +152,16 @@ impl Ex {
 
     fn wait_interfaces(&self, device: &str) -> Vec<(i64, String)> {
         wait_for(&format!("{device} discovered"), LIMIT, || {
+            // Unknown (404) until targets_sql or the config brings the device.
+            let (status, _) = self.call(
+                "GET",
+                &format!("/api/v1/interfaces?device={device}"),
+                "",
+                None,
+            );
+            if status == 404 {
+                return None;
+            }
             let l = self.interfaces(device);
             (!l.is_empty()).then_some(l)
         })
@@ -433,7 +443,7 @@ fn postgres_rows_follow_discovery_api_edits_restarts_and_share_the_database_with
     ruler_migrate(&url);
     assert_eq!(
         scalar(&url, "SELECT string_agg(version::text, ',' ORDER BY version) FROM wardflux_exporter_migrations"),
-        "1"
+        "1,2"
     );
     assert!(
         scalar(&url, "SELECT count(*) FROM _sqlx_migrations")
@@ -489,12 +499,19 @@ fn postgres_rows_follow_discovery_api_edits_restarts_and_share_the_database_with
     wait_for("the edit in the row", LIMIT, || {
         (scalar(&url, &format!("SELECT interface_type || '/' || isp_provider FROM device_interfaces WHERE device_name = 'BR-001' AND if_index = {ix}")) == "isp/magti").then_some(())
     });
-    let audit = std::fs::read_to_string(dir.join("wardflux.interface-edits.audit.jsonl")).unwrap();
-    let first: serde_json::Value = serde_json::from_str(audit.lines().next().unwrap()).unwrap();
-    assert_eq!(first["user"], "noc-admin");
-    assert_eq!(first["if_name"], name.as_str());
-    assert_ne!(first["old"]["interface_type"], "isp");
-    assert_eq!(first["edit_after"]["interface_type"], "isp");
+    // With a store the audit trail is its table (no audit file).
+    let audit = query(
+        &url,
+        "SELECT edited_by, if_name, old_values->>'interface_type', edit_after->>'interface_type', \
+         new_values->>'isp_provider' FROM interface_edit_audit ORDER BY id",
+    )
+    .unwrap();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0][0], "noc-admin");
+    assert_eq!(audit[0][1], name);
+    assert_ne!(audit[0][2], "isp");
+    assert_eq!(&audit[0][3..], &["isp".to_string(), "magti".to_string()]);
+    assert!(!dir.join("wardflux.interface-edits.audit.jsonl").exists());
 
     // The operations queries, unchanged.
     let isp = query(&url, Q_ISP).unwrap();
@@ -785,4 +802,272 @@ fn a_rejected_config_at_start_up_exits_non_zero_saying_so() {
     );
     assert!(err.contains("wardflux.yml:2: inventory_store.url"), "{err}");
     assert!(!err.contains("Secret-Pw-991"), "{err}");
+}
+
+// ---------------------------------------------------------------- API edits in the store
+
+/// One interface as `GET /api/v1/interfaces/{device}/{ifIndex}` shows it.
+fn port(ex: &Ex, device: &str, ix: i64) -> serde_json::Value {
+    ex.json(&format!("/api/v1/interfaces/{device}/{ix}"))["interface"].clone()
+}
+
+fn truthy(v: &str) -> bool {
+    v == "true" || v == "1"
+}
+
+/// API edits with an inventory store, through the real HTTP stack with basic auth and a write
+/// user: an edits file of an exporter that had no store is imported once; edits and their
+/// audit rows land in `interface_edits`/`interface_edit_audit` and the port's
+/// `device_interfaces` row in the same transaction; with `outage` the store is stopped and a
+/// PATCH is a 503 that changes nothing; across a restart the store's edits are the ones in
+/// force, an edit an operator made in the table included.
+fn edits_live_in_the_store(url: &str, outage: Option<&PrivatePg>, tag: &str) {
+    use wardflux_simagent::{synth, Agent, Limits};
+    let agent = wardflux_simagent::spawn(
+        "127.0.0.1:0".parse().unwrap(),
+        Agent::new(synth::devices(1, 4), Limits::default()),
+        Duration::ZERO,
+    )
+    .expect("start simagent");
+    let dir = TempDir::new(tag);
+    let web = web_config(dir.path());
+    let base = format!(
+        "poll_interval: 1s\ndiscovery_interval: 1h\ntimeout: 1s\nretries: 1\n\
+         auths:\n  lab: {{version: 2, community: dev0001}}\n\
+         targets:\n  - {{name: dev0001, address: \"{}\", auth: lab}}\n",
+        agent.addr
+    );
+    let with_store = format!("{base}inventory_store:\n  url_env: WF_INV_URL\n");
+    let env = [("WF_INV_URL", url)];
+    let flags = [
+        "--web.config.file",
+        web.to_str().unwrap(),
+        "--web.write-users",
+        "noc-admin",
+    ];
+    let reader = Some(("reader", "reader-pass-1"));
+    let admin = Some(("noc-admin", "admin-pass-2"));
+
+    // Without a store: the edit goes to the edits file.
+    std::fs::write(dir.join("wardflux.yml"), &base).unwrap();
+    let ex = start(dir.path(), &env, &flags, reader);
+    let ifs = ex.wait_interfaces("dev0001");
+    let (a, a_name) = ifs[0].clone();
+    let (b, b_name) = ifs[1].clone();
+    let path_a = format!("/api/v1/interfaces/dev0001/{a}");
+    let path_b = format!("/api/v1/interfaces/dev0001/{b}");
+    let (s, body) = ex.call(
+        "PATCH",
+        &path_a,
+        r#"{"interface_type": "isp", "isp_provider": "magti"}"#,
+        admin,
+    );
+    assert_eq!(s, 200, "{body}");
+    ex.stop();
+    let file = dir.join("wardflux.interface-edits.json");
+    assert!(file.exists());
+
+    // With the store: the file's edit is imported once, and the file becomes its local copy.
+    std::fs::write(dir.join("wardflux.yml"), &with_store).unwrap();
+    let ex = start(dir.path(), &env, &flags, reader);
+    ex.wait_interfaces("dev0001");
+    wait_for("the edits file imported", LIMIT, || {
+        (ex.log().contains("API edits imported from the edits file")
+            && query(url, "SELECT count(*) FROM interface_edits").is_ok_and(|r| r[0][0] == "1"))
+        .then_some(())
+    });
+    let imported = query(
+        url,
+        "SELECT if_name, interface_type, isp_provider, edited_by FROM interface_edits",
+    )
+    .unwrap();
+    assert_eq!(
+        imported,
+        vec![vec![
+            a_name.clone(),
+            "isp".into(),
+            "magti".into(),
+            "noc-admin".into()
+        ]]
+    );
+    let copy: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(copy["kept_in"], "inventory_store", "{copy}");
+    assert_eq!(port(&ex, "dev0001", a)["sources"]["interface_type"], "api");
+
+    // A PATCH through the store: edit, audit row and the port's row in one transaction.
+    wait_rows(url, "dev0001", &ifs);
+    let before = port(&ex, "dev0001", b);
+    let (s, body) = ex.call("PATCH", &path_b, r#"{"is_critical": true}"#, admin);
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(port(&ex, "dev0001", b)["is_critical"], true);
+    let row = scalar(
+        url,
+        &format!("SELECT is_critical FROM device_interfaces WHERE device_name = 'dev0001' AND if_index = {b}"),
+    );
+    assert!(
+        truthy(&row),
+        "the row is updated with the edit, not later: {row}"
+    );
+    let json = |col: &str, key: &str| {
+        if url.starts_with("sqlite://") {
+            format!("json_extract({col}, '$.{key}')")
+        } else {
+            format!("({col}->>'{key}')")
+        }
+    };
+    let audit = query(
+        url,
+        &format!(
+            "SELECT action, edited_by, if_name, if_index, {}, {}, {} FROM interface_edit_audit ORDER BY id",
+            json("old_values", "is_critical"),
+            json("new_values", "is_critical"),
+            json("edit_after", "is_critical"),
+        ),
+    )
+    .unwrap();
+    assert_eq!(audit.len(), 2, "{audit:?}");
+    assert_eq!(audit[0][0], "import");
+    assert_eq!(audit[0][2], a_name);
+    assert_eq!(
+        &audit[1][..4],
+        &["patch", "noc-admin", &b_name, &b.to_string()]
+    );
+    assert!(
+        !truthy(&audit[1][4]) && truthy(&audit[1][5]) && truthy(&audit[1][6]),
+        "{audit:?}"
+    );
+    assert_eq!(
+        before["is_critical"], false,
+        "the port was not critical before: {before}"
+    );
+    assert!(
+        !dir.join("wardflux.interface-edits.audit.jsonl").exists() || {
+            // The file-mode line of the first edit only.
+            std::fs::read_to_string(dir.join("wardflux.interface-edits.audit.jsonl"))
+                .unwrap()
+                .lines()
+                .count()
+                == 1
+        }
+    );
+
+    // The store stops: a PATCH and a DELETE are refused with a 503 naming it; nothing changes.
+    if let Some(pg) = outage {
+        pg.stop();
+        let copy_before = std::fs::read_to_string(&file).unwrap();
+        for (method, path, body) in [
+            (
+                "PATCH",
+                &path_b,
+                r#"{"monitored": false, "is_critical": false}"#,
+            ),
+            ("DELETE", &path_a, ""),
+        ] {
+            let (s, answer) = ex.call(method, path, body, admin);
+            assert_eq!(s, 503, "{method} {path}: {answer}");
+            let v: serde_json::Value = serde_json::from_str(&answer).unwrap();
+            assert!(
+                v["error"]
+                    .as_str()
+                    .unwrap()
+                    .contains("inventory store unavailable"),
+                "{answer}"
+            );
+        }
+        let now_b = port(&ex, "dev0001", b);
+        assert_eq!(now_b["is_critical"], true, "{now_b}");
+        assert_eq!(now_b["monitored"], before["monitored"], "{now_b}");
+        assert_eq!(port(&ex, "dev0001", a)["interface_type"], "isp");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), copy_before);
+        let (_, metrics) = ex.call("GET", "/metrics", "", None);
+        let samples = parse_exposition(&metrics);
+        let s = find_sample(
+            &samples,
+            "ifOperStatus",
+            &[("device", "dev0001"), ("ifIndex", &b.to_string())],
+        )
+        .expect("port b on /metrics");
+        assert_eq!(s.label("is_critical"), "true");
+        pg.start_again();
+        // The pool reconnects: the same PATCH is taken once the server answers.
+        wait_for("a PATCH taken after the store returns", LIMIT, || {
+            let (s, answer) = ex.call("PATCH", &path_b, r#"{"monitored": false}"#, admin);
+            assert!(s == 200 || s == 503, "{s}: {answer}");
+            (s == 200).then_some(())
+        });
+        assert_eq!(port(&ex, "dev0001", b)["monitored"], false);
+        assert_eq!(
+            scalar(
+                url,
+                "SELECT count(*) FROM interface_edit_audit WHERE action = 'patch'"
+            ),
+            "2",
+            "the refused edits left no audit row"
+        );
+    }
+
+    // A restart: the store's edits are in force, one an operator made in the table included;
+    // the file is not imported again.
+    ex.stop();
+    exec(
+        url,
+        &format!("UPDATE interface_edits SET is_critical = NULL, monitored = NULL, edited_by = 'dba' WHERE if_name = '{b_name}'"),
+    );
+    let ex = start(dir.path(), &env, &flags, reader);
+    ex.wait_interfaces("dev0001");
+    wait_for("the store's edits in force", LIMIT, || {
+        let p = port(&ex, "dev0001", b);
+        (p["sources"]["is_critical"] == "rule" && p["is_critical"] == false).then_some(())
+    });
+    assert_eq!(port(&ex, "dev0001", a)["sources"]["isp_provider"], "api");
+    assert_eq!(
+        scalar(
+            url,
+            "SELECT count(*) FROM interface_edit_audit WHERE action = 'import'"
+        ),
+        "1"
+    );
+    // DELETE through the store.
+    let (s, body) = ex.call("DELETE", &path_a, "", admin);
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(
+        scalar(
+            url,
+            &format!("SELECT count(*) FROM interface_edits WHERE if_name = '{a_name}'")
+        ),
+        "0"
+    );
+    assert_eq!(
+        scalar(
+            url,
+            "SELECT action FROM interface_edit_audit ORDER BY id DESC LIMIT 1"
+        ),
+        "delete"
+    );
+    let log = ex.log();
+    assert!(
+        !log.contains(DB_PASSWORD),
+        "the store URL's password is logged"
+    );
+    ex.stop();
+}
+
+#[test]
+fn api_edits_live_in_a_private_postgres_survive_restarts_and_a_stopped_store_changes_nothing() {
+    let dir = TempDir::new("invedit-pg");
+    std::fs::create_dir_all(dir.join("pg")).unwrap();
+    let pg = PrivatePg::start_in(&dir.join("pg"));
+    // Trust authentication ignores the password; it is there to be looked for in the logs.
+    let url = pg
+        .url()
+        .replace("postgres@", &format!("postgres:{DB_PASSWORD}@"));
+    edits_live_in_the_store(&url, Some(&pg), "invedit-pg-run");
+}
+
+#[test]
+fn api_edits_live_in_sqlite_with_their_audit_rows_and_survive_a_restart() {
+    let dir = TempDir::new("invedit-sqlite");
+    let url = format!("sqlite://{}", dir.join("inventory.db").display());
+    edits_live_in_the_store(&url, None, "invedit-sqlite-run");
 }

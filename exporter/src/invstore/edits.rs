@@ -239,7 +239,10 @@ impl Edits {
     /// Read the store's edits and run with them: an edits file not imported yet is imported
     /// first (once; logged), then the file becomes the store's local copy. Returns the
     /// classifier and the devices whose edits changed. Nothing changes on error.
-    pub async fn attach(&self, sink: Arc<dyn Sink>) -> Result<(Classifier, Vec<String>), EditError> {
+    pub async fn attach(
+        &self,
+        sink: Arc<dyn Sink>,
+    ) -> Result<(Classifier, Vec<String>), EditError> {
         let _g = self.gate.lock().await;
         self.attach_locked(sink).await
     }
@@ -384,8 +387,15 @@ impl Edits {
         };
         let classifier = base.with_api_pins(pins(&map, &base));
         let new = settle(&classifier);
-        let now = new_entry.as_ref().map(|e| e.edited_at).unwrap_or_else(unix_now);
-        let action = if new_entry.is_some() { "patch" } else { "delete" };
+        let now = new_entry
+            .as_ref()
+            .map(|e| e.edited_at)
+            .unwrap_or_else(unix_now);
+        let action = if new_entry.is_some() {
+            "patch"
+        } else {
+            "delete"
+        };
         match &sink {
             Some(sink) => {
                 let record = super::db::EditRecord {
@@ -778,7 +788,10 @@ fn user(u: Option<Extension<wardflux_web::AuthenticatedUser>>) -> String {
 fn settled(app: &App, device: &str, if_index: u32, classifier: &Classifier) -> Option<Settings> {
     let d = app.inventory.device(device)?;
     let inv = d.inventory.as_ref()?.reclassified(&d.target, classifier);
-    let e = inv.interfaces.iter().find(|e| e.info.if_index == if_index)?;
+    let e = inv
+        .interfaces
+        .iter()
+        .find(|e| e.info.if_index == if_index)?;
     Some(Settings {
         interface_type: e.class.interface_type.as_str().to_string(),
         isp_provider: e.class.isp_provider.as_deref().map(str::to_string),
@@ -953,7 +966,16 @@ mod tests {
             ..Edit::default()
         };
         edits
-            .change("r1", "Gi0/1", 1, Some(patch), "alice", &settings(), false, |_| None)
+            .change(
+                "r1",
+                "Gi0/1",
+                1,
+                Some(patch),
+                "alice",
+                &settings(),
+                false,
+                |_| None,
+            )
             .await
             .unwrap()
             .unwrap();
@@ -962,7 +984,16 @@ mod tests {
             ..Edit::default()
         };
         edits
-            .change("r1", "Gi0/1", 1, Some(more), "bob", &settings(), false, |_| None)
+            .change(
+                "r1",
+                "Gi0/1",
+                1,
+                Some(more),
+                "bob",
+                &settings(),
+                false,
+                |_| None,
+            )
             .await
             .unwrap()
             .unwrap();
@@ -991,7 +1022,16 @@ mod tests {
         };
         assert!(matches!(
             edits
-                .change("r1", "Gi0/1", 1, Some(bad), "eve", &settings(), false, |_| None)
+                .change(
+                    "r1",
+                    "Gi0/1",
+                    1,
+                    Some(bad),
+                    "eve",
+                    &settings(),
+                    false,
+                    |_| None
+                )
                 .await,
             Err(EditError::Invalid(_))
         ));
@@ -1000,7 +1040,9 @@ mod tests {
         // DELETE: gone from the file; deleting again is "nothing to delete".
         for present in [true, false] {
             let r = edits
-                .change("r1", "Gi0/1", 1, None, "alice", &settings(), false, |_| None)
+                .change("r1", "Gi0/1", 1, None, "alice", &settings(), false, |_| {
+                    None
+                })
                 .await
                 .unwrap();
             assert_eq!(r.is_some(), present);
