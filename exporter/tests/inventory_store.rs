@@ -1071,3 +1071,106 @@ fn api_edits_live_in_sqlite_with_their_audit_rows_and_survive_a_restart() {
     let url = format!("sqlite://{}", dir.join("inventory.db").display());
     edits_live_in_the_store(&url, None, "invedit-sqlite-run");
 }
+
+// ---------------------------------------------------------------- TLS
+
+/// The inventory store over TLS to a private PostgreSQL that accepts only TLS (the shared
+/// `wardflux_web::testkit` recipe the ruler's store test uses): with `sslmode=verify-full` and
+/// `sslrootcert` the rows and an API edit arrive over an encrypted session; with another CA the
+/// exporter says the server's certificate is not signed by the CA in sslrootcert, keeps polling
+/// with the rows queued, and never prints the URL's password.
+#[test]
+fn the_store_over_verified_tls_takes_rows_and_a_wrong_ca_is_a_clear_error_without_the_password() {
+    use wardflux_simagent::{synth, Agent, Limits};
+    use wardflux_web::testkit::{Pki, PG_TLS_PASSWORD};
+    let agent = wardflux_simagent::spawn(
+        "127.0.0.1:0".parse().unwrap(),
+        Agent::new(synth::devices(1, 4), Limits::default()),
+        Duration::ZERO,
+    )
+    .expect("start simagent");
+    let dir = TempDir::new("invstore-tls");
+    std::fs::create_dir_all(dir.join("pki")).unwrap();
+    std::fs::create_dir_all(dir.join("pg")).unwrap();
+    let pki = Pki::create(&dir.join("pki"));
+    let pg = PrivatePg::start_tls(&dir.join("pg"), &pki);
+    let url_with = |ca: &Path| {
+        format!(
+            "postgres://postgres:{PG_TLS_PASSWORD}@localhost:{}/postgres?sslmode=verify-full&sslrootcert={}",
+            pg.port,
+            ca.display()
+        )
+    };
+    let good = url_with(&pki.ca);
+    std::fs::write(
+        dir.join("wardflux.yml"),
+        format!(
+            "poll_interval: 1s\ndiscovery_interval: 1h\ntimeout: 1s\nretries: 1\n\
+             auths:\n  lab: {{version: 2, community: dev0001}}\n\
+             targets:\n  - {{name: dev0001, address: \"{}\", auth: lab}}\n\
+             inventory_store:\n  url_env: WF_INV_URL\n",
+            agent.addr
+        ),
+    )
+    .unwrap();
+
+    let ex = start(dir.path(), &[("WF_INV_URL", good.as_str())], &[], None);
+    let ifs = ex.wait_interfaces("dev0001");
+    wait_rows(&good, "dev0001", &ifs);
+    let (ix, _) = ifs[0];
+    let (s, body) = ex.call(
+        "PATCH",
+        &format!("/api/v1/interfaces/dev0001/{ix}"),
+        r#"{"is_critical": true}"#,
+        None,
+    );
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(
+        scalar(&good, "SELECT count(*) FROM interface_edit_audit"),
+        "1"
+    );
+    // The exporter's own sessions are encrypted (pg_hba.conf takes nothing else, and it says so).
+    let ssl = scalar(
+        &good,
+        "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a ON a.pid = s.pid \
+         WHERE a.application_name = 'wardflux-exporter-inventory' AND s.ssl",
+    );
+    assert_ne!(ssl, "0", "no TLS session of the exporter");
+    let mut texts = vec![ex.log(), ex.call("GET", "/metrics", "", None).1];
+    ex.stop();
+
+    // Another CA: refused, named, the rows wait, polling goes on.
+    let rogue = url_with(&dir.join("pki").join("rogue-ca.crt"));
+    let ex = start(dir.path(), &[("WF_INV_URL", rogue.as_str())], &[], None);
+    ex.wait_interfaces("dev0001");
+    wait_for("the wrong CA reported", LIMIT, || {
+        let log = ex.log();
+        (log.contains("inventory store: cannot write")
+            && log.contains("not signed by the CA in sslrootcert")
+            && ex.metric("wardflux_inventory_store_up") == Some(0.0))
+        .then_some(())
+    });
+    let polled = |ex: &Ex| {
+        ex.json("/api/v1/devices")
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["name"] == "dev0001")
+            .and_then(|d| d["last_success"].as_f64())
+            .unwrap_or(0.0)
+    };
+    let before = polled(&ex);
+    wait_for("dev0001 polled while the store refuses", LIMIT, || {
+        (polled(&ex) > before).then_some(())
+    });
+    texts.push(ex.log());
+    texts.push(ex.call("GET", "/metrics", "", None).1);
+    texts.push(ex.call("GET", "/api/v1/devices", "", None).1);
+    ex.stop();
+    for t in &texts {
+        assert!(
+            !t.contains(PG_TLS_PASSWORD),
+            "the store URL's password is shown:\n{t}"
+        );
+    }
+}
