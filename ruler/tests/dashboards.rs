@@ -5,7 +5,10 @@
 //! back and alert-history rows into a real PostgreSQL database (migrated by the ruler). Then
 //! every variable query, PromQL expression and SQL statement of every panel, with Grafana's
 //! variables and macros substituted, must return data; every metric a dashboard names must be
-//! one the exporter produces or a rule records; datasources must be template inputs.
+//! one the exporter produces or a rule records; datasources must be template inputs. The
+//! inventory dashboard reads `device_interfaces` and `interface_edit_audit` (created here by the
+//! exporter's own migration files) and the ruler's `interface_metrics_summary` (created with its
+//! contract columns when the ruler's migrations do not have it) in the same database.
 //!
 //! Needs Debian packages: victoria-metrics, postgresql (127.0.0.1:5432, trust auth).
 
@@ -49,8 +52,8 @@ fn dashboards() -> Vec<(String, Value)> {
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     assert!(
-        out.len() >= 4,
-        "expected the four dashboards, found {}",
+        out.len() >= 5,
+        "expected the five dashboards, found {}",
         out.len()
     );
     out
@@ -393,6 +396,119 @@ async fn insert_anomaly(pool: &sqlx::PgPool) {
     .expect("inserting an anomaly row");
 }
 
+/// The exporter's inventory-store tables, created by the exporter's own migration files, in
+/// the ruler's database (the inventory dashboard reads both in one database).
+const EXPORTER_MIGRATIONS: [&str; 2] = [
+    include_str!("../../exporter/migrations/postgres/0001_device_interfaces.sql"),
+    include_str!("../../exporter/migrations/postgres/0002_interface_edits.sql"),
+];
+
+/// `interface_metrics_summary` as the ruler's contract has it, for a ruler whose migrations do
+/// not create it yet; when they do (migration 0005), theirs stays.
+const SUMMARY_TABLE: &str = "CREATE TABLE IF NOT EXISTS interface_metrics_summary (
+    id BIGSERIAL PRIMARY KEY, device_name TEXT NOT NULL, if_index BIGINT NOT NULL,
+    if_name TEXT NOT NULL, avg_in_mbps DOUBLE PRECISION, max_in_mbps DOUBLE PRECISION,
+    avg_out_mbps DOUBLE PRECISION, max_out_mbps DOUBLE PRECISION,
+    total_in_gb DOUBLE PRECISION, total_out_gb DOUBLE PRECISION,
+    avg_error_rate DOUBLE PRECISION, max_error_rate DOUBLE PRECISION,
+    avg_utilization DOUBLE PRECISION, max_utilization DOUBLE PRECISION,
+    window_start TIMESTAMPTZ NOT NULL, window_end TIMESTAMPTZ NOT NULL,
+    calculated_at TIMESTAMPTZ NOT NULL)";
+
+/// The bank's interfaces as the exporter's inventory store writes them (the same routers as
+/// the series: two ISP uplinks and a LAN port each), an API edit's audit row, and 24-hour
+/// summaries for the uplinks of two routers (the others have none yet).
+async fn insert_inventory(pool: &sqlx::PgPool) {
+    for sql in EXPORTER_MIGRATIONS {
+        sqlx::raw_sql(sql)
+            .execute(pool)
+            .await
+            .expect("the exporter's migrations");
+    }
+    sqlx::raw_sql(SUMMARY_TABLE)
+        .execute(pool)
+        .await
+        .expect("interface_metrics_summary");
+    let routers = [
+        ("HQ-RTR-01", "magti", "silknet", "up", "up"),
+        ("Isani-1111", "magti", "silknet", "up", "up"),
+        ("Batumi-2201", "veon", "geocell", "up", "down"),
+        ("Gldani-3301", "magti", "caucasus_online", "down", "down"),
+    ];
+    for (n, (device, pa, pb, sa, sb)) in routers.into_iter().enumerate() {
+        let ports = [
+            (1, "Gi0/0/0", "isp", Some(pa), sa, None),
+            (2, "Gi0/0/1", "isp", Some(pb), sb, None),
+            (
+                3,
+                "Gi0/0/2",
+                "access",
+                None,
+                "up",
+                Some(("Gldani-SW-01", "Gi1/0/1")),
+            ),
+        ];
+        for (ix, name, ty, provider, oper, peer) in ports {
+            let changed = if oper == "down" { at(25) } else { at(0) };
+            sqlx::query(
+                "INSERT INTO device_interfaces (device_name, device_id, if_index, if_name, \
+                 if_descr, if_alias, if_type, interface_type, isp_provider, is_critical, \
+                 monitored, classification_rule, classification_confidence, admin_status, \
+                 oper_status, speed, mac_address, connected_to_device, connected_to_interface, \
+                 lldp_neighbor_name, lldp_neighbor_port, discovered_at, last_seen, \
+                 last_status_change, enabled) VALUES ($1, $2, $3, $4, $4, $5, 6, $6, $7, $8, \
+                 true, 'test', 0.9, 'up', $9, 1000000000, '00:11:22:33:44:55', $10, $11, $10, \
+                 $11, $12, $13, $14, true)",
+            )
+            .bind(device)
+            .bind(n as i64 + 1)
+            .bind(ix as i64)
+            .bind(name)
+            .bind(format!("{} uplink", provider.unwrap_or("lan")))
+            .bind(ty)
+            .bind(provider)
+            .bind(ty == "isp")
+            .bind(oper)
+            .bind(peer.map(|p| p.0))
+            .bind(peer.map(|p| p.1))
+            .bind(at(0))
+            .bind(at(END))
+            .bind(changed)
+            .execute(pool)
+            .await
+            .expect("inserting a device_interfaces row");
+            if ty == "isp" && n < 2 {
+                sqlx::query(
+                    "INSERT INTO interface_metrics_summary (device_name, if_index, if_name, \
+                     avg_in_mbps, max_in_mbps, avg_out_mbps, max_out_mbps, total_in_gb, \
+                     total_out_gb, avg_error_rate, max_error_rate, avg_utilization, \
+                     max_utilization, window_start, window_end, calculated_at) \
+                     VALUES ($1, $2, $3, 120, 155, 40, 52, 1296, 432, 0.002, 0.004, 0.12, 0.16, \
+                     $4, $5, $5)",
+                )
+                .bind(device)
+                .bind(ix as i64)
+                .bind(name)
+                .bind(at(END) - CDuration::hours(24))
+                .bind(at(END))
+                .execute(pool)
+                .await
+                .expect("inserting an interface_metrics_summary row");
+            }
+        }
+    }
+    sqlx::query(
+        "INSERT INTO interface_edit_audit (at, edited_by, action, device_name, if_name, if_index, \
+         old_values, new_values, edit_before, edit_after) VALUES ($1, 'noc-admin', 'patch', \
+         'Batumi-2201', 'Gi0/0/1', 2, '{\"is_critical\": false}', '{\"is_critical\": true}', \
+         NULL, '{\"is_critical\": true}')",
+    )
+    .bind(at(40))
+    .execute(pool)
+    .await
+    .expect("inserting an interface_edit_audit row");
+}
+
 // ------------------------------------------------------------------------------ substitution
 
 /// Values a user would pick; a dashboard variable not listed here fails the test.
@@ -709,6 +825,7 @@ async fn every_dashboard_query_returns_data_from_what_wardflux_produces() {
     h.run(0, END).await;
     insert_baselines(fixture.store.as_ref(), &bank.uplinks).await;
     insert_anomaly(&pool).await;
+    insert_inventory(&pool).await;
 
     let to = at(END);
     let mut checked = 0;
@@ -856,6 +973,31 @@ async fn every_dashboard_query_returns_data_from_what_wardflux_produces() {
             }
         }
     }
+    // The summary panel joins the ruler's summaries onto the exporter's interfaces: the uplinks
+    // of two routers have one, every other monitored interface is listed without.
+    let (_, inventory) = boards
+        .iter()
+        .find(|(f, _)| f == "inventory.json")
+        .expect("dashboards/inventory.json");
+    let summary = panels(inventory)
+        .into_iter()
+        .find(|p| p["title"] == "Last 24 hours per interface")
+        .expect("the summary panel");
+    let sql = summary["targets"][0]["rawSql"].as_str().unwrap();
+    let rows = sqlx::query(sql)
+        .fetch_all(&pool)
+        .await
+        .expect("summary panel");
+    use sqlx::Row as _;
+    let with: usize = rows
+        .iter()
+        .filter(|r| {
+            r.try_get::<Option<f64>, _>("avg_in_mbps")
+                .unwrap()
+                .is_some()
+        })
+        .count();
+    assert_eq!((rows.len(), with), (12, 4), "summary panel rows");
     eprintln!("dashboards: {checked} variable queries and panel targets returned data");
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     assert!(checked >= 40, "only {checked} queries checked");
