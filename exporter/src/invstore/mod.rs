@@ -8,7 +8,9 @@
 //! Invariants: the writer is its own task that only reads inventory snapshots, so a slow or
 //! absent database never delays polling or `/metrics`; rows are written on discovery and on
 //! status changes, not on every poll; while the database is away writes wait in a bounded
-//! queue (`wardflux_inventory_store_queue_rows`) and catch up; the URL is a `Secret`.
+//! queue (`wardflux_inventory_store_queue_rows`) and catch up; the URL is a `Secret`. The writer
+//! also hands its sink to [`edits`] and, at its first contact with the store, has the store's
+//! API edits read and applied (they are the source of truth once a store is configured).
 
 pub mod bench;
 pub mod db;
