@@ -326,6 +326,13 @@ impl Edits {
         settle: impl Fn(&Classifier) -> Option<Settings>,
     ) -> Result<Option<Changed>, EditError> {
         let _g = self.gate.lock().await;
+        // A bad body is a 400 whatever state the store is in.
+        if let Some(e) = &edit {
+            let base = lock(&self.state).base.clone();
+            if let Some(base) = base {
+                validate(e, Some(&old.interface_type), &base).map_err(EditError::Invalid)?;
+            }
+        }
         let mut also = Vec::new();
         let sink = if store_configured {
             let (sink, from_store) = {
