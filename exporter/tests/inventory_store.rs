@@ -1,12 +1,14 @@
 //! The inventory store against real databases and real agents: the exporter polls snmpsim
 //! recordings, our simagent (reboots that renumber ifIndex) and net-snmp in a namespace (a link
 //! going down), and keeps `device_interfaces` in the shared PostgreSQL (a database of each
-//! test's own), a private PostgreSQL server crashed mid-write, and SQLite. Interface edits go
-//! through the real HTTP stack with basic auth and write users; the ruler's sqlx migrations run
-//! on the same database; the operations queries run unchanged on both databases.
+//! test's own), a private PostgreSQL server crashed mid-write, a private PostgreSQL that speaks
+//! only TLS (verify-full, and a wrong CA), and SQLite. Interface edits go through the real HTTP
+//! stack with basic auth and write users, into `interface_edits`/`interface_edit_audit` (an
+//! edits file imported once, a stopped store refusing with a 503, restarts); the ruler's sqlx
+//! migrations run on the same database; the operations queries run unchanged on both databases.
 //!
-//! Needs: Debian postgresql (server running, and initdb/pg_ctl for the private one), snmpsim,
-//! snmpd, snmp, iproute2; PyPI snmpsim-data; root (the namespace test).
+//! Needs: Debian postgresql (server running, and initdb/pg_ctl for the private one), openssl,
+//! snmpsim, snmpd, snmp, iproute2; PyPI snmpsim-data; root (the namespace test).
 
 mod common;
 
