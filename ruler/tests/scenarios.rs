@@ -540,13 +540,13 @@ fn cisco_cpu(
 /// rows, the enhanced pool's 32-bit and 64-bit columns, and one
 /// `wardflux_device_memory_used_ratio` per enhanced pool from its 64-bit columns (the
 /// exporter summarises CISCO-MEMORY-POOL-MIB only on devices without the enhanced MIB).
-/// `used` is the true used share of a 4 GiB pool; the 32-bit columns wrap at 2^32.
+/// `used` is the true used share of an 8 GiB pool; the 32-bit columns wrap at 2^32.
 fn cisco_memory(
     dev: &wardflux_ruler::labels::Labels,
     to: i64,
     used: impl Fn(i64) -> f64,
 ) -> Vec<wardflux_ruler::datasource::Point> {
-    let total = 4.0 * 1024.0 * 1024.0 * 1024.0 + 512.0 * 1024.0 * 1024.0;
+    let total = 8.0 * 1024.0 * 1024.0 * 1024.0;
     let wrap = |v: f64| (v as u64 % (1u64 << 32)) as f64;
     let cmp = [
         ("ciscoMemoryPoolType", "1"),
@@ -560,21 +560,21 @@ fn cisco_memory(
     let u = |m: i64| used(m) * total;
     let f = |m: i64| total - used(m) * total;
     let mut pts = Vec::new();
+    pts.extend(gauge("cempMemPoolHCUsed", dev, &cemp, -10, to, |m| {
+        Some(u(m).floor())
+    }));
+    pts.extend(gauge("cempMemPoolHCFree", dev, &cemp, -10, to, |m| {
+        Some(f(m).floor())
+    }));
+    // The 32-bit columns of a pool above 4 GiB: wrapped values that give a wrong ratio.
     for (name, labels, v) in [
         ("ciscoMemoryPoolUsed", &cmp[..], &u as &dyn Fn(i64) -> f64),
         ("ciscoMemoryPoolFree", &cmp[..], &f),
-        ("cempMemPoolHCUsed", &cemp[..], &u),
-        ("cempMemPoolHCFree", &cemp[..], &f),
+        ("cempMemPoolUsed", &cemp[..], &u),
+        ("cempMemPoolFree", &cemp[..], &f),
     ] {
-        pts.extend(gauge(name, dev, labels, -10, to, |m| Some(v(m).floor())));
+        pts.extend(gauge(name, dev, labels, -10, to, |m| Some(wrap(v(m)))));
     }
-    // The 32-bit columns of a pool above 4 GiB: wrapped values that would give a wrong ratio.
-    pts.extend(gauge("cempMemPoolUsed", dev, &cemp, -10, to, |m| {
-        Some(wrap(u(m)))
-    }));
-    pts.extend(gauge("cempMemPoolFree", dev, &cemp, -10, to, |m| {
-        Some(wrap(f(m)))
-    }));
     let sum = [
         ("mib", "CISCO-ENHANCED-MEMPOOL-MIB"),
         ("pool_index", "1.1"),
@@ -723,6 +723,20 @@ async fn path_and_health_rules_fire_on_their_faults_only(backend: Backend) {
         ok,
         |m| 1.0 + [10, 12, 14].iter().filter(|&&f| m >= f).count() as f64,
     ));
+    // Magti's probe fails from minute 10; at minute 25 the router stops answering and all
+    // its series stop: the row holds (the router is unreachable), it does not resolve.
+    for f in [a("PATH-SILENT-14"), b("PATH-SILENT-14")] {
+        pts.extend(series(&f, -10, 24, |_| IfState::default()));
+    }
+    pts.extend(isp_probe(
+        &a("PATH-SILENT-14"),
+        1,
+        "8.8.8.8",
+        -10,
+        24,
+        |m| m < 10,
+    ));
+    pts.extend(device_up("PATH-SILENT-14", -10, to, |m| m < 25));
     // Device health.
     let hot = device_labels("CPU-HOT-08", "tbilisi-hq");
     pts.extend(cisco_cpu(&hot, "1", "CPU of Route Processor 0", to, |m| {
@@ -752,10 +766,10 @@ async fn path_and_health_rules_fire_on_their_faults_only(backend: Backend) {
     let full = device_labels("MEM-FULL-10", "tbilisi-hq");
     pts.extend(cisco_memory(&full, to, |m| if m >= 5 { 0.95 } else { 0.5 }));
     pts.extend(device_up("MEM-FULL-10", -10, to, ok));
-    // Half used, but its 32-bit CISCO-MEMORY-POOL-MIB rows (wrapped past 4 GiB) read 93 %:
+    // 3.8 of 8 GiB used (47.5 %), but its 32-bit rows (free wrapped past 4 GiB) read 95 %:
     // the ratio the exporter serves comes from the 64-bit enhanced columns.
     let wide = device_labels("MEM-64-11", "tbilisi-hq");
-    pts.extend(cisco_memory(&wide, to, |_| 0.53));
+    pts.extend(cisco_memory(&wide, to, |_| 0.475));
     pts.extend(device_up("MEM-64-11", -10, to, ok));
     let env = device_labels("ENV-12", "batumi");
     pts.extend(temperature(&env, "Inlet", 55.0, to, |m| {
@@ -814,6 +828,7 @@ async fn path_and_health_rules_fire_on_their_faults_only(backend: Backend) {
         ("DeviceFanFailed", "ENV-12", ""),
         ("DeviceMemoryHigh", "MEM-FULL-10", ""),
         ("DevicePowerSupplyFailed", "ENV-12", ""),
+        ("DeviceSnmpUnreachable", "PATH-SILENT-14", ""),
         ("DeviceTemperatureHigh", "ENV-12", ""),
         ("IspTotalOutage", "PATH-ALL-05", ""),
         ("IspUplinkDownBackupWorking", "PATH-LINK-06", "Gi0/0/0"),
@@ -821,6 +836,7 @@ async fn path_and_health_rules_fire_on_their_faults_only(backend: Backend) {
         ("IspUplinkNotPassingTraffic", "PATH-ALL-05", "Gi0/0/1"),
         ("IspUplinkNotPassingTraffic", "PATH-BGP-04", "Gi0/0/1"),
         ("IspUplinkNotPassingTraffic", "PATH-DEAD-03", "Gi0/0/0"),
+        ("IspUplinkNotPassingTraffic", "PATH-SILENT-14", "Gi0/0/0"),
     ]
     .iter()
     .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
@@ -859,6 +875,13 @@ async fn path_and_health_rules_fire_on_their_faults_only(backend: Backend) {
         "{}",
         bgp.message
     );
+    let silent = &find("IspUplinkNotPassingTraffic", "PATH-SILENT-14", "Gi0/0/0").record;
+    assert_eq!(
+        (silent.state, silent.resolved_at),
+        (RowState::Firing, None),
+        "a silent router's row holds"
+    );
+    assert!(silent.held_since.is_some(), "{silent:#?}");
     let total = &find("IspTotalOutage", "PATH-ALL-05", "").record;
     assert_eq!(total.severity, "critical");
     assert_eq!(total.labels["outage_kind"], "no_traffic");
@@ -879,6 +902,21 @@ async fn path_and_health_rules_fire_on_their_faults_only(backend: Backend) {
     let mem = &find("DeviceMemoryHigh", "MEM-FULL-10", "").record;
     assert_eq!(mem.labels["mib"], "CISCO-ENHANCED-MEMPOOL-MIB");
     assert!(mem.message.contains("Processor"), "{}", mem.message);
+    // The 64-bit preference matters: a rule over either 32-bit MIB would have fired.
+    for mib in ["ciscoMemoryPool", "cempMemPool"] {
+        let q = format!(
+            "{mib}Used{{device=\"MEM-64-11\"}} / ({mib}Used{{device=\"MEM-64-11\"}} + {mib}Free{{device=\"MEM-64-11\"}})"
+        );
+        let r = vm.query(&q, at(to)).await;
+        assert!(r.len() == 1 && r[0].value > 0.9, "{q}: {r:?}");
+    }
+    let r = vm
+        .query(
+            "wardflux_device_memory_used_ratio{device=\"MEM-64-11\"}",
+            at(to),
+        )
+        .await;
+    assert!(r.len() == 1 && (r[0].value - 0.475).abs() < 1e-6, "{r:?}");
     let temp = &find("DeviceTemperatureHigh", "ENV-12", "").record;
     assert_eq!(temp.labels["sensor"], "Inlet");
     assert!(temp.message.contains("is 58 °C"), "{}", temp.message);
