@@ -213,7 +213,7 @@ fn bank() -> Bank {
         // Geocell at Batumi fails from minute 10, fifteen minutes before its link goes down.
         // Gldani's fail with its links.
         let batumi = device == "Batumi-2201";
-        let a_ok = move |m: i64| !a_down.is_some_and(|d| m >= d);
+        let a_ok = move |m: i64| a_down.is_none_or(|d| m < d);
         let b_ok = move |m: i64| {
             !(b_down.is_some_and(|(from, to)| m >= from && m < to)
                 || (hq && m >= 40)
