@@ -737,6 +737,12 @@ mod tests {
                 "2026-03-02 09:05:00.5 +0000 UTC",
             ),
             ("{{ $value | humanizeTimestamp }}", f64::NAN, "NaN"),
+            (
+                "{{ $value | humanizeTimestamp }}",
+                -1.5,
+                "1969-12-31 23:59:58.5 +0000 UTC",
+            ),
+            ("{{ $value | humanizeTimestamp }}", 1e20, "1e+20"),
             ("{{ printf \"%.1f\" $value }}", 85.123, "85.1"),
             ("{{ $value | printf \"%.2f Mbps\" }}", 850.0, "850.00 Mbps"),
             ("{{ printf \"%d\" $value }}", 3.9, "3"),
