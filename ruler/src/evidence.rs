@@ -282,6 +282,30 @@ mod tests {
             ),
             ("InterfaceHighErrorRate", "wardflux:if_errors:ratio5m"),
             ("InterfaceFlapping", "ifOperStatus"),
+            // Path health: the uplink's link state, so a router gone silent holds the row
+            // and a probe or session back (link series present) resolves it.
+            (
+                "IspUplinkNotPassingTraffic",
+                r#"ifOperStatus{interface_type="isp"}"#,
+            ),
+            (
+                "BgpPeerFlapping",
+                "wardflux_bgp_peer_established_transitions_total",
+            ),
+            ("DeviceCpuHigh", "wardflux_device_cpu_ratio"),
+            ("DeviceMemoryHigh", "wardflux_device_memory_used_ratio"),
+            (
+                "DeviceTemperatureHigh",
+                "wardflux_device_temperature_celsius",
+            ),
+            (
+                "DeviceFanFailed",
+                r#"wardflux_device_component_ok{component="fan"}"#,
+            ),
+            (
+                "DevicePowerSupplyFailed",
+                r#"wardflux_device_component_ok{component="power_supply"}"#,
+            ),
         ]
         .iter()
         .map(|(a, b)| (a.to_string(), b.to_string()))

@@ -139,7 +139,7 @@ mod tests {
         let magti = ep("ProviderOutage", "outages");
         let up = Shadow::default().with_uplinks(
             [("R-1".to_string(), ("magti".to_string(), magti.clone()))].into(),
-            &["IspUplinkDownBackupWorking", "IspTotalOutage"],
+            &crate::outage::step::PROVIDER_CHILDREN,
         );
         let alert = |name: &str, provider: Option<&str>| -> Labels {
             let mut l: Labels = [
@@ -158,6 +158,11 @@ mod tests {
             Some(magti.clone())
         );
         assert_eq!(root(alert("IspTotalOutage", None)), Some(magti.clone()));
+        assert_eq!(
+            root(alert("IspUplinkNotPassingTraffic", Some("magti"))),
+            Some(magti.clone()),
+            "a Magti uplink up but passing nothing is the provider's outage too"
+        );
         assert_eq!(
             root(alert("IspUplinkDownBackupWorking", Some("silknet"))),
             None

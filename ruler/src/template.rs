@@ -1,6 +1,7 @@
 //! Annotation and label templates in the Go-template subset that Prometheus rule files use:
 //! `{{ $labels.x }}`, `{{ $value }}`, pipelines such as `{{ $value | humanize }}`, and the
-//! functions `humanize`, `humanize1024`, `humanizePercentage`, `humanizeDuration`, `printf`,
+//! functions `humanize`, `humanize1024`, `humanizePercentage`, `humanizeDuration`,
+//! `humanizeTimestamp`, `printf`,
 //! `toUpper`, `toLower`, `title` and `index`. Templates are parsed once at rule load, so a bad
 //! one is rejected with its rule; rendering cannot fail.
 
@@ -39,6 +40,7 @@ enum Func {
     Humanize1024,
     HumanizePercentage,
     HumanizeDuration,
+    HumanizeTimestamp,
     Printf,
     ToUpper,
     ToLower,
@@ -53,6 +55,7 @@ impl Func {
             "humanize1024" => Func::Humanize1024,
             "humanizePercentage" => Func::HumanizePercentage,
             "humanizeDuration" => Func::HumanizeDuration,
+            "humanizeTimestamp" => Func::HumanizeTimestamp,
             "printf" => Func::Printf,
             "toUpper" => Func::ToUpper,
             "toLower" => Func::ToLower,
@@ -197,6 +200,7 @@ fn run<'a>(cmd: &Command, piped: Option<Val<'a>>, ctx: &Context<'a>) -> Val<'a> 
         Func::Humanize1024 => Val::Str(humanize1024(first.num())),
         Func::HumanizePercentage => Val::Str(format!("{}%", fmt_g(first.num() * 100.0, 4))),
         Func::HumanizeDuration => Val::Str(humanize_duration(first.num())),
+        Func::HumanizeTimestamp => Val::Str(humanize_timestamp(first.num())),
         Func::Printf => Val::Str(printf(&first.text(), &args[1.min(args.len())..])),
         Func::ToUpper => Val::Str(first.text().to_uppercase()),
         Func::ToLower => Val::Str(first.text().to_lowercase()),
@@ -557,6 +561,28 @@ pub fn humanize_duration(v: f64) -> String {
     format!("{}ps", fmt_g(v, 4))
 }
 
+/// Prometheus `humanizeTimestamp`: Unix seconds as Go prints a UTC time
+/// (`2026-03-02 09:05:00 +0000 UTC`, fractions of a second only when there are some); a
+/// value that is no time is printed as a number.
+pub fn humanize_timestamp(v: f64) -> String {
+    let secs = v.floor();
+    let nanos = ((v - secs) * 1e9).round() as u32;
+    let t = (v.is_finite() && secs.abs() < 1e14)
+        .then(|| chrono::DateTime::from_timestamp(secs as i64, nanos.min(999_999_999)))
+        .flatten();
+    let Some(t) = t else {
+        return fmt_g(v, 4);
+    };
+    let mut out = t.format("%Y-%m-%d %H:%M:%S").to_string();
+    if t.timestamp_subsec_nanos() != 0 {
+        let frac = format!("{:09}", t.timestamp_subsec_nanos());
+        out.push('.');
+        out.push_str(frac.trim_end_matches('0'));
+    }
+    out.push_str(" +0000 UTC");
+    out
+}
+
 fn title(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut start = true;
@@ -700,6 +726,23 @@ mod tests {
             ("{{ $value | humanizePercentage }}", 0.8512, "85.12%"),
             ("{{ $value | humanizeDuration }}", 90061.0, "1d 1h 1m 1s"),
             ("{{ $value | humanizeDuration }}", 0.25, "250ms"),
+            (
+                "{{ $value | humanizeTimestamp }}",
+                1_772_442_300.0,
+                "2026-03-02 09:05:00 +0000 UTC",
+            ),
+            (
+                "{{ humanizeTimestamp $value }}",
+                1_772_442_300.5,
+                "2026-03-02 09:05:00.5 +0000 UTC",
+            ),
+            ("{{ $value | humanizeTimestamp }}", f64::NAN, "NaN"),
+            (
+                "{{ $value | humanizeTimestamp }}",
+                -1.5,
+                "1969-12-31 23:59:58.5 +0000 UTC",
+            ),
+            ("{{ $value | humanizeTimestamp }}", 1e20, "1e+20"),
             ("{{ printf \"%.1f\" $value }}", 85.123, "85.1"),
             ("{{ $value | printf \"%.2f Mbps\" }}", 850.0, "850.00 Mbps"),
             ("{{ printf \"%d\" $value }}", 3.9, "3"),

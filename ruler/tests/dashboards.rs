@@ -211,6 +211,34 @@ fn bank() -> Bank {
         for i in [&a, &b, &lan] {
             points.extend(interface_info(i));
         }
+        // ISP path health: an IP SLA probe over each uplink, a BGP session with provider A.
+        // Providers dead behind live links: HQ's Silknet probe fails from minute 40, and
+        // Geocell at Batumi fails from minute 10, fifteen minutes before its link goes down.
+        // Gldani's fail with its links.
+        let batumi = device == "Batumi-2201";
+        let a_ok = move |m: i64| a_down.is_none_or(|d| m < d);
+        let b_ok = move |m: i64| {
+            !(b_down.is_some_and(|(from, to)| m >= from && m < to)
+                || (hq && m >= 40)
+                || (batumi && m >= 10))
+        };
+        points.extend(isp_probe(&a, 1, "169.254.200.1", 0, END, a_ok));
+        points.extend(isp_probe(&b, 2, "169.254.200.1", 0, END, b_ok));
+        points.extend(bgp_peer(
+            &a,
+            "169.254.100.1",
+            "29614",
+            0,
+            END,
+            a_ok,
+            move |m| {
+                if a_ok(m) {
+                    1.0
+                } else {
+                    0.0
+                }
+            },
+        ));
         uplinks.push((device.to_string(), "Gi0/0/0".to_string()));
         uplinks.push((device.to_string(), "Gi0/0/1".to_string()));
     }
@@ -318,6 +346,70 @@ fn bank() -> Bank {
             site,
             &[],
             move |m| if n == 3 { (m / 10) as f64 } else { 0.0 },
+        ));
+        // Device health as the exporter serves it (device labels, wardflux-devices job):
+        // CPU and memory ratios, a temperature sensor with its threshold, a fan and a power
+        // supply; Batumi's fan fails at minute 30.
+        let dev = device_labels(device, site);
+        let cpu = [
+            ("mib", "CISCO-PROCESS-MIB"),
+            ("cpu", "1"),
+            ("cpu_name", "CPU of Route Processor 0"),
+        ];
+        points.extend(gauge(
+            "wardflux_device_cpu_ratio",
+            &dev,
+            &cpu,
+            0,
+            END,
+            |m| Some(0.1 + n as f64 * 0.1 + (m % 4) as f64 * 0.01),
+        ));
+        let pool = [
+            ("mib", "CISCO-ENHANCED-MEMPOOL-MIB"),
+            ("pool_index", "1.1"),
+            ("pool", "Processor"),
+        ];
+        points.extend(gauge(
+            "wardflux_device_memory_used_ratio",
+            &dev,
+            &pool,
+            0,
+            END,
+            |_| Some(0.3 + n as f64 * 0.1),
+        ));
+        let inlet = [("sensor", "Inlet")];
+        points.extend(gauge(
+            "wardflux_device_temperature_celsius",
+            &dev,
+            &inlet,
+            0,
+            END,
+            |m| Some(30.0 + n as f64 + (m % 3) as f64),
+        ));
+        points.extend(gauge(
+            "wardflux_device_temperature_threshold_celsius",
+            &dev,
+            &inlet,
+            0,
+            END,
+            |_| Some(55.0),
+        ));
+        let batumi = device == "Batumi-2201";
+        points.extend(gauge(
+            "wardflux_device_component_ok",
+            &dev,
+            &[("component", "fan"), ("name", "Fan 1")],
+            0,
+            END,
+            |m| Some(if batumi && m >= 30 { 0.0 } else { 1.0 }),
+        ));
+        points.extend(gauge(
+            "wardflux_device_component_ok",
+            &dev,
+            &[("component", "power_supply"), ("name", "PS1")],
+            0,
+            END,
+            |_| Some(1.0),
         ));
         points.extend(device_series(
             "wardflux_device_interfaces",
@@ -635,21 +727,36 @@ fn substitute_sql(
 
 // ------------------------------------------------------------------------------ metric names
 
+/// The exporter's source files, recursively (each family it renders is named by a string
+/// literal in one of them: the interface MIBs, the health and path modules, self metrics).
+fn exporter_sources(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            exporter_sources(&path, out);
+        } else if path.extension().and_then(|e| e.to_str()) == Some("rs") {
+            out.push(path);
+        }
+    }
+}
+
 /// Metric names the exporter renders (from its source) and the rules record.
 fn produced_metrics() -> BTreeSet<String> {
     let mut names = BTreeSet::new();
     let src = repo().join("exporter/src");
-    for (file, counters_get_total) in [
-        ("mib/if_mib.rs", false),
-        ("metrics/mod.rs", false),
-        ("metrics/selfmetrics.rs", true),
-        ("topology/metrics.rs", false),
-        ("widen.rs", false),
-    ] {
-        let path = src.join(file);
+    let mut files = Vec::new();
+    exporter_sources(&src, &mut files);
+    files.sort();
+    for path in files {
+        // Self metrics are registered without the `_total` a counter is exposed with.
+        let counters_get_total = path.ends_with("metrics/selfmetrics.rs");
         let text = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-        for lit in text.split('"').skip(1).step_by(2) {
+        // Every text between two neighbouring quotes, so a quote character in a char
+        // literal or a raw string does not shift which pieces are literals.
+        let quotes: Vec<usize> = text.match_indices('"').map(|(i, _)| i).collect();
+        for w in quotes.windows(2) {
+            let lit = &text[w[0] + 1..w[1]];
             let metric_like =
                 (lit.starts_with("if") || lit.starts_with("dot3") || lit.starts_with("wardflux_"))
                     && lit.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');

@@ -18,7 +18,11 @@ pub const SITE_ISOLATED: &str = "SiteIsolated";
 pub const PROVIDER_OUTAGE: &str = "ProviderOutage";
 pub const POLLER_NETWORK_LOST: &str = "PollerNetworkLost";
 /// Alerts of the default rules that a provider outage covers at the sites it names.
-pub const PROVIDER_CHILDREN: [&str; 2] = ["IspUplinkDownBackupWorking", "IspTotalOutage"];
+pub const PROVIDER_CHILDREN: [&str; 3] = [
+    "IspUplinkDownBackupWorking",
+    "IspTotalOutage",
+    "IspUplinkNotPassingTraffic",
+];
 /// How many names a message lists before "and N more".
 const NAMES_SHOWN: usize = 5;
 

@@ -702,3 +702,140 @@ macro_rules! both_stores {
         }
     };
 }
+
+/// The rule files of issue 15 with the interface rules they build on: recording rules,
+/// interface alerts, ISP path health (`25-isp-path.yml`) and device health (`40-health.yml`).
+pub fn path_and_health_rules() -> RuleSet {
+    let files: Vec<String> = [
+        "10-recording.yml",
+        "20-interfaces.yml",
+        "25-isp-path.yml",
+        "40-health.yml",
+    ]
+    .iter()
+    .map(|f| format!("{}/../rules/alerts/{f}", env!("CARGO_MANIFEST_DIR")))
+    .collect();
+    config::load(&files, &LoadOptions::default()).expect("path and health rules load")
+}
+
+/// A gauge or counter `name` from minute `from` to `to`, one sample a minute, with the labels
+/// `base` (e.g. an interface's or a device's label block) and `extra` set over them; minutes
+/// where `value` is `None` have no sample (the exporter served no row).
+pub fn gauge(
+    name: &str,
+    base: &Labels,
+    extra: &[(&str, &str)],
+    from: i64,
+    to: i64,
+    value: impl Fn(i64) -> Option<f64>,
+) -> Vec<Point> {
+    let mut l = base.clone();
+    l.insert("__name__".into(), name.into());
+    for (k, v) in extra {
+        l.insert((*k).into(), (*v).into());
+    }
+    (from..=to)
+        .filter_map(|m| {
+            value(m).map(|v| Point {
+                labels: l.clone(),
+                value: v,
+                at: at(m),
+            })
+        })
+        .collect()
+}
+
+/// The device label block of the exporter's device series (what `iface` sets before the
+/// interface labels).
+pub fn device_labels(device: &str, site: &str) -> Labels {
+    [
+        ("device", device),
+        ("site", site),
+        ("job", "wardflux-devices"),
+        ("instance", "127.0.0.1:9116"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// The interface label block of `i` as the exporter puts it on series tied to an uplink
+/// (IP SLA probes, BGP peers): device labels plus ifIndex, ifName, ifAlias, interface_type,
+/// isp_provider.
+pub fn uplink_labels(i: &Iface) -> Labels {
+    let mut l = Labels::new();
+    for k in [
+        "device",
+        "site",
+        "job",
+        "instance",
+        "ifIndex",
+        "ifName",
+        "ifAlias",
+        "interface_type",
+        "isp_provider",
+    ] {
+        l.insert(k.into(), i.labels.get(k).cloned().unwrap_or_default());
+    }
+    l
+}
+
+/// An IP SLA probe over uplink `i` (`wardflux_isp_probe_success`, and
+/// `wardflux_isp_probe_rtt_seconds` when the latest run succeeded), as the exporter renders
+/// it; `ok` says whether the latest run at a minute succeeded.
+pub fn isp_probe(
+    i: &Iface,
+    probe: u32,
+    target: &str,
+    from: i64,
+    to: i64,
+    ok: impl Fn(i64) -> bool,
+) -> Vec<Point> {
+    let l = uplink_labels(i);
+    let p = probe.to_string();
+    let tag = format!("{} {}", l["isp_provider"], l["ifName"]);
+    let extra = [
+        ("probe", p.as_str()),
+        ("target", target),
+        ("tag", tag.as_str()),
+    ];
+    let mut out = gauge("wardflux_isp_probe_success", &l, &extra, from, to, |m| {
+        Some(if ok(m) { 1.0 } else { 0.0 })
+    });
+    out.extend(gauge(
+        "wardflux_isp_probe_rtt_seconds",
+        &l,
+        &extra,
+        from,
+        to,
+        |m| ok(m).then_some(0.012 + (m % 5) as f64 * 0.001),
+    ));
+    out
+}
+
+/// A BGP peer tied to uplink `i`: `wardflux_bgp_peer_up` from `up` and
+/// `wardflux_bgp_peer_established_transitions_total` from `transitions` (a counter).
+pub fn bgp_peer(
+    i: &Iface,
+    peer: &str,
+    remote_as: &str,
+    from: i64,
+    to: i64,
+    up: impl Fn(i64) -> bool,
+    transitions: impl Fn(i64) -> f64,
+) -> Vec<Point> {
+    let l = uplink_labels(i);
+    let extra = [("peer", peer), ("remote_as", remote_as)];
+    let mut out = gauge("wardflux_bgp_peer_up", &l, &extra, from, to, |m| {
+        Some(if up(m) { 1.0 } else { 0.0 })
+    });
+    out.extend(gauge(
+        "wardflux_bgp_peer_established_transitions_total",
+        &l,
+        &extra,
+        from,
+        to,
+        |m| Some(transitions(m)),
+    ));
+    out
+}
