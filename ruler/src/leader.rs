@@ -67,12 +67,17 @@ pub fn retry_interval(shortest_group_interval: Duration) -> Duration {
 }
 
 /// Campaigns for the lock named `key` on `url` until `stop` turns true, publishing the role.
-/// On stop the lock connection is closed, which releases the lock at once.
+/// On stop the lock connection is closed, which releases the lock at once. Every failed
+/// attempt to reach the store counts in `wardflux_ruler_store_errors_total`: a leader that
+/// lost its lock connection stops writing, so its queue writer sees no failures of its own,
+/// and without these the store being down would not show in the metric (nor fire
+/// `WardfluxRulerStoreFailing`).
 pub async fn campaign(
     url: Secret,
     key: i64,
     retry: Duration,
     role: watch::Sender<Role>,
+    metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
 ) {
     let opts = match PgConnectOptions::from_str(url.expose()) {
@@ -127,6 +132,7 @@ pub async fn campaign(
             }
             Err(e) => {
                 conn = None;
+                metrics.store_errors.inc();
                 if led {
                     error!(error = %e, "lost the leader lock connection; writing paused until the lock is held again");
                     led = false;
