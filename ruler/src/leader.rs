@@ -134,7 +134,7 @@ pub async fn campaign(
                 conn = None;
                 metrics.store_errors.inc();
                 if led {
-                    error!(error = %e, "lost the leader lock connection; writing paused until the lock is held again");
+                    error!(store = %url, error = %e, "lost the connection to the store (and with it the leader lock): alert transitions are queued and notifications continue; writing resumes when the store is back and the lock is held again");
                     led = false;
                     role.send_if_modified(|r| {
                         std::mem::replace(r, Role::Reacquiring) != Role::Reacquiring
@@ -237,6 +237,7 @@ async fn take_over(
     shutdown: &mut watch::Receiver<bool>,
 ) -> bool {
     let mut backoff = Duration::from_millis(200);
+    let queued = queue.depth();
     loop {
         if *shutdown.borrow() || role.has_changed().unwrap_or(true) {
             return false;
@@ -251,6 +252,7 @@ async fn take_over(
                 engine.resync(rows, Utc::now()).await;
                 info!(
                     open_rows = n,
+                    queued_written = queued,
                     "leading: queue written, alert state synced with the store"
                 );
                 return true;

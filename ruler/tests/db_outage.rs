@@ -379,6 +379,23 @@ async fn a_stopped_and_a_refusing_database_alert_queue_and_lose_nothing() {
         Some(1.0),
         "{page}"
     );
+    // The logs say which server is away and what that means, without its password.
+    let server = format!("wardflux_ro@127.0.0.1:{}/wardflux", pg.port);
+    let log = std::fs::read_to_string(dir.path().join("exporter.log")).unwrap();
+    assert!(
+        log.contains("cannot read the inventory; keeping the last good targets")
+            && log.contains(&server),
+        "the exporter's log does not name the inventory server {server}:\n{}",
+        exporter.tail()
+    );
+    assert!(
+        ruler
+            .proc
+            .tail()
+            .contains("lost the connection to the store"),
+        "the ruler's log does not say the store is away:\n{}",
+        ruler.proc.tail()
+    );
 
     // 2. The server is back: the queue lands, once; both alerts resolve on evidence.
     eprintln!("starting PostgreSQL again");
