@@ -13,9 +13,10 @@
 //! 2. The server is started again: the transitions queued meanwhile land in alert_history, each
 //!    exactly once (one row per episode, nothing dropped or refused), both alerts resolve on
 //!    evidence (`recovered`), and Alertmanager is told.
-//! 3. The server answers but the inventory table is gone (renamed): `WardfluxTargetsSqlFailing`
-//!    fires again, the exporter keeps polling, its log names the reason; renamed back, it
-//!    resolves.
+//! 3. The server answers but refuses: the inventory table is renamed away and the ruler's role
+//!    loses INSERT and UPDATE on alert_history. Both alerts reach Alertmanager again, the
+//!    exporter keeps polling and its log names the missing table, no transition is given up;
+//!    table and grants restored, the queued rows land once and both alerts resolve.
 //!
 //! Neither the database passwords nor the community appear in any log, row or notification.
 //! No timing is asserted: waits have generous limits only.
@@ -441,24 +442,31 @@ async fn a_stopped_and_a_refusing_database_alert_queue_and_lose_nothing() {
     )
     .await;
 
-    // 3. The server answers, but the inventory table is gone.
+    // 3. The server answers but refuses: the inventory table is gone, and the ruler's role may
+    //    no longer write alert_history (a DBA's mistake). Nothing is dropped: the refused
+    //    writes wait in the queue like those of a stopped server.
     let before = ids(&end);
+    let notified = |alert: &str| statuses(&received.lock().unwrap(), alert).len();
+    let (sql_notes, store_notes) = (notified(SQL_ALERT), notified(STORE_ALERT));
     exec(
         pg.port,
         "wardflux",
-        "ALTER TABLE inventory.standalone_devices RENAME TO standalone_devices_moved",
+        "ALTER TABLE inventory.standalone_devices RENAME TO standalone_devices_moved;\n\
+         REVOKE INSERT, UPDATE ON alert_history FROM wardflux_ruler;",
     )
     .await
     .unwrap();
     let broken_at = now();
-    wait_rows(
-        &mut ruler,
-        "a new open WardfluxTargetsSqlFailing row",
-        |rows| {
-            let r = new_rows(rows, SQL_ALERT, &before);
-            (r.len() == 1 && firing(r[0]))
+    wait_until(
+        "Alertmanager to be told of both database alerts again",
+        LIMIT,
+        async || {
+            exporter.assert_running();
+            ruler.proc.assert_running();
+            let (a, b) = (notified(SQL_ALERT), notified(STORE_ALERT));
+            (a > sql_notes && b > store_notes)
                 .then_some(())
-                .ok_or(format!("{} new rows", r.len()))
+                .ok_or(format!("notifications: {SQL_ALERT} {a}, {STORE_ALERT} {b}"))
         },
     )
     .await;
@@ -474,24 +482,47 @@ async fn a_stopped_and_a_refusing_database_alert_queue_and_lose_nothing() {
         "the exporter's log does not name the missing table:\n{}",
         exporter.tail()
     );
+    let page = metrics(&ruler.addr, "/metrics").await.unwrap();
+    for lost in [
+        "wardflux_ruler_transitions_dropped_total",
+        "wardflux_ruler_transitions_rejected_total",
+    ] {
+        assert_eq!(
+            sample(&page, lost),
+            Some(0.0),
+            "a refused write was given up ({lost}):\n{}",
+            ruler.proc.tail()
+        );
+    }
     exec(
         pg.port,
         "wardflux",
-        "ALTER TABLE inventory.standalone_devices_moved RENAME TO standalone_devices",
+        "ALTER TABLE inventory.standalone_devices_moved RENAME TO standalone_devices;\n\
+         GRANT INSERT, UPDATE ON alert_history TO wardflux_ruler;",
     )
     .await
     .unwrap();
     let last = wait_rows(
         &mut ruler,
-        "the second WardfluxTargetsSqlFailing resolved",
+        "both database alerts written again once and resolved",
         |rows| {
-            let r = new_rows(rows, SQL_ALERT, &before);
-            (r.len() == 1 && !firing(r[0]))
-                .then_some(())
-                .ok_or(format!("{} new rows, open", r.len()))
+            for alert in [SQL_ALERT, STORE_ALERT] {
+                let r = new_rows(rows, alert, &before);
+                if r.len() != 1 || firing(r[0]) {
+                    return Err(format!("{alert}: {} new rows, want one resolved", r.len()));
+                }
+            }
+            Ok(())
         },
     )
     .await;
+    let page = metrics(&ruler.addr, "/metrics").await.unwrap();
+    for lost in [
+        "wardflux_ruler_transitions_dropped_total",
+        "wardflux_ruler_transitions_rejected_total",
+    ] {
+        assert_eq!(sample(&page, lost), Some(0.0), "{lost}:\n{page}");
+    }
     eprintln!("rows:\n{}", brief(&last));
 
     // What the NOC reads never carries a password or the community.
