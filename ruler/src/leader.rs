@@ -282,6 +282,41 @@ mod tests {
         assert_eq!(lock_key(""), 0xcbf2_9ce4_8422_2325u64 as i64);
     }
 
+    /// A store that cannot be reached counts in `store_errors` on every attempt: with the
+    /// writer paused (no lock), the lock's attempts are what shows the store is down.
+    #[tokio::test]
+    async fn failed_attempts_to_reach_the_store_count_as_store_errors() {
+        // A port nothing listens on: connections are refused at once.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = Secret::new(format!("postgres://nobody:pw@127.0.0.1:{port}/none"));
+        let metrics = Arc::new(Metrics::new());
+        let (role_tx, role_rx) = watch::channel(Role::Standby);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(campaign(
+            url,
+            1,
+            Duration::from_millis(200),
+            role_tx,
+            metrics.clone(),
+            stop_rx,
+        ));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while metrics.store_errors.get() < 2 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no store errors counted"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(*role_rx.borrow(), Role::Standby);
+        stop_tx.send_replace(true);
+        task.await.unwrap();
+    }
+
     #[test]
     fn retry_is_a_quarter_interval_within_bounds() {
         assert_eq!(
