@@ -143,6 +143,8 @@ fn url_password(url: &str) -> Option<&str> {
 /// so a restarted or moved database is simply found again.
 pub struct PgSource {
     url: Secret,
+    /// `user@host:port/database`, to say which server could not be reached (no password).
+    server: String,
     options: PgConnectOptions,
     sql: String,
     timeout: Duration,
@@ -159,8 +161,16 @@ impl PgSource {
             )])
             // Statements are logged by us, without sqlx's rendering of them.
             .disable_statement_logging();
+        let server = format!(
+            "{}@{}:{}/{}",
+            options.get_username(),
+            options.get_host(),
+            options.get_port(),
+            options.get_database().unwrap_or("")
+        );
         Ok(PgSource {
             url: cfg.url.clone(),
+            server,
             options,
             sql: wrap_query(&cfg.query),
             timeout: cfg.query_timeout,
@@ -172,7 +182,11 @@ impl PgSource {
             .await
             .map_err(|e| {
                 SourceError::Connect(redact(
-                    &wardflux_web::pg::explain(&e.to_string()),
+                    &format!(
+                        "{}: {}",
+                        self.server,
+                        wardflux_web::pg::explain(&e.to_string())
+                    ),
                     &self.url,
                 ))
             })?;

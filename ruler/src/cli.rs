@@ -819,6 +819,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
             key,
             retry,
             role_tx,
+            metrics.clone(),
             lock_stop_rx,
         )))
     } else {

@@ -67,12 +67,17 @@ pub fn retry_interval(shortest_group_interval: Duration) -> Duration {
 }
 
 /// Campaigns for the lock named `key` on `url` until `stop` turns true, publishing the role.
-/// On stop the lock connection is closed, which releases the lock at once.
+/// On stop the lock connection is closed, which releases the lock at once. Every failed
+/// attempt to reach the store counts in `wardflux_ruler_store_errors_total`: a leader that
+/// lost its lock connection stops writing, so its queue writer sees no failures of its own,
+/// and without these the store being down would not show in the metric (nor fire
+/// `WardfluxRulerStoreFailing`).
 pub async fn campaign(
     url: Secret,
     key: i64,
     retry: Duration,
     role: watch::Sender<Role>,
+    metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
 ) {
     let opts = match PgConnectOptions::from_str(url.expose()) {
@@ -127,8 +132,9 @@ pub async fn campaign(
             }
             Err(e) => {
                 conn = None;
+                metrics.store_errors.inc();
                 if led {
-                    error!(error = %e, "lost the leader lock connection; writing paused until the lock is held again");
+                    error!(store = %url, error = %e, "lost the connection to the store (and with it the leader lock): alert transitions are queued and notifications continue; writing resumes when the store is back and the lock is held again");
                     led = false;
                     role.send_if_modified(|r| {
                         std::mem::replace(r, Role::Reacquiring) != Role::Reacquiring
@@ -231,6 +237,7 @@ async fn take_over(
     shutdown: &mut watch::Receiver<bool>,
 ) -> bool {
     let mut backoff = Duration::from_millis(200);
+    let queued = queue.depth();
     loop {
         if *shutdown.borrow() || role.has_changed().unwrap_or(true) {
             return false;
@@ -245,6 +252,7 @@ async fn take_over(
                 engine.resync(rows, Utc::now()).await;
                 info!(
                     open_rows = n,
+                    queued_written = queued,
                     "leading: queue written, alert state synced with the store"
                 );
                 return true;
@@ -272,6 +280,41 @@ mod tests {
         assert_ne!(lock_key("wardflux-ruler"), lock_key("wardflux-ruler-2"));
         // Pinned: replicas of different versions must ask for the same lock.
         assert_eq!(lock_key(""), 0xcbf2_9ce4_8422_2325u64 as i64);
+    }
+
+    /// A store that cannot be reached counts in `store_errors` on every attempt: with the
+    /// writer paused (no lock), the lock's attempts are what shows the store is down.
+    #[tokio::test]
+    async fn failed_attempts_to_reach_the_store_count_as_store_errors() {
+        // A port nothing listens on: connections are refused at once.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = Secret::new(format!("postgres://nobody:pw@127.0.0.1:{port}/none"));
+        let metrics = Arc::new(Metrics::new());
+        let (role_tx, role_rx) = watch::channel(Role::Standby);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(campaign(
+            url,
+            1,
+            Duration::from_millis(200),
+            role_tx,
+            metrics.clone(),
+            stop_rx,
+        ));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while metrics.store_errors.get() < 2 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no store errors counted"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(*role_rx.borrow(), Role::Standby);
+        stop_tx.send_replace(true);
+        task.await.unwrap();
     }
 
     #[test]

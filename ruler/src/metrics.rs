@@ -166,7 +166,7 @@ impl Metrics {
         );
         r.register(
             "wardflux_ruler_store_errors",
-            "Store writes that failed and will be retried",
+            "Store operations that failed and will be retried: writes, and attempts to reach the store for the leader lock",
             m.store_errors.clone(),
         );
         r.register(

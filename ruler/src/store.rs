@@ -347,11 +347,15 @@ fn classify(what: &str, e: sqlx::Error) -> StoreError {
         sqlx::Error::Database(db) => {
             let code = db.code().map(|c| c.to_string()).unwrap_or_default();
             // PostgreSQL SQLSTATE classes 22 (data), 23 (integrity), 42 (syntax/access);
-            // SQLite's extended constraint codes are 19 + n*256.
-            code.starts_with("22")
+            // SQLite's extended constraint codes are 19 + n*256. Except a privilege taken
+            // away (42501) or a table missing (42P01, a restore in progress): the database
+            // is being repaired, not refusing this row, so the row waits for it like it
+            // waits for a stopped server (the store-failing alert fires meanwhile).
+            (code.starts_with("22")
                 || code.starts_with("23")
                 || code.starts_with("42")
-                || code.parse::<i32>().is_ok_and(|n| n & 0xff == 19)
+                || code.parse::<i32>().is_ok_and(|n| n & 0xff == 19))
+                && !matches!(code.as_str(), "42501" | "42P01")
         }
         sqlx::Error::ColumnDecode { .. }
         | sqlx::Error::ColumnNotFound(_)

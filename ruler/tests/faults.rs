@@ -739,7 +739,8 @@ async fn two_replicas_elect_one_leader_and_the_standby_takes_over_when_it_is_kil
     )
     .await;
     assert!(
-        b.log().contains("lost the leader lock connection"),
+        b.log()
+            .contains("lost the connection to the store (and with it the leader lock)"),
         "{}",
         b.log()
     );

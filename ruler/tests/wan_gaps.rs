@@ -20,57 +20,13 @@
 mod common;
 mod wan_support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
-
 use common::{free_port, Am};
 use serde_json::{json, Value};
-use wan_support::{brief, firing, of, wait_until, Options, Pipeline, STEP_LIMIT};
+use wan_support::{
+    brief, firing, of, statuses, wait_until, webhook, Options, Pipeline, STEP_LIMIT,
+};
 
 const OUTAGE: &str = "IspUplinkDownBackupWorking";
-
-/// Every webhook notification Alertmanager sends to 127.0.0.1:`port`, in arrival order.
-fn webhook(port: u16) -> Arc<Mutex<Vec<Value>>> {
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let listener = TcpListener::bind(("127.0.0.1", port)).expect("webhook port");
-    let sink = got.clone();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { continue };
-            let mut reader = BufReader::new(conn.try_clone().unwrap());
-            let mut len = 0usize;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                let lower = line.to_ascii_lowercase();
-                if let Some(v) = lower.strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; len];
-            if reader.read_exact(&mut body).is_ok() {
-                if let Ok(v) = serde_json::from_slice::<Value>(&body) {
-                    sink.lock().unwrap().push(v);
-                }
-            }
-            let _ = conn
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-        }
-    });
-    got
-}
-
-/// The statuses ("firing", "resolved") Alertmanager reported for `alert` in `msgs`.
-fn statuses(msgs: &[Value], alert: &str) -> Vec<String> {
-    msgs.iter()
-        .flat_map(|m| m["alerts"].as_array().cloned().unwrap_or_default())
-        .filter(|a| a["labels"]["alertname"] == alert)
-        .map(|a| a["status"].as_str().unwrap_or("").to_string())
-        .collect()
-}
 
 /// Panics unless `rows` hold exactly one outage row, open, one of `ids`.
 fn outage_intact(rows: &[Value], ids: &[i64], during: &str) {

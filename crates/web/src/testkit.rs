@@ -366,6 +366,28 @@ impl PrivatePg {
         Self::start_with(dir, &[], |_| {})
     }
 
+    /// A server on 127.0.0.1 where every TCP login needs its role's password (scram), as a
+    /// production database does; the superuser `postgres` has `password`, and the local
+    /// socket (the data directory's parent) stays trust for the server's own tools.
+    pub fn start_password(dir: &Path, password: &str) -> PrivatePg {
+        let pwfile = dir.join("pwfile");
+        std::fs::write(&pwfile, format!("{password}\n")).expect("write pwfile");
+        let pwarg = format!("--pwfile={}", pwfile.display());
+        Self::start_with(dir, &[&pwarg], |data| {
+            let mut conf = std::fs::OpenOptions::new()
+                .append(true)
+                .open(data.join("postgresql.conf"))
+                .expect("open postgresql.conf");
+            conf.write_all(b"\npassword_encryption = 'scram-sha-256'\n")
+                .expect("write postgresql.conf");
+            std::fs::write(
+                data.join("pg_hba.conf"),
+                "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n",
+            )
+            .expect("write pg_hba.conf");
+        })
+    }
+
     /// A server that speaks only TLS on 127.0.0.1, with `pki.server_cert` (for `localhost` and
     /// 127.0.0.1): user `postgres` logs in with [`PG_TLS_PASSWORD`] (scram), user `vmagent`
     /// (the CN of `pki.client_cert`) with its client certificate alone; anything without TLS

@@ -3,9 +3,11 @@
 //! VictoriaMetrics, and real rulers on SQLite and PostgreSQL with the shipped rules sped up.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::common::{free_port, require, PgDb, Vm};
@@ -469,50 +471,10 @@ impl Pipeline {
             ));
         }
         std::fs::write(&scrape, scrape_cfg).unwrap();
-        let vmagent_cmd: Vec<std::ffi::OsString> = vec![
-            require("vmagent", "victoria-metrics").into(),
-            format!("-promscrape.config={}", scrape.display()).into(),
-            "-promscrape.httpSDCheckInterval=2s".into(),
-            format!("-remoteWrite.url={}/api/v1/write", vm.url()).into(),
-            format!(
-                "-remoteWrite.tmpDataPath={}",
-                dir.path().join("vmagent").display()
-            )
-            .into(),
-            "-remoteWrite.flushInterval=1s".into(),
-            format!("-httpListenAddr=127.0.0.1:{}", free_port()).into(),
-            "-loggerLevel=WARN".into(),
-        ];
+        let vmagent_cmd = vmagent_cmd(&scrape, &vm.url(), dir.path());
         let vmagent = spawn_cmd("vmagent", &vmagent_cmd, dir.path(), 0);
 
-        // The rulers' rules: the shipped ones, faster; the outage group likewise. The
-        // self-monitoring file (30-self.yml) watches the deploy's scrape jobs (and always fires
-        // its Watchdog): it is left out unless vmagent runs them (`deploy_jobs`), and then its
-        // range windows are scaled like the intervals ([5m] -> [25s]).
-        let rules = dir.path().join("rules");
-        std::fs::create_dir_all(&rules).unwrap();
-        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules");
-        for e in std::fs::read_dir(shipped.join("alerts")).unwrap() {
-            let p = e.unwrap().path();
-            let self_monitoring = p.file_name().is_some_and(|n| n == "30-self.yml");
-            if p.extension().is_some_and(|x| x == "yml") && (opts.deploy_jobs || !self_monitoring) {
-                let mut text = speed_up(&std::fs::read_to_string(&p).unwrap(), SPEEDUP);
-                if self_monitoring {
-                    text = text
-                        .replace("[5m]", &format!("[{}s]", 300 / SPEEDUP))
-                        .replace("[15m]", &format!("[{}s]", 900 / SPEEDUP));
-                    assert!(!text.contains("m])"), "a range left unscaled:\n{text}");
-                }
-                std::fs::write(rules.join(p.file_name().unwrap()), text).unwrap();
-            }
-        }
-        // The outage group: analysed every 3 s, a row after 6 s (shipped: 15 s and 30 s).
-        let outages = std::fs::read_to_string(shipped.join("outages.yml")).unwrap();
-        let outages = outages
-            .replace("  interval: 15s\n", "  interval: 3s\n")
-            .replace("  for: 30s\n", "  for: 6s\n");
-        assert!(outages.contains("interval: 3s") && outages.contains("for: 6s"));
-        std::fs::write(dir.path().join("outages.yml"), outages).unwrap();
+        write_rules(dir.path(), opts.deploy_jobs, SPEEDUP);
 
         let sqlite = format!("sqlite://{}", dir.path().join("history.db").display());
         let pg = PgDb::create().await;
@@ -725,7 +687,7 @@ pub fn is_self(r: &Value) -> bool {
 }
 
 /// Starts `cmd` (program first) with its output in `NAME-N.log` under `dir`.
-fn spawn_cmd(name: &str, cmd: &[std::ffi::OsString], dir: &Path, n: u32) -> Proc {
+pub fn spawn_cmd(name: &str, cmd: &[std::ffi::OsString], dir: &Path, n: u32) -> Proc {
     Proc::spawn(
         name,
         Command::new(&cmd[0]).args(&cmd[1..]),
@@ -745,4 +707,93 @@ pub fn has_text(r: &Value, needle: &str) -> bool {
         .unwrap_or("")
         .to_lowercase()
         .contains(&needle.to_lowercase())
+}
+
+/// vmagent scraping as `scrape` says into VictoriaMetrics at `vm_url`, its buffer under `dir`
+/// (program first, for `spawn_cmd`).
+pub fn vmagent_cmd(scrape: &Path, vm_url: &str, dir: &Path) -> Vec<std::ffi::OsString> {
+    vec![
+        require("vmagent", "victoria-metrics").into(),
+        format!("-promscrape.config={}", scrape.display()).into(),
+        "-promscrape.httpSDCheckInterval=2s".into(),
+        format!("-remoteWrite.url={vm_url}/api/v1/write").into(),
+        format!("-remoteWrite.tmpDataPath={}", dir.join("vmagent").display()).into(),
+        "-remoteWrite.flushInterval=1s".into(),
+        format!("-httpListenAddr=127.0.0.1:{}", free_port()).into(),
+        "-loggerLevel=WARN".into(),
+    ]
+}
+
+/// Writes the rulers' rules under `dir`: the shipped alert rules in `dir/rules/` with every
+/// interval and `for` divided by `speedup` (`speed_up`), and the outage group in
+/// `dir/outages.yml` analysed every 3 s with a row after 6 s (shipped: 15 s and 30 s). The
+/// self-monitoring file (30-self.yml) watches the deploy's scrape jobs (and always fires its
+/// Watchdog): it is left out unless `self_monitoring`, and then its range windows are scaled
+/// like the intervals ([5m] -> [25s] at 12).
+pub fn write_rules(dir: &Path, self_monitoring: bool, speedup: u64) {
+    let rules = dir.join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules");
+    for e in std::fs::read_dir(shipped.join("alerts")).unwrap() {
+        let p = e.unwrap().path();
+        let is_self = p.file_name().is_some_and(|n| n == "30-self.yml");
+        if p.extension().is_some_and(|x| x == "yml") && (self_monitoring || !is_self) {
+            let mut text = speed_up(&std::fs::read_to_string(&p).unwrap(), speedup);
+            if is_self {
+                text = text
+                    .replace("[5m]", &format!("[{}s]", 300 / speedup))
+                    .replace("[15m]", &format!("[{}s]", 900 / speedup));
+                assert!(!text.contains("m])"), "a range left unscaled:\n{text}");
+            }
+            std::fs::write(rules.join(p.file_name().unwrap()), text).unwrap();
+        }
+    }
+    let outages = std::fs::read_to_string(shipped.join("outages.yml")).unwrap();
+    let outages = outages
+        .replace("  interval: 15s\n", "  interval: 3s\n")
+        .replace("  for: 30s\n", "  for: 6s\n");
+    assert!(outages.contains("interval: 3s") && outages.contains("for: 6s"));
+    std::fs::write(dir.join("outages.yml"), outages).unwrap();
+}
+
+/// Every webhook notification Alertmanager sends to 127.0.0.1:`port`, in arrival order.
+pub fn webhook(port: u16) -> Arc<Mutex<Vec<Value>>> {
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let listener = TcpListener::bind(("127.0.0.1", port)).expect("webhook port");
+    let sink = got.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut len = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                let lower = line.to_ascii_lowercase();
+                if let Some(v) = lower.strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; len];
+            if reader.read_exact(&mut body).is_ok() {
+                if let Ok(v) = serde_json::from_slice::<Value>(&body) {
+                    sink.lock().unwrap().push(v);
+                }
+            }
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    got
+}
+
+/// The statuses ("firing", "resolved") Alertmanager reported for `alert` in `msgs`.
+pub fn statuses(msgs: &[Value], alert: &str) -> Vec<String> {
+    msgs.iter()
+        .flat_map(|m| m["alerts"].as_array().cloned().unwrap_or_default())
+        .filter(|a| a["labels"]["alertname"] == alert)
+        .map(|a| a["status"].as_str().unwrap_or("").to_string())
+        .collect()
 }
