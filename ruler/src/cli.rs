@@ -411,7 +411,37 @@ pub struct RunArgs {
     #[command(flatten)]
     pub outages: OutageFileArgs,
     #[command(flatten)]
+    pub summary: SummaryArgs,
+    #[command(flatten)]
     pub web: wardflux_web::WebArgs,
+}
+
+/// The interface summaries written into the store (`interface_metrics_summary`).
+#[derive(Args, Debug, Clone)]
+pub struct SummaryArgs {
+    /// How often the leading replica writes each interface's statistics over
+    /// --summary.window into the store; 0 turns summaries off.
+    #[arg(id = "summary.interval", long = "summary.interval", default_value = "15m", value_parser = parse_dur)]
+    pub interval: Duration,
+    /// The window the statistics cover, ending at each run.
+    #[arg(id = "summary.window", long = "summary.window", default_value = "24h", value_parser = parse_dur)]
+    pub window: Duration,
+    /// Rows no run refreshed for this long (interfaces gone) are deleted.
+    #[arg(id = "summary.retention", long = "summary.retention", default_value = "7d", value_parser = parse_dur)]
+    pub retention: Duration,
+}
+
+impl SummaryArgs {
+    /// The validated settings.
+    pub fn config(&self) -> Result<crate::summary::SummaryConfig> {
+        let cfg = crate::summary::SummaryConfig {
+            interval: self.interval,
+            window: self.window,
+            retention: self.retention,
+        };
+        cfg.validate().map_err(|e| anyhow::anyhow!(e))?;
+        Ok(cfg)
+    }
 }
 
 #[derive(Args, Debug)]
@@ -730,6 +760,7 @@ fn listen_addr(s: &str) -> String {
 /// `run`: the long-lived ruler.
 pub async fn run(args: RunArgs) -> Result<()> {
     let web = args.web.load()?;
+    let summary_cfg = args.summary.config()?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     tokio::spawn(async move {
         wait_for_termination().await;
@@ -833,6 +864,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
         Duration::from_secs(10),
     ));
     let learn_role = role_rx.clone();
+    let summary_role = role_rx.clone();
     let follower = tokio::spawn(crate::leader::follow(
         role_rx,
         engine.clone(),
@@ -840,6 +872,24 @@ pub async fn run(args: RunArgs) -> Result<()> {
         store.clone(),
         write_tx,
         metrics.clone(),
+        shutdown_rx.clone(),
+    ));
+    if summary_cfg.interval.is_zero() {
+        info!("interface summaries off (--summary.interval=0)");
+    } else {
+        info!(
+            interval_seconds = summary_cfg.interval.as_secs_f64(),
+            window_seconds = summary_cfg.window.as_secs_f64(),
+            "interface summaries on, written by the leader"
+        );
+    }
+    tokio::spawn(crate::summary::run_loop(
+        summary_cfg,
+        client.clone(),
+        store.clone(),
+        metrics.clone(),
+        Arc::new(Utc::now),
+        summary_role,
         shutdown_rx.clone(),
     ));
     let (baselines_tx, baselines_rx) = watch::channel(baseline_cfg);
