@@ -4,6 +4,8 @@
 //! fingerprint and start), so a transition retried after an outage never duplicates a row.
 //! A row's root (`caused_by`) is written as the parent row's id, found by the parent's
 //! (fingerprint, started_at): the queue is ordered, so the parent row exists by then.
+//! Interface summaries (`interface_metrics_summary`, `crate::summary`) are upserted on
+//! (device_name, if_index) in one transaction per run, so a run writes all its rows or none.
 
 use crate::alert::{AlertRecord, Episode, HoldReason, Resolution, RowState, Transition};
 use crate::baseline::bucket::Bucket;

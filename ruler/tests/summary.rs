@@ -334,6 +334,9 @@ fn documented_queries() -> Vec<String> {
     blocks
 }
 
+/// Device, provider and the inventory's oper_status of a row of the guide's ISP query.
+type IspRow = (String, Option<String>, Option<String>);
+
 async fn the_documented_sql_runs_on_the_store(backend: Backend) {
     let vm = Vm::start().await;
     vm.import(&fleet(DAY)).await;
@@ -353,8 +356,8 @@ async fn the_documented_sql_runs_on_the_store(backend: Backend) {
     let insert = "INSERT INTO device_interfaces (device_name, if_index, if_name, interface_type, \
                   isp_provider, oper_status, discovered_at, last_seen) VALUES \
                   ('TBS-RTR', 1, 'Gi0/0/0', 'isp', 'magti', 'up', $1, $1)";
-    // (device, provider, oper_status) of the ISP query's rows; other queries must just run.
-    let mut isp_rows: Option<Vec<(String, Option<String>, Option<String>)>> = None;
+    // The ISP query's rows; the other queries must just run.
+    let mut isp_rows: Option<Vec<IspRow>> = None;
     macro_rules! exercise {
         ($pool:expr) => {{
             let pool = $pool;
