@@ -411,3 +411,171 @@ both_stores!(
     a_datasource_outage_keeps_the_previous_rows,
     the_documented_sql_runs_on_the_store,
 );
+
+const BIN: &str = env!("CARGO_BIN_EXE_wardflux-ruler");
+
+/// A `wardflux-ruler run` process, killed on drop.
+struct Ruler {
+    child: std::process::Child,
+    port: u16,
+    log: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Ruler {
+    fn start(vm: &Vm, store_url: &str) -> Ruler {
+        let dir = tempfile::tempdir().unwrap();
+        // One recording rule, so the engine has a group; summaries need none.
+        std::fs::write(
+            dir.path().join("rules.yml"),
+            "groups:\n  - name: g\n    rules:\n      - record: x:up\n        expr: vector(1)\n",
+        )
+        .unwrap();
+        let log = dir.path().join("ruler.log");
+        let port = free_port();
+        let child = std::process::Command::new(BIN)
+            .arg(format!("--rules.file={}/rules.yml", dir.path().display()))
+            .arg(format!("--datasource.url={}", vm.url()))
+            .arg(format!("--store.url={store_url}"))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg(format!(
+                "--baselines.file={}/none.yml",
+                dir.path().display()
+            ))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("starting wardflux-ruler");
+        Ruler {
+            child,
+            port,
+            log,
+            _dir: dir,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// GET `path`, or None while the process is not answering.
+    async fn get(&self, path: &str) -> Option<String> {
+        let r = reqwest::get(self.url(path)).await.ok()?;
+        r.status().is_success().then_some(())?;
+        r.text().await.ok()
+    }
+
+    async fn role(&self) -> Option<String> {
+        let body = self.get("/api/v1/leader").await?;
+        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+        v["data"]["role"].as_str().map(str::to_string)
+    }
+}
+
+impl Drop for Ruler {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `f` every 100 ms for up to two minutes (the machine may be busy).
+async fn until<T, F: std::future::Future<Output = Option<T>>>(
+    what: &str,
+    mut f: impl FnMut() -> F,
+) -> T {
+    for _ in 0..1200 {
+        if let Some(v) = f().await {
+            return v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+const SUCCESS: &str = "wardflux_ruler_summary_runs_total{result=\"success\"}";
+
+/// Two `wardflux-ruler` processes on one PostgreSQL database: the leader writes the
+/// summaries at once, the standby runs none; when the leader is killed the other one takes
+/// the lead and writes them again.
+#[tokio::test]
+async fn only_the_leading_replica_writes_summaries() {
+    let vm = Vm::start().await;
+    // A day ending at the last whole minute, so the runs at start see all of it.
+    let now = Utc::now();
+    let end = now - chrono::Duration::seconds(now.timestamp() % 60);
+    let base = end - chrono::Duration::minutes(DAY);
+    let mut points = series_from(base, &uplink(), -10, DAY, uplink_state);
+    points.extend(series_from(base, &camera(), -10, DAY, camera_state));
+    vm.import(&points).await;
+    let db = PgDb::create().await;
+    let url = db.url();
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let a = Ruler::start(&vm, &url);
+    let b = Ruler::start(&vm, &url);
+    let (leader, standby) = until("a leader", || async {
+        match (a.role().await?.as_str(), b.role().await?.as_str()) {
+            ("leader", "standby") => Some((&a, &b)),
+            ("standby", "leader") => Some((&b, &a)),
+            _ => None,
+        }
+    })
+    .await;
+    let first: Vec<(String, DateTime<Utc>, Option<f64>)> = until("the leader's rows", || async {
+        let rows: Vec<(String, DateTime<Utc>, Option<f64>)> = sqlx::query_as(
+            "SELECT device_name, calculated_at, avg_in_mbps FROM interface_metrics_summary \
+             ORDER BY device_name",
+        )
+        .fetch_all(&pool)
+        .await
+        .ok()?;
+        (rows.len() == 2).then_some(rows)
+    })
+    .await;
+    // The camera sent 20 Mbps all day; the window ends within a minute of the data's end.
+    let cam = &first[0];
+    assert_eq!(cam.0, "TBS-CAM");
+    let avg = cam.2.expect("camera average");
+    assert!((19.0..=20.0 + 1e-9).contains(&avg), "camera average {avg}");
+    let text = until("the leader's run counted", || async {
+        leader.get("/metrics").await.filter(|m| m.contains(SUCCESS))
+    })
+    .await;
+    assert!(
+        text.contains("wardflux_ruler_summary_interfaces 2"),
+        "{text}"
+    );
+    let text = standby.get("/metrics").await.expect("standby /metrics");
+    assert!(
+        !text.contains("wardflux_ruler_summary_runs_total{"),
+        "a standby runs no summary:\n{text}\nlog:\n{}",
+        standby.log()
+    );
+
+    // The leader dies: the standby leads and writes the rows again.
+    let (old, new) = if std::ptr::eq(leader, &a) {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    drop(old);
+    until("the new leader's run", || async {
+        new.get("/metrics").await.filter(|m| m.contains(SUCCESS))
+    })
+    .await;
+    let later: Vec<DateTime<Utc>> =
+        sqlx::query_scalar("SELECT calculated_at FROM interface_metrics_summary")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(later.len(), 2, "still one row per interface");
+    assert!(
+        later.iter().all(|t| *t > first[0].1),
+        "rows rewritten by the new leader: {later:?} after {first:?}\nlog:\n{}",
+        new.log()
+    );
+}
