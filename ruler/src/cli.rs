@@ -56,6 +56,25 @@ pub enum Command {
     /// Learn baselines, generate test traffic, or measure learning and detection.
     #[command(subcommand)]
     Baselines(BaselinesCommand),
+    /// Write the interface summaries once (window ending at --at) and exit, printing timings.
+    Summary(SummaryOnceArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SummaryOnceArgs {
+    #[command(flatten)]
+    pub datasource: DatasourceArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The window summarised, ending at --at.
+    #[arg(id = "summary.window", long = "summary.window", default_value = "24h", value_parser = parse_dur)]
+    pub window: Duration,
+    /// Rows no run refreshed for this long are deleted.
+    #[arg(id = "summary.retention", long = "summary.retention", default_value = "7d", value_parser = parse_dur)]
+    pub retention: Duration,
+    /// End of the window (RFC 3339); default now.
+    #[arg(long = "at")]
+    pub at: Option<DateTime<Utc>>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -1162,6 +1181,35 @@ pub async fn baselines_learn(args: LearnArgs) -> Result<()> {
         sum.points,
         sum.rows,
         sum.elapsed.as_secs_f64(),
+        peak_rss_mib().unwrap_or(0.0)
+    );
+    Ok(())
+}
+
+/// `summary`: one run now (or at `--at`), as the leader's loop does it.
+pub async fn summary_once(args: SummaryOnceArgs) -> Result<()> {
+    let cfg = crate::summary::SummaryConfig {
+        interval: Duration::from_secs(60),
+        window: args.window,
+        retention: args.retention,
+    };
+    cfg.validate().map_err(|e| anyhow::anyhow!(e))?;
+    let client = args.datasource.client()?;
+    let secret = args.store.secret()?;
+    let store = store::open(&secret).await?;
+    store.migrate().await?;
+    let at = args.at.unwrap_or_else(Utc::now);
+    let cpu0 = crate::bench::cpu_seconds(None).unwrap_or(0.0);
+    let rep = crate::summary::run_once(&client, store.as_ref(), &cfg, at, Utc::now()).await?;
+    println!(
+        "summary: {} interfaces over {} s ending {}: queries {:.2} s, compute and write {:.2} s, {} rows deleted, ruler cpu {:.2} s, peak RSS {:.0} MiB",
+        rep.rows,
+        args.window.as_secs(),
+        at.to_rfc3339(),
+        rep.query_seconds,
+        rep.write_seconds,
+        rep.deleted,
+        crate::bench::cpu_seconds(None).unwrap_or(0.0) - cpu0,
         peak_rss_mib().unwrap_or(0.0)
     );
     Ok(())

@@ -376,6 +376,7 @@ pub struct RunReport {
     pub deleted: u64,
     pub unkeyed: usize,
     pub query_seconds: f64,
+    /// Computing the rows, upserting and deleting.
     pub write_seconds: f64,
 }
 
@@ -396,9 +397,9 @@ pub async fn run_once(
         answers.0.insert(stat, a.await?);
     }
     let query_seconds = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
     let computed = compute(&answers, at, cfg.window, calculated_at);
     drop(answers);
-    let t1 = Instant::now();
     store.upsert_summaries(&computed.rows).await?;
     let deleted = if computed.rows.is_empty() {
         0
