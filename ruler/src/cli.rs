@@ -448,6 +448,10 @@ pub struct SummaryArgs {
     /// Rows no run refreshed for this long (interfaces gone) are deleted.
     #[arg(id = "summary.retention", long = "summary.retention", default_value = "7d", value_parser = parse_dur)]
     pub retention: Duration,
+    /// Timeout of one summary query (they read the whole window of every interface; the
+    /// rules' queries keep --datasource.timeout).
+    #[arg(id = "summary.query-timeout", long = "summary.query-timeout", default_value = "5m", value_parser = parse_dur)]
+    pub query_timeout: Duration,
 }
 
 impl SummaryArgs {
@@ -902,9 +906,14 @@ pub async fn run(args: RunArgs) -> Result<()> {
             "interface summaries on, written by the leader"
         );
     }
+    let summary_client: Arc<dyn Querier> = Arc::new(
+        args.datasource
+            .auth
+            .client(&args.datasource.url, args.summary.query_timeout)?,
+    );
     tokio::spawn(crate::summary::run_loop(
         summary_cfg,
-        client.clone(),
+        summary_client,
         store.clone(),
         metrics.clone(),
         Arc::new(Utc::now),
