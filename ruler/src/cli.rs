@@ -56,6 +56,25 @@ pub enum Command {
     /// Learn baselines, generate test traffic, or measure learning and detection.
     #[command(subcommand)]
     Baselines(BaselinesCommand),
+    /// Write the interface summaries once (window ending at --at) and exit, printing timings.
+    Summary(SummaryOnceArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SummaryOnceArgs {
+    #[command(flatten)]
+    pub datasource: DatasourceArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The window summarised, ending at --at.
+    #[arg(id = "summary.window", long = "summary.window", default_value = "24h", value_parser = parse_dur)]
+    pub window: Duration,
+    /// Rows no run refreshed for this long are deleted.
+    #[arg(id = "summary.retention", long = "summary.retention", default_value = "7d", value_parser = parse_dur)]
+    pub retention: Duration,
+    /// End of the window (RFC 3339); default now.
+    #[arg(long = "at")]
+    pub at: Option<DateTime<Utc>>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -411,7 +430,41 @@ pub struct RunArgs {
     #[command(flatten)]
     pub outages: OutageFileArgs,
     #[command(flatten)]
+    pub summary: SummaryArgs,
+    #[command(flatten)]
     pub web: wardflux_web::WebArgs,
+}
+
+/// The interface summaries written into the store (`interface_metrics_summary`).
+#[derive(Args, Debug, Clone)]
+pub struct SummaryArgs {
+    /// How often the leading replica writes each interface's statistics over
+    /// --summary.window into the store; 0 turns summaries off.
+    #[arg(id = "summary.interval", long = "summary.interval", default_value = "15m", value_parser = parse_dur)]
+    pub interval: Duration,
+    /// The window the statistics cover, ending at each run.
+    #[arg(id = "summary.window", long = "summary.window", default_value = "24h", value_parser = parse_dur)]
+    pub window: Duration,
+    /// Rows no run refreshed for this long (interfaces gone) are deleted.
+    #[arg(id = "summary.retention", long = "summary.retention", default_value = "7d", value_parser = parse_dur)]
+    pub retention: Duration,
+    /// Timeout of one summary query (they read the whole window of every interface; the
+    /// rules' queries keep --datasource.timeout).
+    #[arg(id = "summary.query-timeout", long = "summary.query-timeout", default_value = "5m", value_parser = parse_dur)]
+    pub query_timeout: Duration,
+}
+
+impl SummaryArgs {
+    /// The validated settings.
+    pub fn config(&self) -> Result<crate::summary::SummaryConfig> {
+        let cfg = crate::summary::SummaryConfig {
+            interval: self.interval,
+            window: self.window,
+            retention: self.retention,
+        };
+        cfg.validate().map_err(|e| anyhow::anyhow!(e))?;
+        Ok(cfg)
+    }
 }
 
 #[derive(Args, Debug)]
@@ -730,6 +783,7 @@ fn listen_addr(s: &str) -> String {
 /// `run`: the long-lived ruler.
 pub async fn run(args: RunArgs) -> Result<()> {
     let web = args.web.load()?;
+    let summary_cfg = args.summary.config()?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     tokio::spawn(async move {
         wait_for_termination().await;
@@ -834,6 +888,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
         Duration::from_secs(10),
     ));
     let learn_role = role_rx.clone();
+    let summary_role = role_rx.clone();
     let follower = tokio::spawn(crate::leader::follow(
         role_rx,
         engine.clone(),
@@ -841,6 +896,29 @@ pub async fn run(args: RunArgs) -> Result<()> {
         store.clone(),
         write_tx,
         metrics.clone(),
+        shutdown_rx.clone(),
+    ));
+    if summary_cfg.interval.is_zero() {
+        info!("interface summaries off (--summary.interval=0)");
+    } else {
+        info!(
+            interval_seconds = summary_cfg.interval.as_secs_f64(),
+            window_seconds = summary_cfg.window.as_secs_f64(),
+            "interface summaries on, written by the leader"
+        );
+    }
+    let summary_client: Arc<dyn Querier> = Arc::new(
+        args.datasource
+            .auth
+            .client(&args.datasource.url, args.summary.query_timeout)?,
+    );
+    tokio::spawn(crate::summary::run_loop(
+        summary_cfg,
+        summary_client,
+        store.clone(),
+        metrics.clone(),
+        Arc::new(Utc::now),
+        summary_role,
         shutdown_rx.clone(),
     ));
     let (baselines_tx, baselines_rx) = watch::channel(baseline_cfg);
@@ -1113,6 +1191,35 @@ pub async fn baselines_learn(args: LearnArgs) -> Result<()> {
         sum.points,
         sum.rows,
         sum.elapsed.as_secs_f64(),
+        peak_rss_mib().unwrap_or(0.0)
+    );
+    Ok(())
+}
+
+/// `summary`: one run now (or at `--at`), as the leader's loop does it.
+pub async fn summary_once(args: SummaryOnceArgs) -> Result<()> {
+    let cfg = crate::summary::SummaryConfig {
+        interval: Duration::from_secs(60),
+        window: args.window,
+        retention: args.retention,
+    };
+    cfg.validate().map_err(|e| anyhow::anyhow!(e))?;
+    let client = args.datasource.client()?;
+    let secret = args.store.secret()?;
+    let store = store::open(&secret).await?;
+    store.migrate().await?;
+    let at = args.at.unwrap_or_else(Utc::now);
+    let cpu0 = crate::bench::cpu_seconds(None).unwrap_or(0.0);
+    let rep = crate::summary::run_once(&client, store.as_ref(), &cfg, at, Utc::now()).await?;
+    println!(
+        "summary: {} interfaces over {} s ending {}: queries {:.2} s, compute and write {:.2} s, {} rows deleted, ruler cpu {:.2} s, peak RSS {:.0} MiB",
+        rep.rows,
+        args.window.as_secs(),
+        at.to_rfc3339(),
+        rep.query_seconds,
+        rep.write_seconds,
+        rep.deleted,
+        crate::bench::cpu_seconds(None).unwrap_or(0.0) - cpu0,
         peak_rss_mib().unwrap_or(0.0)
     );
     Ok(())

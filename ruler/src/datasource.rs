@@ -270,7 +270,8 @@ fn push_int(out: &mut String, n: i64) {
     out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
 }
 
-/// Reads from the time-series database.
+/// Reads from the time-series database. A partial answer (a VictoriaMetrics cluster with a
+/// storage node down) is [`DatasourceError::Unreachable`]: series missing from it are not gone.
 pub trait Querier: Send + Sync {
     /// Evaluates `expr` at `at`; `step` is the group interval (the lookback hint).
     fn query<'a>(
@@ -679,6 +680,12 @@ impl VmClient {
                 detail: parsed.error.unwrap_or_else(|| snippet(&body)),
             });
         }
+        if parsed.is_partial {
+            return Err(DatasourceError::Unreachable {
+                what: what.to_string(),
+                detail: "partial response: some storage nodes did not answer (isPartial)".into(),
+            });
+        }
         parsed.data.ok_or_else(|| DatasourceError::Decode {
             what: what.to_string(),
             detail: "no data in a successful response".into(),
@@ -765,6 +772,10 @@ struct Response<D> {
     status: String,
     data: Option<D>,
     error: Option<String>,
+    /// VictoriaMetrics cluster: some vmstorage nodes did not answer, the result lacks their
+    /// series.
+    #[serde(rename = "isPartial", default)]
+    is_partial: bool,
 }
 
 /// A result decoded into [`FlatSeries`].
@@ -1267,5 +1278,41 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(m.data, Some(Data::Matrix(ref s)) if s[0].values.len() == 2));
+    }
+
+    /// A VictoriaMetrics cluster answering `isPartial: true` (a vmstorage node down): the
+    /// answer is not taken, it counts as unreachable, for both decodings.
+    #[tokio::test]
+    async fn a_partial_answer_counts_as_unreachable() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let body = r#"{"status":"success","isPartial":true,"data":{"resultType":"vector","result":[{"metric":{"a":"1"},"value":[1,"2"]}]}}"#;
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let mut buf = vec![0u8; 65536];
+                let _ = sock.read(&mut buf).await;
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = sock.write_all(reply.as_bytes()).await;
+            }
+        });
+        let c = VmClient::new(&format!("http://{addr}"), Duration::from_secs(10)).unwrap();
+        let at = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+        let e = c
+            .query("up", at, Duration::from_secs(60))
+            .await
+            .unwrap_err();
+        assert!(
+            e.is_unreachable() && e.to_string().contains("isPartial"),
+            "{e}"
+        );
+        let e = c
+            .query_flat("up", at, Duration::from_secs(60))
+            .await
+            .unwrap_err();
+        assert!(e.is_unreachable(), "{e}");
     }
 }

@@ -13,6 +13,7 @@
 //! - `datasource`: the `Querier`/`Importer` traits and the VictoriaMetrics client
 //! - `engine`: group runtimes, aligned loops, reload, the built-in datasource alert
 //! - `store`: alert history in PostgreSQL or SQLite (sqlx, embedded migrations)
+//! - `summary`: 24-hour statistics per interface into `interface_metrics_summary`
 //! - `leader`: leader election over a PostgreSQL advisory lock, and role changes
 //! - `queue`: the bounded, ordered transition queue in front of the store
 //! - `endpoint`: HTTP endpoints with their credentials kept out of the URL
@@ -47,5 +48,6 @@ pub mod rule;
 pub mod secret;
 pub mod shadow;
 pub mod store;
+pub mod summary;
 pub mod template;
 pub mod traffic;

@@ -26,6 +26,7 @@ async fn main() -> ExitCode {
         Some(Command::Migrate(a)) => cli::migrate(a).await,
         Some(Command::Replay(a)) => cli::replay(a).await,
         Some(Command::Bench(a)) => cli::bench(a).await,
+        Some(Command::Summary(a)) => cli::summary_once(a).await,
         Some(Command::Baselines(BaselinesCommand::Learn(a))) => cli::baselines_learn(a).await,
         Some(Command::Baselines(BaselinesCommand::Generate(a))) => cli::baselines_generate(a).await,
         Some(Command::Baselines(BaselinesCommand::Bench(a))) => cli::baselines_bench(a).await,

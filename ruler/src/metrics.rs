@@ -1,7 +1,7 @@
 //! The ruler's own telemetry, rendered at `/metrics` in Prometheus naming: evaluations,
 //! durations, failures, alerts by state, held alerts by reason, transition-queue depth, store
 //! and datasource errors, the fleet's reachability (devices by state, isolated sites, topology
-//! problems).
+//! problems), interface-summary runs.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -44,6 +44,11 @@ pub struct KindLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabel {
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct AlertmanagerLabel {
     pub alertmanager: String,
 }
@@ -81,6 +86,11 @@ pub struct Metrics {
     pub reachability_devices: Family<ReachStateLabel, Gauge>,
     pub reachability_problems: Gauge,
     pub isolated_sites: Gauge,
+    pub summary_runs: Family<ResultLabel, Counter>,
+    pub summary_last_success: Gauge,
+    pub summary_rows_written: Counter,
+    pub summary_rows_deleted: Counter,
+    pub summary_interfaces: Gauge,
 }
 
 impl Default for Metrics {
@@ -117,6 +127,11 @@ impl Metrics {
             reachability_devices: Family::default(),
             reachability_problems: Gauge::default(),
             isolated_sites: Gauge::default(),
+            summary_runs: Family::default(),
+            summary_last_success: Gauge::default(),
+            summary_rows_written: Counter::default(),
+            summary_rows_deleted: Counter::default(),
+            summary_interfaces: Gauge::default(),
             registry: Registry::default(),
         };
         r.register(
@@ -238,6 +253,31 @@ impl Metrics {
             "wardflux_ruler_isolated_sites",
             "Sites whose every ISP-uplink router is down in its own right",
             m.isolated_sites.clone(),
+        );
+        r.register(
+            "wardflux_ruler_summary_runs",
+            "Interface-summary runs by result (success, datasource_error, store_error); a failed run writes nothing",
+            m.summary_runs.clone(),
+        );
+        r.register(
+            "wardflux_ruler_summary_last_success_timestamp_seconds",
+            "Unix time of the last interface-summary run that wrote its rows",
+            m.summary_last_success.clone(),
+        );
+        r.register(
+            "wardflux_ruler_summary_rows_written",
+            "Rows upserted into interface_metrics_summary",
+            m.summary_rows_written.clone(),
+        );
+        r.register(
+            "wardflux_ruler_summary_rows_deleted",
+            "Rows of interface_metrics_summary deleted because no run refreshed them within --summary.retention",
+            m.summary_rows_deleted.clone(),
+        );
+        r.register(
+            "wardflux_ruler_summary_interfaces",
+            "Interfaces the last successful interface-summary run wrote",
+            m.summary_interfaces.clone(),
         );
         Metrics { registry: r, ..m }
     }

@@ -4,6 +4,8 @@
 //! fingerprint and start), so a transition retried after an outage never duplicates a row.
 //! A row's root (`caused_by`) is written as the parent row's id, found by the parent's
 //! (fingerprint, started_at): the queue is ordered, so the parent row exists by then.
+//! Interface summaries (`interface_metrics_summary`, `crate::summary`) are upserted on
+//! (device_name, if_index) in one transaction per run, so a run writes all its rows or none.
 
 use crate::alert::{AlertRecord, Episode, HoldReason, Resolution, RowState, Transition};
 use crate::baseline::bucket::Bucket;
@@ -76,6 +78,32 @@ pub struct BaselineRow {
     pub last_updated: DateTime<Utc>,
 }
 
+/// One interface's statistics over a window (`interface_metrics_summary`, written by
+/// `crate::summary`); `None` is SQL NULL: the statistic is undefined for the interface.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SummaryRow {
+    pub device_name: String,
+    pub if_index: i64,
+    pub if_name: String,
+    pub site: Option<String>,
+    pub interface_type: Option<String>,
+    pub isp_provider: Option<String>,
+    pub window_start: DateTime<Utc>,
+    pub window_end: DateTime<Utc>,
+    pub avg_in_mbps: Option<f64>,
+    pub max_in_mbps: Option<f64>,
+    pub avg_out_mbps: Option<f64>,
+    pub max_out_mbps: Option<f64>,
+    pub total_in_gb: Option<f64>,
+    pub total_out_gb: Option<f64>,
+    pub avg_error_rate: Option<f64>,
+    pub max_error_rate: Option<f64>,
+    pub avg_utilization: Option<f64>,
+    pub max_utilization: Option<f64>,
+    pub samples: Option<i32>,
+    pub calculated_at: DateTime<Utc>,
+}
+
 /// Where alert history and baselines live.
 pub trait Store: Send + Sync {
     /// Applies the embedded migrations.
@@ -118,6 +146,20 @@ pub trait Store: Send + Sync {
     ) -> BoxFuture<'_, Result<Vec<BaselineRow>, StoreError>>;
     /// When baselines were last written, if ever.
     fn baselines_updated(&self) -> BoxFuture<'_, Result<Option<DateTime<Utc>>, StoreError>>;
+    /// Inserts or replaces interface summaries (one row per device and ifIndex), in one
+    /// transaction: all of them or none.
+    fn upsert_summaries<'a>(
+        &'a self,
+        rows: &'a [SummaryRow],
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// Deletes the summaries calculated before `cutoff` (interfaces no run has seen since);
+    /// returns how many.
+    fn delete_summaries_before(
+        &self,
+        cutoff: DateTime<Utc>,
+    ) -> BoxFuture<'_, Result<u64, StoreError>>;
+    /// Every interface summary, by device and ifIndex.
+    fn summaries(&self) -> BoxFuture<'_, Result<Vec<SummaryRow>, StoreError>>;
     /// `postgres` or `sqlite`, for logs and metrics.
     fn kind(&self) -> &'static str;
 }
@@ -219,6 +261,29 @@ mod sql {
         hour_of_day, mean, std_dev, min_value, max_value, median, mad, sample_count, \
         confidence, timezone, last_updated FROM interface_baselines \
         WHERE day_of_week = $1 AND hour_of_day = $2";
+
+    pub const SUMMARY_INSERT: &str = "INSERT INTO interface_metrics_summary (device_name, \
+        if_index, if_name, site, interface_type, isp_provider, window_start, window_end, \
+        avg_in_mbps, max_in_mbps, avg_out_mbps, max_out_mbps, total_in_gb, total_out_gb, \
+        avg_error_rate, max_error_rate, avg_utilization, max_utilization, samples, \
+        calculated_at) ";
+    pub const SUMMARY_UPSERT: &str = " ON CONFLICT (device_name, if_index) DO UPDATE SET \
+        if_name = excluded.if_name, site = excluded.site, \
+        interface_type = excluded.interface_type, isp_provider = excluded.isp_provider, \
+        window_start = excluded.window_start, window_end = excluded.window_end, \
+        avg_in_mbps = excluded.avg_in_mbps, max_in_mbps = excluded.max_in_mbps, \
+        avg_out_mbps = excluded.avg_out_mbps, max_out_mbps = excluded.max_out_mbps, \
+        total_in_gb = excluded.total_in_gb, total_out_gb = excluded.total_out_gb, \
+        avg_error_rate = excluded.avg_error_rate, max_error_rate = excluded.max_error_rate, \
+        avg_utilization = excluded.avg_utilization, max_utilization = excluded.max_utilization, \
+        samples = excluded.samples, calculated_at = excluded.calculated_at";
+    pub const SUMMARY_SELECT: &str = "SELECT device_name, if_index, if_name, site, \
+        interface_type, isp_provider, window_start, window_end, avg_in_mbps, max_in_mbps, \
+        avg_out_mbps, max_out_mbps, total_in_gb, total_out_gb, avg_error_rate, max_error_rate, \
+        avg_utilization, max_utilization, samples, calculated_at \
+        FROM interface_metrics_summary ORDER BY device_name, if_index";
+    pub const SUMMARY_DELETE: &str =
+        "DELETE FROM interface_metrics_summary WHERE calculated_at < $1";
 
     pub fn pg(s: &str) -> String {
         s.replace("{J}", "::jsonb").replace("{T}", "::text")
@@ -339,6 +404,43 @@ where
 
 /// Rows per multi-row insert (15 parameters each, under SQLite's 32766).
 const BASELINE_CHUNK: usize = 2000;
+
+/// Summary rows per multi-row insert (20 parameters each, under SQLite's 32766).
+const SUMMARY_CHUNK: usize = 1000;
+
+fn decode_summary<R: Row>(row: &R) -> Result<SummaryRow, sqlx::Error>
+where
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<i32>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<f64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> DateTime<Utc>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+{
+    Ok(SummaryRow {
+        device_name: row.try_get("device_name")?,
+        if_index: row.try_get("if_index")?,
+        if_name: row.try_get("if_name")?,
+        site: row.try_get("site")?,
+        interface_type: row.try_get("interface_type")?,
+        isp_provider: row.try_get("isp_provider")?,
+        window_start: row.try_get("window_start")?,
+        window_end: row.try_get("window_end")?,
+        avg_in_mbps: row.try_get("avg_in_mbps")?,
+        max_in_mbps: row.try_get("max_in_mbps")?,
+        avg_out_mbps: row.try_get("avg_out_mbps")?,
+        max_out_mbps: row.try_get("max_out_mbps")?,
+        total_in_gb: row.try_get("total_in_gb")?,
+        total_out_gb: row.try_get("total_out_gb")?,
+        avg_error_rate: row.try_get("avg_error_rate")?,
+        max_error_rate: row.try_get("max_error_rate")?,
+        avg_utilization: row.try_get("avg_utilization")?,
+        max_utilization: row.try_get("max_utilization")?,
+        samples: row.try_get("samples")?,
+        calculated_at: row.try_get("calculated_at")?,
+    })
+}
 
 /// Sorts sqlx errors into retry-worthy and permanent ones: constraint, data and syntax
 /// errors are permanent; connection trouble, locks and everything else are retried.
@@ -644,6 +746,76 @@ macro_rules! store_impl {
                             .map(Some)
                             .map_err(|e| classify(what, e)),
                     }
+                })
+            }
+
+            fn upsert_summaries<'a>(
+                &'a self,
+                rows: &'a [SummaryRow],
+            ) -> BoxFuture<'a, Result<(), StoreError>> {
+                Box::pin(async move {
+                    let what = format!("writing {} interface summaries", rows.len());
+                    let mut tx = self.pool.begin().await.map_err(|e| classify(&what, e))?;
+                    for chunk in rows.chunks(SUMMARY_CHUNK) {
+                        let mut qb = sqlx::QueryBuilder::<$db>::new(sql::SUMMARY_INSERT);
+                        qb.push_values(chunk, |mut b, r| {
+                            b.push_bind(r.device_name.clone())
+                                .push_bind(r.if_index)
+                                .push_bind(r.if_name.clone())
+                                .push_bind(r.site.clone())
+                                .push_bind(r.interface_type.clone())
+                                .push_bind(r.isp_provider.clone())
+                                .push_bind(r.window_start)
+                                .push_bind(r.window_end)
+                                .push_bind(r.avg_in_mbps)
+                                .push_bind(r.max_in_mbps)
+                                .push_bind(r.avg_out_mbps)
+                                .push_bind(r.max_out_mbps)
+                                .push_bind(r.total_in_gb)
+                                .push_bind(r.total_out_gb)
+                                .push_bind(r.avg_error_rate)
+                                .push_bind(r.max_error_rate)
+                                .push_bind(r.avg_utilization)
+                                .push_bind(r.max_utilization)
+                                .push_bind(r.samples)
+                                .push_bind(r.calculated_at);
+                        });
+                        qb.push(sql::SUMMARY_UPSERT);
+                        qb.build()
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(|e| classify(&what, e))?;
+                    }
+                    tx.commit().await.map_err(|e| classify(&what, e))
+                })
+            }
+
+            fn delete_summaries_before(
+                &self,
+                cutoff: DateTime<Utc>,
+            ) -> BoxFuture<'_, Result<u64, StoreError>> {
+                Box::pin(async move {
+                    let what = "deleting interface summaries no run refreshed";
+                    sqlx::query(&$dialect(sql::SUMMARY_DELETE))
+                        .bind(cutoff)
+                        .execute(&self.pool)
+                        .await
+                        .map(|r| r.rows_affected())
+                        .map_err(|e| classify(what, e))
+                })
+            }
+
+            fn summaries(&self) -> BoxFuture<'_, Result<Vec<SummaryRow>, StoreError>> {
+                Box::pin(async move {
+                    let what = "reading interface summaries";
+                    let rows = sqlx::query(&$dialect(sql::SUMMARY_SELECT))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(|e| classify(what, e))?;
+                    rows.iter()
+                        .map(decode_summary)
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| classify(what, e))
                 })
             }
 

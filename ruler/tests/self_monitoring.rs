@@ -57,7 +57,9 @@ fn flag(b: bool) -> Option<f64> {
 ///   40-49 nothing scrapes the exporter (vmagent stopped: no samples at all);
 ///   50-57 targets_sql fails;   60-62 SCRAPE-D2 misses poll intervals;
 ///   70-75 the ruler's store refuses writes, its queue holds transitions until 85;
-///   90 the ruler drops transitions;   90-96 an Alertmanager refuses.
+///   90 the ruler drops transitions;   90-96 an Alertmanager refuses;
+///   interface summaries: a run fails at 100 (one failure alone is no alert), another at
+///   115, one writes its rows at 118.
 fn fleet(to: i64) -> Vec<Point> {
     let exporter_down = |m: i64| (10..=14).contains(&m);
     let unscraped = |m: i64| (40..=49).contains(&m);
@@ -157,6 +159,28 @@ fn fleet(to: i64) -> Vec<Point> {
         -10,
         to,
         |_| Some(0.0),
+    ));
+    let summary_runs = |result: &'static str| {
+        [
+            ("job", "wardflux-ruler"),
+            ("instance", RULER),
+            ("result", result),
+        ]
+    };
+    // Runs every 15 minutes before; the failures' series appears with the first failure.
+    pts.extend(gauge(
+        "wardflux_ruler_summary_runs_total",
+        &summary_runs("success"),
+        -10,
+        to,
+        |m| Some(if m >= 118 { 5.0 } else { 4.0 }),
+    ));
+    pts.extend(gauge(
+        "wardflux_ruler_summary_runs_total",
+        &summary_runs("datasource_error"),
+        100,
+        to,
+        |m| Some(if m >= 115 { 2.0 } else { 1.0 }),
     ));
     pts.extend(gauge(
         "wardflux_ruler_alertmanager_up",
@@ -265,6 +289,12 @@ async fn each_fault_fires_its_alert_and_resolves_after_it(backend: Backend) {
     assert_eq!(r.record.severity, "critical");
     let r = one_episode(&rows, "WardfluxAlertmanagerUnreachable", 90..=90, 97..=98);
     assert!(r.record.message.contains("http://am-2.example:9093"));
+    let r = one_episode(&rows, "WardfluxRulerSummariesFailing", 115..=115, 118..=119);
+    assert_eq!(r.record.severity, "warning");
+    assert_eq!(
+        r.record.message,
+        format!("wardflux-ruler {RULER} wrote no interface summary in 30 minutes (2 failed runs)")
+    );
 
     let watchdog = rows_named(&rows, "Watchdog");
     assert_eq!(watchdog.len(), 1, "{watchdog:#?}");
