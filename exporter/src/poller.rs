@@ -107,6 +107,8 @@ struct Settings {
     poll_interval: Duration,
     /// Status polls between counter polls; `None` when off or not shorter than `poll_interval`.
     status_interval: Option<Duration>,
+    /// How long a changed ifOperStatus of a critical interface waits for a second reading.
+    status_confirm_delay: Duration,
     discovery_interval: Duration,
     max_oids: u32,
 }
@@ -234,6 +236,7 @@ impl Poller {
             poll_interval: config.poll_interval,
             status_interval: Some(config.status_poll_interval)
                 .filter(|d| !d.is_zero() && *d < config.poll_interval),
+            status_confirm_delay: config.status_confirm_delay,
             discovery_interval: config.discovery_interval,
             max_oids: config.max_oids_per_request,
         };
@@ -403,6 +406,7 @@ fn fingerprint(t: &Target, s: &Settings) -> u64 {
     (
         s.poll_interval,
         s.status_interval,
+        s.status_confirm_delay,
         s.discovery_interval,
         s.max_oids,
     )
@@ -491,16 +495,26 @@ async fn device_loop(
     let mut other_source: Option<std::net::SocketAddr> = None;
     // 32-bit counters extended across wraps; kept across failed visits.
     let mut tracker = crate::widen::Tracker::new();
-    let mut status = crate::status::Schedule::new(ctx.settings.status_interval, phase, start);
+    let mut status = crate::status::Schedule::new(
+        ctx.settings.status_interval,
+        ctx.settings.status_confirm_delay,
+        phase,
+        start,
+    );
     // A pending triggered poll and when the last one ran.
     let mut trigger_at: Option<tokio::time::Instant> = None;
     let mut last_triggered: Option<tokio::time::Instant> = None;
+    // The pending triggered poll was asked for by a notification (not by a status poll).
+    let mut notified = false;
+    // When the last counter poll started.
+    let mut last_counter: Option<tokio::time::Instant> = None;
     loop {
         let far = tokio::time::Instant::now() + Duration::from_secs(86_400);
         let wake = tokio::select! {
             _ = tokio::time::sleep_until(next) => Wake::Scheduled,
             Some(()) = discover_rx.recv() => Wake::Discover,
             Some(()) = trigger_rx.recv() => {
+                notified = true;
                 if trigger_at.is_none() {
                     trigger_at = Some(triggered_at(tokio::time::Instant::now(), last_triggered));
                 }
@@ -510,6 +524,8 @@ async fn device_loop(
             _ = tokio::time::sleep_until(status.next().unwrap_or(far)), if status.next().is_some() => Wake::Status,
         };
         let forced = matches!(wake, Wake::Discover);
+        // A poll a notification asked for confirms the changes it reads (status::decide).
+        let confirmed = matches!(wake, Wake::Triggered) && std::mem::take(&mut notified);
         match wake {
             Wake::Status => {
                 let poll_now = crate::status::visit(
@@ -517,6 +533,10 @@ async fn device_loop(
                     &ctx.inventory,
                     &ctx.semaphore,
                     &mut status,
+                    crate::status::CounterTimes {
+                        last: last_counter,
+                        next,
+                    },
                     &mut limits,
                     &mut totals,
                 )
@@ -542,6 +562,7 @@ async fn device_loop(
             return;
         };
         let started = Instant::now();
+        last_counter = Some(tokio::time::Instant::now());
         let mut client = UdpClient::new(ctx.target.session.clone());
         let current = ctx
             .inventory
@@ -675,12 +696,25 @@ async fn device_loop(
                     h.up = true;
                     h.last_error = None;
                     h.last_success_at = now;
+                    let mut values = v.values;
                     if let Some(inv) = v.inventory {
                         h.discoveries += 1;
                         h.last_discovery_seconds = v.discovery_seconds;
                         d.inventory = Some(inv);
+                        status.guard.clear();
+                    } else if let Some(inv) = &d.inventory {
+                        // The counter poll reads the critical interfaces' status too: the
+                        // same flap guard as a status poll's.
+                        let again = status.guard.apply(
+                            inv,
+                            d.values.as_deref(),
+                            &mut values,
+                            tokio::time::Instant::now(),
+                            confirmed,
+                        );
+                        status.confirm_at(again);
                     }
-                    d.values = Some(Arc::new(v.values));
+                    d.values = Some(Arc::new(values));
                 }
                 Err(e) => {
                     h.up = false;
