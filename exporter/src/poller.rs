@@ -61,7 +61,9 @@ pub async fn discover<C: SnmpClient>(
     Ok(inv)
 }
 
-/// GET the change markers and every monitored interface's counters and statuses.
+/// GET the change markers and every monitored interface's counters and statuses, and the
+/// device's health values in the same packed requests (they fill the last one's free room,
+/// so a device with health rows usually pays no request for them).
 pub async fn poll<C: SnmpClient>(
     client: &mut C,
     inv: &DeviceInventory,
@@ -69,7 +71,31 @@ pub async fn poll<C: SnmpClient>(
 ) -> Result<PollValues, AtOid> {
     // The plan's OIDs go out pre-encoded; answers come back matched to them by position and
     // OID bytes, never decoded into `Oid`s.
-    let answers = get_packed_encoded(client, &inv.plan.oids, limits).await?;
+    let (answers, health) = if inv.health.oids.is_empty() {
+        (
+            get_packed_encoded(client, &inv.plan.oids, limits).await?,
+            Vec::new(),
+        )
+    } else {
+        let mut both = inv.plan.oids.clone();
+        both.append(&inv.health.oids);
+        match get_packed_encoded(client, &both, limits).await {
+            Ok(mut answers) => {
+                let values = answers.split_off(inv.plan.oids.len().min(answers.len()));
+                let health = crate::mib::health::decode_values(&values, inv.health.series.len());
+                (answers, health)
+            }
+            // An agent that errs on a health OID must not cost the interfaces their poll:
+            // ask for them alone, and the health values apart as before.
+            Err(e) if !matches!(e.error, SnmpError::Timeout { .. }) => {
+                debug!(error = %e, "poll with health values failed; polling them apart");
+                let answers = get_packed_encoded(client, &inv.plan.oids, limits).await?;
+                let health = crate::health::poll(client, &inv.health, limits).await;
+                (answers, health)
+            }
+            Err(e) => return Err(e),
+        }
+    };
     let n_markers = system::marker_oids().len();
     let markers = system::decode_markers(&answers[..n_markers.min(answers.len())]);
     let mut counters = vec![[None; if_mib::POLLED.len()]; inv.interfaces.len()];
@@ -85,8 +111,6 @@ pub async fn poll<C: SnmpClient>(
             }
         }
     }
-    // -- health: its own small GET, none for a device without health rows.
-    let health = crate::health::poll(client, &inv.health, limits).await;
     Ok(PollValues {
         counters,
         narrow,
@@ -947,8 +971,9 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn health_mibs_cost_one_discovery_request_when_absent_and_one_poll_get_when_present() {
+    async fn health_mibs_cost_one_discovery_request_when_absent_and_ride_in_the_poll_get() {
         // IF-MIB only: the health walk is one request at discovery, nothing on the poll.
+        let slot = |m: &str| if_mib::POLLED.iter().position(|p| p.metric == m).unwrap();
         let mut agent = FakeAgent::new(router());
         let mut limits = limits();
         let inv = discover_fake(&mut agent, &mut limits).await.unwrap();
@@ -987,10 +1012,19 @@ mod tests {
         let vals = poll(&mut agent2, &inv2, &mut limits).await.unwrap();
         assert_eq!(
             agent2.stats.requests - before - 1,
-            2,
-            "one GET more per poll"
+            1,
+            "the health values fill the interface GET's free room: no request more"
         );
         assert_eq!(vals.health, vec![Some(12), Some(9), Some(30), Some(70)]);
+        assert_eq!(vals.counters[0][slot("ifOperStatus")], Some(1));
+
+        // An agent that errs on a health OID: the interfaces are polled alone, the health
+        // values apart (and lost), the poll stands.
+        agent2.fail_on = Some(cpm(7));
+        let vals = poll(&mut agent2, &inv2, &mut limits).await.unwrap();
+        assert_eq!(vals.counters[0][slot("ifOperStatus")], Some(1));
+        assert_eq!(vals.counters[1][slot("ifInOctets")], Some(103));
+        assert!(vals.health.is_empty(), "{:?}", vals.health);
     }
 
     #[tokio::test]
