@@ -737,6 +737,7 @@ async fn device_loop(
                             confirmed,
                         );
                         status.confirm_at(again);
+                        h.link_flaps_dropped = status.guard.dropped();
                     }
                     d.values = Some(Arc::new(values));
                 }

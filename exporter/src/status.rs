@@ -214,6 +214,8 @@ pub struct Guard {
     hold: Duration,
     /// By ifIndex.
     pending: HashMap<u32, Pending>,
+    /// Pending changes the confirming reading did not see again.
+    dropped: u64,
 }
 
 impl Guard {
@@ -221,7 +223,13 @@ impl Guard {
         Guard {
             hold,
             pending: HashMap::new(),
+            dropped: 0,
         }
+    }
+
+    /// How many held changes were dropped (flaps shorter than the hold), since the start.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
     }
 
     /// Apply the rule to the critical interfaces of `new` (values about to be served, made
@@ -247,6 +255,9 @@ impl Guard {
                 .and_then(|s| s.counters.get(pos))
                 .and_then(|c| c[SLOT_OPER]);
             let idx = e.info.if_index;
+            if was.is_some() && slots[SLOT_OPER] == was && self.pending.contains_key(&idx) {
+                self.dropped += 1;
+            }
             let d = decide(
                 was,
                 slots[SLOT_OPER],
@@ -420,6 +431,7 @@ pub async fn visit(
                 d.health.retries = totals.retries;
                 d.health.timeouts = totals.timeouts;
                 d.health.varbinds = totals.varbinds;
+                d.health.link_flaps_dropped = schedule.guard.dropped();
                 // Only over the values the statuses were merged into: a counter poll that
                 // replaced them in between is newer.
                 let same = match (&d.values, &served) {
@@ -742,5 +754,14 @@ mod tests {
         let again = guard.apply(&inv, Some(&served), &mut new2, t0 + secs(5), false);
         assert_eq!(again, None);
         assert_eq!(new2.counters[0][SLOT_OPER], Some(2));
+        assert_eq!(guard.dropped(), 0);
+        // A change the second reading does not see again is dropped, and counted.
+        let mut new3 = values(3, 500);
+        new3.counters[1][SLOT_OPER] = Some(2);
+        guard.apply(&inv, Some(&served), &mut new3, t0 + secs(9), false);
+        let mut new4 = values(3, 500);
+        let again = guard.apply(&inv, Some(&served), &mut new4, t0 + secs(14), false);
+        assert_eq!((again, guard.dropped()), (None, 1));
+        assert_eq!(new4.counters[1][SLOT_OPER], Some(1));
     }
 }
