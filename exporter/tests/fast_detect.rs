@@ -114,6 +114,59 @@ fn status_polls_read_a_cut_uplink_between_counter_polls() {
     ex.assert_running();
 }
 
+#[test]
+fn a_flap_shorter_than_the_confirmation_delay_is_read_but_never_served() {
+    let b = branch("fdf", |_| String::new());
+    // Status polls every second, so a 1.5 s flap is read; the confirming reading 5 s later
+    // (status_confirm_delay, default) sees the link up again.
+    let mut ex = Exporter::start(&config(b.agent, "1s"), &[]);
+    ex.wait_devices_up(&["br"], Duration::from_secs(60));
+    assert_eq!(oper(&ex, "status", b.up0), Some(1));
+    let dropped = || {
+        self_metric(
+            &ex,
+            "wardflux_device_link_flaps_dropped_total",
+            &[("device", "br")],
+        )
+    };
+    // Under load a reading can miss a flap: flap until one was read and dropped.
+    for attempt in 1.. {
+        assert!(attempt <= 10, "no flap was read in 10 attempts");
+        b.isp.ip(&["link", "set", "pr0", "down"]);
+        let flap_end = Instant::now() + Duration::from_millis(1500);
+        while Instant::now() < flap_end {
+            assert_eq!(
+                oper(&ex, "status", b.up0),
+                Some(1),
+                "a short flap was served"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        b.isp.ip(&["link", "set", "pr0", "up"]);
+        // Past the confirming reading: the change is dropped or was never read.
+        let quiet_end = Instant::now() + Duration::from_secs(8);
+        while Instant::now() < quiet_end {
+            assert_eq!(
+                oper(&ex, "status", b.up0),
+                Some(1),
+                "a short flap was served"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        if dropped() >= 1 {
+            break;
+        }
+    }
+    // A real cut is served once the confirming reading agrees.
+    b.isp.ip(&["link", "set", "pr0", "down"]);
+    wait_for(
+        "the confirmed cut to be served",
+        Duration::from_secs(30),
+        || (oper(&ex, "status", b.up0) == Some(2)).then_some(()),
+    );
+    ex.assert_running();
+}
+
 /// net-snmp sends linkDown/linkUp itself (LAB.md: numeric notificationEvent + monitor).
 fn trap_lines(sink: Ipv4Addr, port: u16) -> String {
     format!(
