@@ -1,7 +1,8 @@
 //! Fast link state against a real net-snmp agent: a branch router in a namespace with two ISP
 //! uplinks to a provider namespace; the provider's end of an uplink is cut for real.
-//! Status polls read the cut between counter polls; a real linkDown notification from snmpd
-//! makes the exporter poll at once; hostile notifications are dropped and counted.
+//! Status polls read the cut between counter polls; a flap shorter than the confirmation
+//! delay is read but never served; a real linkDown notification from snmpd makes the
+//! exporter poll at once; hostile notifications are dropped and counted.
 //!
 //! Runs as root (CI does). Needs: Debian snmpd, snmp, iproute2, python3.
 
