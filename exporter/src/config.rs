@@ -46,6 +46,11 @@ pub struct RawConfig {
     /// GET (default 30s; `0s` turns it off). Served by `/probe?target=NAME&part=status`.
     #[serde(default = "d_status_poll")]
     pub status_poll_interval: PromDuration,
+    /// A changed ifOperStatus of a critical interface is served only when a second reading
+    /// this long after the first still sees it (default 5s, the link-state rules' `for`); a
+    /// reading made because of a notification is served at once. `0s` serves every reading.
+    #[serde(default = "d_status_confirm")]
+    pub status_confirm_delay: PromDuration,
     /// How often interface tables are walked again (default 1h); also on reboot or table change.
     #[serde(default = "d_discovery")]
     pub discovery_interval: PromDuration,
@@ -92,6 +97,9 @@ fn d_poll() -> PromDuration {
 }
 fn d_status_poll() -> PromDuration {
     PromDuration(Duration::from_secs(30))
+}
+fn d_status_confirm() -> PromDuration {
+    PromDuration(Duration::from_secs(5))
 }
 fn d_discovery() -> PromDuration {
     PromDuration(Duration::from_secs(3600))
@@ -341,6 +349,8 @@ pub struct Config {
     pub poll_interval: Duration,
     /// Zero: no status polls between counter polls.
     pub status_poll_interval: Duration,
+    /// Zero: changes are served as read.
+    pub status_confirm_delay: Duration,
     pub discovery_interval: Duration,
     pub max_oids_per_request: u32,
     pub max_concurrent_devices: u32,
@@ -543,6 +553,7 @@ fn validate(raw: RawConfig, src: &str, path: &Path, env: &dyn Env) -> Result<Con
         file: path.to_path_buf(),
         poll_interval: raw.poll_interval.0,
         status_poll_interval: raw.status_poll_interval.0,
+        status_confirm_delay: raw.status_confirm_delay.0,
         discovery_interval: raw.discovery_interval.0,
         max_oids_per_request: raw.max_oids_per_request,
         max_concurrent_devices: raw.max_concurrent_devices,

@@ -3,8 +3,9 @@
 //!
 //! Invariants: a device without these MIBs (or failing on them) is not an error and costs one
 //! request per discovery; a device with them costs one more request per discovery when its
-//! CPUs name an entity, and one packed GET per poll (more only past `max_oids` values); a
-//! device without any health row costs nothing on the poll.
+//! CPUs name an entity, and its values ride in the interface poll's packed GETs (a request
+//! more only when they do not fit in the last one's free room; `poller::poll`); a device
+//! without any health row costs nothing on the poll.
 
 use std::sync::Arc;
 

@@ -253,6 +253,9 @@ pub struct Health {
     /// 32-bit counter readings after a gap long enough for the counter to pass its previous
     /// value (more than one wrap possible): what was counted is a lower bound.
     pub counter_ambiguous: u64,
+    /// Changes of a critical interface's ifOperStatus that the confirming reading did not see
+    /// again (flaps shorter than `status_confirm_delay`), never served.
+    pub link_flaps_dropped: u64,
     /// Answers of a type no number could be read from, per `POLLED` slot.
     pub type_mismatches: [u64; if_mib::POLLED.len()],
 }

@@ -61,7 +61,9 @@ pub async fn discover<C: SnmpClient>(
     Ok(inv)
 }
 
-/// GET the change markers and every monitored interface's counters and statuses.
+/// GET the change markers and every monitored interface's counters and statuses, and the
+/// device's health values in the same packed requests (they fill the last one's free room,
+/// so a device with health rows usually pays no request for them).
 pub async fn poll<C: SnmpClient>(
     client: &mut C,
     inv: &DeviceInventory,
@@ -69,7 +71,31 @@ pub async fn poll<C: SnmpClient>(
 ) -> Result<PollValues, AtOid> {
     // The plan's OIDs go out pre-encoded; answers come back matched to them by position and
     // OID bytes, never decoded into `Oid`s.
-    let answers = get_packed_encoded(client, &inv.plan.oids, limits).await?;
+    let (answers, health) = if inv.health.oids.is_empty() {
+        (
+            get_packed_encoded(client, &inv.plan.oids, limits).await?,
+            Vec::new(),
+        )
+    } else {
+        let mut both = inv.plan.oids.clone();
+        both.append(&inv.health.oids);
+        match get_packed_encoded(client, &both, limits).await {
+            Ok(mut answers) => {
+                let values = answers.split_off(inv.plan.oids.len().min(answers.len()));
+                let health = crate::mib::health::decode_values(&values, inv.health.series.len());
+                (answers, health)
+            }
+            // An agent that errs on a health OID must not cost the interfaces their poll:
+            // ask for them alone, and the health values apart as before.
+            Err(e) if !matches!(e.error, SnmpError::Timeout { .. }) => {
+                debug!(error = %e, "poll with health values failed; polling them apart");
+                let answers = get_packed_encoded(client, &inv.plan.oids, limits).await?;
+                let health = crate::health::poll(client, &inv.health, limits).await;
+                (answers, health)
+            }
+            Err(e) => return Err(e),
+        }
+    };
     let n_markers = system::marker_oids().len();
     let markers = system::decode_markers(&answers[..n_markers.min(answers.len())]);
     let mut counters = vec![[None; if_mib::POLLED.len()]; inv.interfaces.len()];
@@ -85,8 +111,6 @@ pub async fn poll<C: SnmpClient>(
             }
         }
     }
-    // -- health: its own small GET, none for a device without health rows.
-    let health = crate::health::poll(client, &inv.health, limits).await;
     Ok(PollValues {
         counters,
         narrow,
@@ -107,6 +131,8 @@ struct Settings {
     poll_interval: Duration,
     /// Status polls between counter polls; `None` when off or not shorter than `poll_interval`.
     status_interval: Option<Duration>,
+    /// How long a changed ifOperStatus of a critical interface waits for a second reading.
+    status_confirm_delay: Duration,
     discovery_interval: Duration,
     max_oids: u32,
 }
@@ -234,6 +260,7 @@ impl Poller {
             poll_interval: config.poll_interval,
             status_interval: Some(config.status_poll_interval)
                 .filter(|d| !d.is_zero() && *d < config.poll_interval),
+            status_confirm_delay: config.status_confirm_delay,
             discovery_interval: config.discovery_interval,
             max_oids: config.max_oids_per_request,
         };
@@ -403,6 +430,7 @@ fn fingerprint(t: &Target, s: &Settings) -> u64 {
     (
         s.poll_interval,
         s.status_interval,
+        s.status_confirm_delay,
         s.discovery_interval,
         s.max_oids,
     )
@@ -491,16 +519,26 @@ async fn device_loop(
     let mut other_source: Option<std::net::SocketAddr> = None;
     // 32-bit counters extended across wraps; kept across failed visits.
     let mut tracker = crate::widen::Tracker::new();
-    let mut status = crate::status::Schedule::new(ctx.settings.status_interval, phase, start);
+    let mut status = crate::status::Schedule::new(
+        ctx.settings.status_interval,
+        ctx.settings.status_confirm_delay,
+        phase,
+        start,
+    );
     // A pending triggered poll and when the last one ran.
     let mut trigger_at: Option<tokio::time::Instant> = None;
     let mut last_triggered: Option<tokio::time::Instant> = None;
+    // The pending triggered poll was asked for by a notification (not by a status poll).
+    let mut notified = false;
+    // When the last counter poll started.
+    let mut last_counter: Option<tokio::time::Instant> = None;
     loop {
         let far = tokio::time::Instant::now() + Duration::from_secs(86_400);
         let wake = tokio::select! {
             _ = tokio::time::sleep_until(next) => Wake::Scheduled,
             Some(()) = discover_rx.recv() => Wake::Discover,
             Some(()) = trigger_rx.recv() => {
+                notified = true;
                 if trigger_at.is_none() {
                     trigger_at = Some(triggered_at(tokio::time::Instant::now(), last_triggered));
                 }
@@ -510,6 +548,8 @@ async fn device_loop(
             _ = tokio::time::sleep_until(status.next().unwrap_or(far)), if status.next().is_some() => Wake::Status,
         };
         let forced = matches!(wake, Wake::Discover);
+        // A poll a notification asked for confirms the changes it reads (status::decide).
+        let confirmed = matches!(wake, Wake::Triggered) && std::mem::take(&mut notified);
         match wake {
             Wake::Status => {
                 let poll_now = crate::status::visit(
@@ -517,6 +557,10 @@ async fn device_loop(
                     &ctx.inventory,
                     &ctx.semaphore,
                     &mut status,
+                    crate::status::CounterTimes {
+                        last: last_counter,
+                        next,
+                    },
                     &mut limits,
                     &mut totals,
                 )
@@ -542,6 +586,7 @@ async fn device_loop(
             return;
         };
         let started = Instant::now();
+        last_counter = Some(tokio::time::Instant::now());
         let mut client = UdpClient::new(ctx.target.session.clone());
         let current = ctx
             .inventory
@@ -675,12 +720,26 @@ async fn device_loop(
                     h.up = true;
                     h.last_error = None;
                     h.last_success_at = now;
+                    let mut values = v.values;
                     if let Some(inv) = v.inventory {
                         h.discoveries += 1;
                         h.last_discovery_seconds = v.discovery_seconds;
                         d.inventory = Some(inv);
+                        status.guard.clear();
+                    } else if let Some(inv) = &d.inventory {
+                        // The counter poll reads the critical interfaces' status too: the
+                        // same flap guard as a status poll's.
+                        let again = status.guard.apply(
+                            inv,
+                            d.values.as_deref(),
+                            &mut values,
+                            tokio::time::Instant::now(),
+                            confirmed,
+                        );
+                        status.confirm_at(again);
+                        h.link_flaps_dropped = status.guard.dropped();
                     }
-                    d.values = Some(Arc::new(v.values));
+                    d.values = Some(Arc::new(values));
                 }
                 Err(e) => {
                     h.up = false;
@@ -913,8 +972,9 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn health_mibs_cost_one_discovery_request_when_absent_and_one_poll_get_when_present() {
+    async fn health_mibs_cost_one_discovery_request_when_absent_and_ride_in_the_poll_get() {
         // IF-MIB only: the health walk is one request at discovery, nothing on the poll.
+        let slot = |m: &str| if_mib::POLLED.iter().position(|p| p.metric == m).unwrap();
         let mut agent = FakeAgent::new(router());
         let mut limits = limits();
         let inv = discover_fake(&mut agent, &mut limits).await.unwrap();
@@ -953,10 +1013,19 @@ mod tests {
         let vals = poll(&mut agent2, &inv2, &mut limits).await.unwrap();
         assert_eq!(
             agent2.stats.requests - before - 1,
-            2,
-            "one GET more per poll"
+            1,
+            "the health values fill the interface GET's free room: no request more"
         );
         assert_eq!(vals.health, vec![Some(12), Some(9), Some(30), Some(70)]);
+        assert_eq!(vals.counters[0][slot("ifOperStatus")], Some(1));
+
+        // An agent that errs on a health OID: the interfaces are polled alone, the health
+        // values apart (and lost), the poll stands.
+        agent2.fail_on = Some(cpm(7));
+        let vals = poll(&mut agent2, &inv2, &mut limits).await.unwrap();
+        assert_eq!(vals.counters[0][slot("ifOperStatus")], Some(1));
+        assert_eq!(vals.counters[1][slot("ifInOctets")], Some(103));
+        assert!(vals.health.is_empty(), "{:?}", vals.health);
     }
 
     #[tokio::test]

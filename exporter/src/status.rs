@@ -6,7 +6,14 @@
 //! counter poll's values (counters, markers and their time stay the counter poll's); a
 //! sysUpTime that went backwards asks for a full visit instead of being merged. Which series
 //! are "status" series is decided here alone, for the poll and for `/probe?part=`.
+//!
+//! Cost: a status poll never runs within half a status interval of a counter poll (that poll
+//! reads the same statuses), so with the shipped 60 s / 30 s it is one GET halfway between
+//! counter polls. Flaps: a change of a critical interface's ifOperStatus is served only once
+//! a second reading at least `hold` later agrees (`Guard`), or at once when the reading was
+//! made because the device sent a notification.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -131,20 +138,175 @@ pub fn merge(last: &PollValues, got: &StatusValues) -> Merge {
     Merge::Values(Box::new(values))
 }
 
+/// Whether a regular status poll due at `now` is worth its request: not when a counter poll
+/// (which reads the same statuses) ran or is due within half a status interval.
+pub fn status_due(
+    now: Instant,
+    last_counter: Option<Instant>,
+    next_counter: Instant,
+    every: Duration,
+) -> bool {
+    let half = every / 2;
+    let after_last = last_counter.is_none_or(|l| now.saturating_duration_since(l) >= half);
+    let before_next = next_counter.saturating_duration_since(now) >= half;
+    after_last && before_next
+}
+
+/// A change of ifOperStatus seen once and waiting for a second reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pending {
+    pub value: u64,
+    pub since: Instant,
+}
+
+/// What to serve for one interface's ifOperStatus, and what stays pending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    pub serve: Option<u64>,
+    pub pending: Option<Pending>,
+}
+
+/// The flap guard's rule for one critical interface. `served` is what is served now, `seen`
+/// what this reading found. A change is served when a reading at least `hold` after the
+/// first one that saw it still sees it, or at once when `confirmed` (the reading was made
+/// because the device sent a notification: its own word plus our reading). A reading that
+/// sees the served value again drops the pending change (the flap was shorter than `hold`).
+pub fn decide(
+    served: Option<u64>,
+    seen: Option<u64>,
+    pending: Option<Pending>,
+    now: Instant,
+    hold: Duration,
+    confirmed: bool,
+) -> Decision {
+    let at_once = Decision {
+        serve: seen,
+        pending: None,
+    };
+    let (Some(was), Some(value)) = (served, seen) else {
+        // Nothing served yet, or the agent did not answer this OID: nothing to hold.
+        return at_once;
+    };
+    if was == value || confirmed || hold.is_zero() {
+        return at_once;
+    }
+    match pending {
+        Some(p) if p.value == value => {
+            if now.saturating_duration_since(p.since) >= hold {
+                at_once
+            } else {
+                Decision {
+                    serve: served,
+                    pending: Some(p),
+                }
+            }
+        }
+        _ => Decision {
+            serve: served,
+            pending: Some(Pending { value, since: now }),
+        },
+    }
+}
+
+/// The flap guard of one device: pending ifOperStatus changes of its critical interfaces.
+#[derive(Debug, Default)]
+pub struct Guard {
+    hold: Duration,
+    /// By ifIndex.
+    pending: HashMap<u32, Pending>,
+    /// Pending changes the confirming reading did not see again.
+    dropped: u64,
+}
+
+impl Guard {
+    pub fn new(hold: Duration) -> Guard {
+        Guard {
+            hold,
+            pending: HashMap::new(),
+            dropped: 0,
+        }
+    }
+
+    /// How many held changes were dropped (flaps shorter than the hold), since the start.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Apply the rule to the critical interfaces of `new` (values about to be served, made
+    /// with `inv`) against `served` (made with the same discovery). Held changes keep the
+    /// served ifOperStatus in `new`. Returns when a second reading is due, if any.
+    pub fn apply(
+        &mut self,
+        inv: &DeviceInventory,
+        served: Option<&PollValues>,
+        new: &mut PollValues,
+        now: Instant,
+        confirmed: bool,
+    ) -> Option<Instant> {
+        let mut pending = HashMap::new();
+        for (pos, e) in inv.interfaces.iter().enumerate() {
+            if !is_fast(e) {
+                continue;
+            }
+            let Some(slots) = new.counters.get_mut(pos) else {
+                continue;
+            };
+            let was = served
+                .and_then(|s| s.counters.get(pos))
+                .and_then(|c| c[SLOT_OPER]);
+            let idx = e.info.if_index;
+            if was.is_some() && slots[SLOT_OPER] == was && self.pending.contains_key(&idx) {
+                self.dropped += 1;
+            }
+            let d = decide(
+                was,
+                slots[SLOT_OPER],
+                self.pending.get(&idx).copied(),
+                now,
+                self.hold,
+                confirmed,
+            );
+            slots[SLOT_OPER] = d.serve;
+            if let Some(p) = d.pending {
+                pending.insert(idx, p);
+            }
+        }
+        self.pending = pending;
+        self.pending.values().map(|p| p.since + self.hold).min()
+    }
+
+    /// Forget pending changes (a new discovery: the served values are not comparable).
+    pub fn clear(&mut self) {
+        self.pending.clear();
+    }
+}
+
 /// One device's status-poll schedule and what it remembers between polls.
 #[derive(Debug)]
 pub struct Schedule {
     every: Option<Duration>,
     next: Option<Instant>,
+    /// A second reading that confirms or drops a held change.
+    confirm_at: Option<Instant>,
+    pub guard: Guard,
     /// The plan and the discovery it was built from (rebuilt when discovery changes).
     plan: Option<(Arc<DeviceInventory>, StatusPlan)>,
     /// Whether the last status poll was answered.
     answering: bool,
 }
 
+/// The deadline of a confirmation reading when regular status polls are off.
+const CONFIRM_DEADLINE: Duration = Duration::from_secs(10);
+
 impl Schedule {
-    /// Status polls every `every` (none when `None`), on the device's phase.
-    pub fn new(every: Option<Duration>, phase: Duration, start: Instant) -> Schedule {
+    /// Status polls every `every` (none when `None`), on the device's phase; changes of
+    /// critical interfaces held for `hold` (see `decide`).
+    pub fn new(
+        every: Option<Duration>,
+        hold: Duration,
+        phase: Duration,
+        start: Instant,
+    ) -> Schedule {
         Schedule {
             every,
             next: every.map(|e| {
@@ -152,14 +314,27 @@ impl Schedule {
                     + e
                     + Duration::from_millis(phase.as_millis() as u64 % e.as_millis().max(1) as u64)
             }),
+            confirm_at: None,
+            guard: Guard::new(hold),
             plan: None,
             answering: true,
         }
     }
 
-    /// When the next status poll is due.
+    /// When the next status poll (regular or confirming) is due.
     pub fn next(&self) -> Option<Instant> {
-        self.next
+        match (self.next, self.confirm_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Ask for a confirming reading at `at` (the earliest asked wins).
+    pub fn confirm_at(&mut self, at: Option<Instant>) {
+        self.confirm_at = match (self.confirm_at, at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
     }
 
     fn advance(&mut self, now: Instant) {
@@ -178,21 +353,44 @@ impl Schedule {
     }
 }
 
+/// The device's counter-poll schedule, as the status schedule needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct CounterTimes {
+    /// When the last counter poll (scheduled or triggered) started.
+    pub last: Option<Instant>,
+    /// When the next scheduled one is due.
+    pub next: Instant,
+}
+
 /// Run one status poll of `target` if it has critical interfaces and a discovery, and merge
-/// the answers into the served values. True when the counter poll should run now: the device
-/// rebooted, stopped answering, or answers while its last counter poll failed.
+/// the answers into the served values. A regular poll is skipped when a counter poll is
+/// near (`status_due`); a confirming one always runs. True when the counter poll should run
+/// now: the device rebooted, stopped answering, or answers while its last counter poll failed.
 pub async fn visit(
     target: &Target,
     inventory: &Inventory,
     semaphore: &Arc<Semaphore>,
     schedule: &mut Schedule,
+    counter: CounterTimes,
     limits: &mut WalkLimits,
     totals: &mut ClientStats,
 ) -> bool {
-    schedule.advance(Instant::now());
-    let Some(every) = schedule.every else {
+    let now = Instant::now();
+    let regular = schedule.next.is_some_and(|n| n <= now);
+    let confirming = schedule.confirm_at.is_some_and(|c| c <= now);
+    schedule.advance(now);
+    if confirming {
+        schedule.confirm_at = None;
+    }
+    let run = confirming
+        || (regular
+            && schedule
+                .every
+                .is_some_and(|every| status_due(now, counter.last, counter.next, every)));
+    if !run {
         return false;
-    };
+    }
+    let deadline = schedule.every.unwrap_or(CONFIRM_DEADLINE);
     let Some(entry) = inventory.device(&target.name) else {
         return false;
     };
@@ -207,7 +405,7 @@ pub async fn visit(
         return false;
     };
     let mut client = UdpClient::new(target.session.clone());
-    let got = tokio::time::timeout(every, poll_status(&mut client, &plan, limits)).await;
+    let got = tokio::time::timeout(deadline, poll_status(&mut client, &plan, limits)).await;
     drop(permit);
     let stats = client.stats();
     totals.requests += stats.requests;
@@ -220,13 +418,20 @@ pub async fn visit(
         Ok(Ok(got)) => {
             schedule.answering = true;
             let served = entry.values;
-            let merged = served.as_deref().map(|last| merge(last, &got));
+            let mut merged = served.as_deref().map(|last| merge(last, &got));
+            if let (Some(Merge::Values(v)), Some(last)) = (merged.as_mut(), served.as_deref()) {
+                let again = schedule
+                    .guard
+                    .apply(&inv, Some(last), v, Instant::now(), false);
+                schedule.confirm_at(again);
+            }
             poll_now = !matches!(merged, Some(Merge::Values(_)));
             inventory.update(&target.name, |d| {
                 d.health.requests = totals.requests;
                 d.health.retries = totals.retries;
                 d.health.timeouts = totals.timeouts;
                 d.health.varbinds = totals.varbinds;
+                d.health.link_flaps_dropped = schedule.guard.dropped();
                 // Only over the values the statuses were merged into: a counter poll that
                 // replaced them in between is newer.
                 let same = match (&d.values, &served) {
@@ -394,5 +599,169 @@ mod tests {
             panic!()
         };
         assert_eq!(*v, values(3, 500));
+    }
+
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
+    #[test]
+    fn a_status_poll_runs_halfway_between_counter_polls_never_next_to_one() {
+        let t0 = Instant::now();
+        let every = secs(30);
+        // Counter polls at 0 and 60 s: the status poll due at 30 s runs.
+        assert!(status_due(t0 + secs(30), Some(t0), t0 + secs(60), every));
+        // Due at the counter poll's own time (60 s): that poll reads the statuses.
+        assert!(!status_due(t0 + secs(60), Some(t0), t0 + secs(60), every));
+        assert!(!status_due(
+            t0 + secs(60),
+            Some(t0 + secs(60)),
+            t0 + secs(120),
+            every
+        ));
+        // A triggered counter poll 10 s ago, or one due in 10 s: skipped.
+        assert!(!status_due(
+            t0 + secs(30),
+            Some(t0 + secs(20)),
+            t0 + secs(60),
+            every
+        ));
+        assert!(!status_due(t0 + secs(50), Some(t0), t0 + secs(60), every));
+        // Before any counter poll.
+        assert!(status_due(t0 + secs(30), None, t0 + secs(60), every));
+        // Faster status polls keep their rate between counter polls.
+        let ten = secs(10);
+        for k in 1..6 {
+            assert!(status_due(t0 + secs(10 * k), Some(t0), t0 + secs(60), ten));
+        }
+    }
+
+    #[test]
+    fn a_change_is_served_only_when_a_second_reading_after_the_hold_agrees() {
+        let t0 = Instant::now();
+        let hold = secs(5);
+        // Up served; a reading sees down: held, up still served.
+        let d = decide(Some(1), Some(2), None, t0, hold, false);
+        assert_eq!(d.serve, Some(1));
+        assert_eq!(
+            d.pending,
+            Some(Pending {
+                value: 2,
+                since: t0
+            })
+        );
+        // A reading before the hold is over changes nothing.
+        let d2 = decide(Some(1), Some(2), d.pending, t0 + secs(2), hold, false);
+        assert_eq!(d2, d);
+        // The confirming reading still sees down: served.
+        let d3 = decide(Some(1), Some(2), d.pending, t0 + secs(5), hold, false);
+        assert_eq!(
+            d3,
+            Decision {
+                serve: Some(2),
+                pending: None
+            }
+        );
+        // The way back up is held the same way.
+        let d4 = decide(Some(2), Some(1), None, t0 + secs(40), hold, false);
+        assert_eq!(d4.serve, Some(2));
+    }
+
+    #[test]
+    fn a_flap_shorter_than_the_hold_is_never_served() {
+        let t0 = Instant::now();
+        let hold = secs(5);
+        // Down seen in the middle of a 2.5 s flap, up again at the confirming reading.
+        let d = decide(Some(1), Some(2), None, t0, hold, false);
+        let d2 = decide(Some(1), Some(1), d.pending, t0 + hold, hold, false);
+        assert_eq!(
+            d2,
+            Decision {
+                serve: Some(1),
+                pending: None
+            },
+            "the flap is dropped"
+        );
+    }
+
+    #[test]
+    fn a_reading_a_notification_asked_for_is_served_at_once() {
+        let t0 = Instant::now();
+        let d = decide(Some(1), Some(2), None, t0, secs(5), true);
+        assert_eq!(
+            d,
+            Decision {
+                serve: Some(2),
+                pending: None
+            }
+        );
+    }
+
+    #[test]
+    fn nothing_to_compare_or_no_hold_serves_the_reading() {
+        let t0 = Instant::now();
+        let at_once = |serve| Decision {
+            serve,
+            pending: None,
+        };
+        assert_eq!(
+            decide(None, Some(2), None, t0, secs(5), false),
+            at_once(Some(2))
+        );
+        assert_eq!(
+            decide(Some(1), None, None, t0, secs(5), false),
+            at_once(None)
+        );
+        assert_eq!(
+            decide(Some(1), Some(2), None, t0, secs(0), false),
+            at_once(Some(2))
+        );
+        // A pending change to another value starts over.
+        let p = Some(Pending {
+            value: 7,
+            since: t0,
+        });
+        let d = decide(Some(1), Some(2), p, t0 + secs(9), secs(5), false);
+        assert_eq!(d.serve, Some(1));
+        assert_eq!(d.pending.map(|p| p.since), Some(t0 + secs(9)));
+    }
+
+    #[test]
+    fn the_guard_holds_critical_interfaces_only_and_asks_for_a_second_reading() {
+        let inv = inventory();
+        let t0 = Instant::now();
+        let mut guard = Guard::new(secs(5));
+        let served = values(3, 500);
+        // Uplink 1 (position 0) and the LAN port (position 2) go down.
+        let mut new = values(3, 500);
+        new.counters[0][SLOT_OPER] = Some(2);
+        new.counters[2][SLOT_OPER] = Some(2);
+        let again = guard.apply(&inv, Some(&served), &mut new, t0, false);
+        assert_eq!(again, Some(t0 + secs(5)));
+        assert_eq!(
+            new.counters[0][SLOT_OPER],
+            Some(1),
+            "the uplink's change is held"
+        );
+        assert_eq!(
+            new.counters[2][SLOT_OPER],
+            Some(2),
+            "a LAN port is served as read"
+        );
+        // The second reading agrees: served, nothing left to confirm.
+        let mut new2 = values(3, 500);
+        new2.counters[0][SLOT_OPER] = Some(2);
+        let again = guard.apply(&inv, Some(&served), &mut new2, t0 + secs(5), false);
+        assert_eq!(again, None);
+        assert_eq!(new2.counters[0][SLOT_OPER], Some(2));
+        assert_eq!(guard.dropped(), 0);
+        // A change the second reading does not see again is dropped, and counted.
+        let mut new3 = values(3, 500);
+        new3.counters[1][SLOT_OPER] = Some(2);
+        guard.apply(&inv, Some(&served), &mut new3, t0 + secs(9), false);
+        let mut new4 = values(3, 500);
+        let again = guard.apply(&inv, Some(&served), &mut new4, t0 + secs(14), false);
+        assert_eq!((again, guard.dropped()), (None, 1));
+        assert_eq!(new4.counters[1][SLOT_OPER], Some(1));
     }
 }

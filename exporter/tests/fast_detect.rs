@@ -1,7 +1,8 @@
 //! Fast link state against a real net-snmp agent: a branch router in a namespace with two ISP
 //! uplinks to a provider namespace; the provider's end of an uplink is cut for real.
-//! Status polls read the cut between counter polls; a real linkDown notification from snmpd
-//! makes the exporter poll at once; hostile notifications are dropped and counted.
+//! Status polls read the cut between counter polls; a flap shorter than the confirmation
+//! delay is read but never served; a real linkDown notification from snmpd makes the
+//! exporter poll at once; hostile notifications are dropped and counted.
 //!
 //! Runs as root (CI does). Needs: Debian snmpd, snmp, iproute2, python3.
 
@@ -110,6 +111,59 @@ fn status_polls_read_a_cut_uplink_between_counter_polls() {
         "the status poll to read up0 up again",
         Duration::from_secs(30),
         || (oper(&ex, "status", b.up0) == Some(1)).then_some(()),
+    );
+    ex.assert_running();
+}
+
+#[test]
+fn a_flap_shorter_than_the_confirmation_delay_is_read_but_never_served() {
+    let b = branch("fdf", |_| String::new());
+    // Status polls every second, so a 1.5 s flap is read; the confirming reading 5 s later
+    // (status_confirm_delay, default) sees the link up again.
+    let mut ex = Exporter::start(&config(b.agent, "1s"), &[]);
+    ex.wait_devices_up(&["br"], Duration::from_secs(60));
+    assert_eq!(oper(&ex, "status", b.up0), Some(1));
+    let dropped = || {
+        self_metric(
+            &ex,
+            "wardflux_device_link_flaps_dropped_total",
+            &[("device", "br")],
+        )
+    };
+    // Under load a reading can miss a flap: flap until one was read and dropped.
+    for attempt in 1.. {
+        assert!(attempt <= 10, "no flap was read in 10 attempts");
+        b.isp.ip(&["link", "set", "pr0", "down"]);
+        let flap_end = Instant::now() + Duration::from_millis(1500);
+        while Instant::now() < flap_end {
+            assert_eq!(
+                oper(&ex, "status", b.up0),
+                Some(1),
+                "a short flap was served"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        b.isp.ip(&["link", "set", "pr0", "up"]);
+        // Past the confirming reading: the change is dropped or was never read.
+        let quiet_end = Instant::now() + Duration::from_secs(8);
+        while Instant::now() < quiet_end {
+            assert_eq!(
+                oper(&ex, "status", b.up0),
+                Some(1),
+                "a short flap was served"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        if dropped() >= 1 {
+            break;
+        }
+    }
+    // A real cut is served once the confirming reading agrees.
+    b.isp.ip(&["link", "set", "pr0", "down"]);
+    wait_for(
+        "the confirmed cut to be served",
+        Duration::from_secs(30),
+        || (oper(&ex, "status", b.up0) == Some(2)).then_some(()),
     );
     ex.assert_running();
 }

@@ -588,6 +588,20 @@ mod tests {
     }
 
     #[test]
+    fn cisco_null_and_nvi_interfaces_are_not_polled_by_their_short_if_names() {
+        let labels = BTreeMap::new();
+        let c = Classifier::embedded_default();
+        for (descr, name) in [("Null0", "Nu0"), ("NVI0", "NV0"), ("Null0", "Null0")] {
+            let mut f = facts(&labels, "", name, 1);
+            f.descr = descr;
+            assert!(!c.classify(&f).monitored, "{descr} ({name})");
+        }
+        let mut f = facts(&labels, "", "Gi0/0/2.10", 135);
+        f.descr = "GigabitEthernet0/0/2.10";
+        assert!(c.classify(&f).monitored, "a subinterface is polled");
+    }
+
+    #[test]
     fn isp_ports_get_provider_and_criticality() {
         check("Magti_Internet", "Gi0/0/0", 6, "isp", Some("magti"), true);
         check(

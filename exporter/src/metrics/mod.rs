@@ -203,7 +203,13 @@ pub fn mac(b: &[u8]) -> String {
 /// Per-device health series.
 pub fn render_device_health(out: &mut String, devices: &[DeviceEntry]) {
     type Get = fn(&DeviceEntry) -> Option<f64>;
-    let fams: [(&str, &str, &str, Get); 16] = [
+    let fams: [(&str, &str, &str, Get); 17] = [
+        (
+            "wardflux_device_link_flaps_dropped_total",
+            "counter",
+            "Changes of a critical interface's ifOperStatus that a poll read and the confirming reading status_confirm_delay later did not see again (flaps shorter than that): never served.",
+            |d| Some(d.health.link_flaps_dropped as f64),
+        ),
         (
             "wardflux_device_if_wraps_total",
             "counter",

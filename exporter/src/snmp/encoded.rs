@@ -96,6 +96,13 @@ impl EncodedOids {
         Ok(())
     }
 
+    /// Appends every OID of `other`, in order.
+    pub fn append(&mut self, other: &EncodedOids) {
+        let base = self.bytes.len() as u32;
+        self.bytes.extend_from_slice(&other.bytes);
+        self.ends.extend(other.ends.iter().map(|e| e + base));
+    }
+
     /// Drops spare capacity once the list is complete.
     pub fn shrink_to_fit(&mut self) {
         self.bytes.shrink_to_fit();

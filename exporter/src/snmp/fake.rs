@@ -13,6 +13,8 @@ pub struct FakeAgent {
     pub bulk: bool,
     /// When set, every request fails with this error.
     pub fail: Option<SnmpError>,
+    /// When set, a request whose answer holds this OID fails with genErr.
+    pub fail_on: Option<Oid>,
     pub stats: ClientStats,
 }
 
@@ -38,6 +40,14 @@ impl FakeAgent {
         self.stats.requests += 1;
         if let Some(e) = &self.fail {
             return Err(e.clone());
+        }
+        if let Some(bad) = &self.fail_on {
+            if let Some(i) = vbs.iter().position(|(o, _)| o == bad) {
+                return Err(SnmpError::ErrorStatus {
+                    status: 5,
+                    index: i as u32 + 1,
+                });
+            }
         }
         if self.max_varbinds.is_some_and(|m| vbs.len() > m) {
             return Err(SnmpError::ErrorStatus {
