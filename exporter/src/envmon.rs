@@ -63,3 +63,86 @@ pub async fn poll<C: SnmpClient>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::snmp::fake::FakeAgent;
+    use crate::snmp::{Oid, Value};
+
+    fn o(s: &str) -> Oid {
+        Oid::parse(s).unwrap()
+    }
+
+    fn limits() -> WalkLimits {
+        WalkLimits {
+            max_repetitions: 25,
+            max_varbinds: 50,
+        }
+    }
+
+    fn iface(i: u32) -> InterfaceInfo {
+        InterfaceInfo {
+            if_index: i,
+            ..InterfaceInfo::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn without_the_mibs_one_discovery_request_and_nothing_on_the_poll() {
+        let mut mib = BTreeMap::new();
+        mib.insert(o("1.3.6.1.2.1.2.2.1.1.1"), Value::Integer(1));
+        let mut agent = FakeAgent::new(mib);
+        let mut l = limits();
+        let plan = discover(&mut agent, "d", &[iface(1)], &mut l).await;
+        assert_eq!(agent.stats.requests, 1);
+        assert!(plan.oids.is_empty() && plan.statics.is_empty());
+        let values = poll(&mut agent, &plan, &mut l).await;
+        assert!(values.is_empty());
+        assert_eq!(agent.stats.requests, 1, "no poll request");
+    }
+
+    #[tokio::test]
+    async fn with_sensors_two_discovery_walks_and_one_poll_get() {
+        let mut mib = BTreeMap::new();
+        let s = |c: u32, i: u32| o(&format!("1.3.6.1.4.1.9.9.91.1.1.1.1.{c}.{i}"));
+        for (i, ty, v) in [(12, 14, -23), (13, 8, 31)] {
+            mib.insert(s(1, i), Value::Integer(ty));
+            mib.insert(s(2, i), Value::Integer(9));
+            mib.insert(s(3, i), Value::Integer(1));
+            mib.insert(s(4, i), Value::Integer(v));
+            mib.insert(s(5, i), Value::Integer(1));
+        }
+        mib.insert(
+            o("1.3.6.1.4.1.9.9.13.1.4.1.3.1"),
+            Value::Integer(2), // a fan in warning
+        );
+        let name = |i: u32, n: &str| {
+            (
+                o(&format!("1.3.6.1.2.1.47.1.1.1.1.7.{i}")),
+                Value::OctetString(n.as_bytes().to_vec()),
+            )
+        };
+        mib.extend([name(12, "Te1/1 Receive Power Sensor"), name(13, "Inlet")]);
+        mib.insert(o("1.3.6.1.2.1.47.1.1.1.1.4.12"), Value::Integer(10));
+        mib.insert(
+            o("1.3.6.1.2.1.47.1.3.2.1.2.10.0"),
+            Value::ObjectIdentifier(o("1.3.6.1.2.1.2.2.1.1.7")),
+        );
+        let mut agent = FakeAgent::new(mib);
+        let mut l = limits();
+        let plan = discover(&mut agent, "d", &[iface(7)], &mut l).await;
+        // The environment walk (21 columns, 2 repetitions each: two requests for these two
+        // sensors), then one of ENTITY-MIB.
+        assert_eq!(agent.stats.requests, 3);
+        assert_eq!(plan.sensors.len(), 2);
+        assert_eq!(plan.sensors[0].if_index, Some(7));
+        assert_eq!(plan.components.len(), 1);
+        let values = poll(&mut agent, &plan, &mut l).await;
+        assert_eq!(agent.stats.requests, 4, "one GET per poll");
+        assert_eq!(values.len(), plan.series.len());
+        assert!(values.contains(&Some(-23)) && values.contains(&Some(2)));
+    }
+}
