@@ -371,6 +371,9 @@ fn compare_scaled(samples: &[Sample], agent: &Agent) -> usize {
         "{dev}: a scalable row without its scaled value"
     );
     // Temperatures: ENVMON rows as they are, celsius sensors scaled.
+    let severity = agent.walk(&format!("{THRESHOLD}.2"));
+    let relation = agent.walk(&format!("{THRESHOLD}.3"));
+    let threshold_values = agent.walk(&format!("{THRESHOLD}.4"));
     let temps = agent.walk(TEMP_VALUE);
     let thresholds = agent.walk(TEMP_THRESHOLD);
     for s in of(samples, dev).filter(|s| s.name.starts_with("wardflux_device_temperature")) {
@@ -393,9 +396,25 @@ fn compare_scaled(samples: &[Sample], agent: &Agent) -> usize {
                     .expect("a temperature without its sensor value");
                 assert_eq!(v.label("sensor_type"), "celsius", "{dev}: {s:?}");
                 if s.name.ends_with("threshold_celsius") {
-                    continue; // checked against the threshold table by the unit tests
+                    // The lowest greaterThan/greaterOrEqual threshold of severity major or
+                    // critical, scaled like the value.
+                    let prefix = format!("{}.", s.label("sensor_index"));
+                    let raw = threshold_values
+                        .iter()
+                        .filter(|(k, _)| k.starts_with(&prefix))
+                        .filter(|(k, _)| {
+                            matches!(severity.get(*k).and_then(|v| number(v)), Some(20 | 30))
+                                && matches!(relation.get(*k).and_then(|v| number(v)), Some(3 | 4))
+                        })
+                        .filter_map(|(_, v)| number(v))
+                        .min()
+                        .expect("a threshold the agent does not have");
+                    let row = &cisco[s.label("sensor_index")];
+                    let (e, p) = row.scaling.unwrap();
+                    raw as f64 * 10f64.powi(e) / 10f64.powi(p as i32)
+                } else {
+                    v.f64()
                 }
-                v.f64()
             }
         };
         assert!(close(s.f64(), want), "{dev}: {s:?}, want {want}");
@@ -557,8 +576,10 @@ fn recorded_environment_matches_snmpbulkwalk() {
                 assert!(n(&raw, "entSensorThresholdValue") > 250, "{raw:?}");
                 assert!(n(&raw, "ciscoEnvMonTemperatureStatusValue") > 0, "{raw:?}");
                 assert!(optics > 0, "{raw:?}");
-                assert!(of(&samples, a.device)
-                    .any(|s| s.name == "wardflux_device_temperature_threshold_celsius"));
+                assert!(of(&samples, a.device).any(|s| {
+                    s.name == "wardflux_device_temperature_threshold_celsius"
+                        && s.label("mib") == "CISCO-ENTITY-SENSOR-MIB"
+                }));
             }
             _ if r == n5000 => {
                 assert!(n(&raw, "entSensorThresholdValue") > 250, "{raw:?}");
