@@ -62,6 +62,8 @@ pub struct DeviceInventory {
     pub poll_interval: std::time::Duration,
     /// CPU and memory rows found (device health MIBs) and the OIDs their poll GETs.
     pub health: Arc<crate::mib::health::HealthPlan>,
+    /// Environment rows found (temperatures, fans, supplies, sensors) and their poll's OIDs.
+    pub env: Arc<crate::mib::envmon::EnvPlan>,
 }
 
 impl DeviceInventory {
@@ -94,6 +96,7 @@ impl DeviceInventory {
             neighbors: Arc::default(),
             poll_interval: std::time::Duration::ZERO,
             health: Arc::default(),
+            env: Arc::default(),
         }
     }
 
@@ -104,6 +107,7 @@ impl DeviceInventory {
             neighbors: self.neighbors.clone(),
             poll_interval: self.poll_interval,
             health: self.health.clone(),
+            env: self.env.clone(),
             ..DeviceInventory::build(
                 target,
                 self.system.clone(),
@@ -226,6 +230,8 @@ pub struct PollValues {
     pub markers: ChangeMarkers,
     /// Device health values, parallel to the discovery's `health.series`.
     pub health: Vec<Option<i128>>,
+    /// Environment values, parallel to the discovery's `env.series`.
+    pub env: Vec<Option<i128>>,
     /// Unix seconds.
     pub at: f64,
 }

@@ -8,6 +8,8 @@
 //! - [`classify`]: YAML rules naming each interface's role, ISP and criticality.
 //! - [`inventory`]: the in-memory snapshot of every device, its interfaces and counters.
 //! - [`health`]: device health (CPU, memory) discovery walk and poll GET.
+//! - [`envmon`]: device environment (temperatures, fans, power supplies, sensors, optics)
+//!   discovery walks and poll GET.
 //! - [`poller`]: discovery and counter polling schedules that fill the inventory.
 //! - [`status`]: fast status polls of critical interfaces between counter polls.
 //! - [`notify`]: SNMP notifications (linkDown, linkUp, ...) received as poll triggers.
@@ -22,6 +24,7 @@
 pub mod app;
 pub mod classify;
 pub mod config;
+pub mod envmon;
 pub mod health;
 pub mod http;
 pub mod inventory;

@@ -49,6 +49,8 @@ pub async fn discover<C: SnmpClient>(
         }
     };
     let infos = if_mib::decode_interfaces(&columns, &duplex);
+    // -- envmon: temperatures, fans, supplies, sensors; optics tied to these interfaces.
+    let env = crate::envmon::discover(client, &target.name, &infos, limits).await;
     // -- topology: LLDP/CDP neighbours; a device without those MIBs gets none, never an error.
     let neighbors =
         crate::topology::discover::walk_neighbors(client, &target.name, &infos, limits).await;
@@ -58,6 +60,7 @@ pub async fn discover<C: SnmpClient>(
     let mut inv = DeviceInventory::build(target, system, infos, classifier, unix_now());
     inv.neighbors = Arc::new(neighbors);
     inv.health = health;
+    inv.env = env;
     Ok(inv)
 }
 
@@ -111,12 +114,15 @@ pub async fn poll<C: SnmpClient>(
             }
         }
     }
+    // -- envmon: its own small GET, none for a device without environment rows.
+    let env = crate::envmon::poll(client, &inv.env, limits).await;
     Ok(PollValues {
         counters,
         narrow,
         mismatches,
         markers,
         health,
+        env,
         at: unix_now(),
         ..PollValues::default()
     })

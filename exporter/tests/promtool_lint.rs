@@ -65,6 +65,29 @@ const IF_MIB_NAMES: &[&str] = &[
     "hrStorageAllocationUnits",
     "hrStorageSize",
     "hrStorageUsed",
+    // Device environment, under the MIB objects' names.
+    "ciscoEnvMonTemperatureStatusValue",
+    "ciscoEnvMonTemperatureState",
+    "ciscoEnvMonTemperatureThreshold",
+    "ciscoEnvMonFanState",
+    "ciscoEnvMonSupplyState",
+    "entSensorValue",
+    "entSensorStatus",
+    "entSensorType",
+    "entSensorScale",
+    "entSensorPrecision",
+    "entSensorThresholdValue",
+    "entPhySensorValue",
+    "entPhySensorOperStatus",
+    "entPhySensorType",
+    "entPhySensorScale",
+    "entPhySensorPrecision",
+];
+
+/// Our optical levels: named the Prometheus way, with the interface's if_mib label block.
+const OPTICAL_NAMES: &[&str] = &[
+    "wardflux_interface_optical_rx_dbm",
+    "wardflux_interface_optical_tx_dbm",
 ];
 
 #[test]
@@ -110,6 +133,10 @@ fn promtool_finds_no_parse_error_and_notes_only_if_mib_names() {
         "ciscoMemoryPoolUsed{",
         "wardflux_device_cpu_ratio{",
         "wardflux_device_memory_used_ratio{",
+        "entSensorValue{",
+        "wardflux_device_sensor_value{",
+        "wardflux_interface_optical_rx_dbm{",
+        "wardflux_device_component_ok{",
         "wardflux_device_reachability{",
         "wardflux_topology_link_info{",
         "wardflux_topology_root_info{",
@@ -177,8 +204,9 @@ fn promtool_finds_no_parse_error_and_notes_only_if_mib_names() {
             let metric = l.split_whitespace().next().unwrap_or("");
             let label_case =
                 l.ends_with("label names should be written in 'snake_case' not 'camelCase'");
-            let allowed =
-                IF_MIB_NAMES.contains(&metric) || (WIDE_NAMES.contains(&metric) && label_case);
+            let allowed = IF_MIB_NAMES.contains(&metric)
+                || ((WIDE_NAMES.contains(&metric) || OPTICAL_NAMES.contains(&metric))
+                    && label_case);
             !allowed
         })
         .collect();

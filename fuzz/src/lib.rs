@@ -13,9 +13,11 @@
 //! - [`rule_file`]: ruler rule-file text through parse and validation.
 //! - [`template`]: annotation templates parsed and rendered with arbitrary labels and values.
 //! - [`notification`]: SNMP notification datagrams through the decoder and source check.
+//! - [`envmon`]: the device environment decoder, ENTITY-MIB ties, plan and rendering.
 
 pub mod classify;
 pub mod classify_rules;
+pub mod envmon;
 pub mod exporter_config;
 pub mod gen;
 pub mod mib;
@@ -29,7 +31,7 @@ pub mod walk;
 pub type Harness = fn(&[u8]);
 
 /// The targets, in the order the `all` target dispatches to them (first byte modulo count).
-pub const TARGETS: [(&str, Harness); 10] = [
+pub const TARGETS: [(&str, Harness); 11] = [
     ("walk", walk::run),
     ("mib", mib::run),
     ("mib_columns", mib::run_columns),
@@ -40,6 +42,7 @@ pub const TARGETS: [(&str, Harness); 10] = [
     ("rule_file", rule_file::run),
     ("template", template::run),
     ("notification", notification::run),
+    ("envmon", envmon::run),
 ];
 
 /// The target `WARDFLUX_FUZZ_TARGET` names, if any (read once).

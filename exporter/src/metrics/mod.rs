@@ -9,6 +9,7 @@
 //! under a second from pre-rendered label blocks. Process-level self-metrics live in a
 //! prometheus-client registry (see `selfmetrics`), converted to the same text format.
 
+pub mod envmon;
 pub mod health;
 pub mod selfmetrics;
 
@@ -438,6 +439,7 @@ pub fn render_devices_part(
         render_interface_gauges(&mut out, devices);
         render_device_health(&mut out, devices);
         health::render_health(&mut out, devices);
+        envmon::render_envmon(&mut out, devices);
         crate::topology::metrics::render_neighbors(&mut out, devices); // topology
         crate::topology::reach::render(&mut out, devices, reach);
     }

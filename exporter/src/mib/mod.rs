@@ -3,6 +3,7 @@
 //! Invariant: nothing here does IO; every decoder accepts any varbinds without panicking.
 
 pub mod cdp;
+pub mod envmon;
 pub mod health;
 pub mod if_mib;
 pub mod lldp;
