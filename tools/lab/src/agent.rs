@@ -36,6 +36,11 @@ fn io_err(path: &Path, e: std::io::Error) -> LabError {
     }
 }
 
+/// Start `cmd` in its own process group with stdout and stderr appended to `log`.
+pub fn spawn_logged(cmd: &mut Command, log: &Path) -> Result<Child, LabError> {
+    spawn(cmd, log)
+}
+
 fn spawn(cmd: &mut Command, log: &Path) -> Result<Child, LabError> {
     let out = log_file(log)?;
     let err = out.try_clone().map_err(|e| io_err(log, e))?;
@@ -71,6 +76,12 @@ fn snmpd_conf(plan: &Plan, n: &PlanNode, dir: &Path) -> String {
     );
     for snmp in std::iter::once(&n.node.snmp).chain(&n.node.snmp_also) {
         s.push_str(&snmp_access(snmp));
+    }
+    if crate::frr::runs_bgp(plan, &n.node.name) {
+        s.push_str(crate::frr::snmpd_conf_lines());
+    }
+    if crate::sla::has_probes(plan, &n.node.name) {
+        s.push_str(&crate::sla::snmpd_conf_line(dir));
     }
     s
 }
@@ -124,6 +135,9 @@ pub fn spawn_agent(plan: &Plan, n: &PlanNode, dir: &Path) -> Result<Child, LabEr
             .map_err(|e| io_err(&conf, e))?;
         f.write_all(snmpd_conf(plan, n, &ndir).as_bytes())
             .map_err(|e| io_err(&conf, e))?;
+    }
+    if crate::sla::has_probes(plan, &n.node.name) {
+        crate::sla::write_agent(plan, n, &ndir)?;
     }
     let persist = ndir.join("snmp-state");
     std::fs::create_dir_all(&persist).map_err(|e| io_err(&persist, e))?;
