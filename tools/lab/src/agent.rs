@@ -302,6 +302,79 @@ pub fn finish_agent(
     spawn(&mut cmd, &ndir.join("lldpd.log")).map(Some)
 }
 
+/// Wait until the device's IP SLA agent has a first result for each of `probes`
+/// (rttMonLatestRttOperSense other than other(0)); the first request starts the agent.
+pub fn wait_probes(
+    n: &PlanNode,
+    probes: &[crate::sla::ProbeConfig],
+    dir: &Path,
+    limit: Duration,
+) -> Result<(), LabError> {
+    let mut args: Vec<String> = [
+        "-v2c",
+        "-c",
+        WRITE_COMMUNITY,
+        "-t",
+        "3",
+        "-r",
+        "0",
+        "-Oqv",
+        "127.0.0.1",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(
+        probes
+            .iter()
+            .map(|p| format!("{}.{}", crate::sla::LATEST_SENSE, p.index)),
+    );
+    let ok = sys::wait_until(limit, || {
+        sys::in_ns(&n.netns, "snmpget")
+            .and_then(|mut c| sys::output(c.args(&args)))
+            .is_ok_and(|o| {
+                let text = String::from_utf8_lossy(&o.stdout).to_string();
+                o.status.success()
+                    && text.lines().count() == probes.len()
+                    && text
+                        .lines()
+                        .all(|l| l.trim().parse::<i64>().is_ok_and(|v| v != 0))
+            })
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(LabError::Agent {
+            node: n.node.name.clone(),
+            message: format!(
+                "the IP SLA probe agent gave no first result within {limit:?}; log {}",
+                node_dir(dir, &n.node.name).join("snmpd.log").display()
+            ),
+        })
+    }
+}
+
+/// bgpPeerState of `peer` in the device's snmpd (asked inside its namespace), if it answers.
+pub fn bgp_peer_state(n: &PlanNode, peer: std::net::Ipv4Addr) -> Option<i64> {
+    let out = sys::in_ns(&n.netns, "snmpget")
+        .and_then(|mut c| {
+            sys::output(c.args([
+                "-v2c",
+                "-c",
+                WRITE_COMMUNITY,
+                "-t",
+                "1",
+                "-r",
+                "0",
+                "-Oqv",
+                "127.0.0.1",
+                &format!("1.3.6.1.2.1.15.3.1.2.{peer}"),
+            ]))
+        })
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
 /// ifAlias of every described port, in one snmpset through the local write community.
 fn set_aliases(n: &PlanNode) -> Result<(), LabError> {
     if n.node.aliases.is_empty() {

@@ -1235,5 +1235,11 @@ links:
         assert_eq!(providers("tbilisi"), ["Magti", "Silknet"]);
         assert_eq!(providers("batumi"), ["Silknet", "Veon"]);
         assert_eq!(providers("kutaisi"), ["Magti", "Veon"]);
+        // Probes on every branch uplink; BGP on kutaisi's.
+        assert!(routers
+            .iter()
+            .all(|r| r.uplinks.iter().all(|u| u.probe.is_some())));
+        let kutaisi = routers.iter().find(|r| r.site == "kutaisi").unwrap();
+        assert!(kutaisi.uplinks.iter().all(|u| u.bgp.is_some()));
     }
 }

@@ -16,6 +16,7 @@ use crate::agent;
 use crate::description::{Description, Kind};
 use crate::frr;
 use crate::plan::{free_octets, used_prefixes, AccessLink, Plan, PlanNode, UNREACHABLE_METRIC};
+use crate::sla;
 use crate::sys;
 use crate::LabError;
 
@@ -353,6 +354,35 @@ impl Lab {
             self.children.push(c);
         }
         self.wait_lldp(LLDP_LIMIT)?;
+        self.wait_bgp(AGENT_LIMIT)?;
+        Ok(())
+    }
+
+    /// Wait until every BGP session over an uplink that is neither cut nor blackholed is
+    /// established (bgpPeerState 6 in the router's snmpd, as bgpd reports it over AgentX).
+    pub fn wait_bgp(&self, limit: Duration) -> Result<(), LabError> {
+        let cut = self.cut_uplinks()?;
+        let start = Instant::now();
+        for a in self.plan.access.iter().filter(|a| a.bgp.is_some()) {
+            if cut.contains(&a) || self.is_blackholed(a) || self.off.contains(&a.node) {
+                continue;
+            }
+            let n = self.node(&a.node)?;
+            let ok = sys::wait_until(limit.saturating_sub(start.elapsed()), || {
+                agent::bgp_peer_state(n, a.host_addr) == Some(6)
+            });
+            if !ok {
+                return Err(LabError::Agent {
+                    node: a.node.clone(),
+                    message: format!(
+                        "the BGP session with {} over {} was not established within {limit:?}; logs in {}",
+                        a.provider.as_deref().unwrap_or("the provider"),
+                        a.port,
+                        frr::router_dir(&self.dir, &a.node).display()
+                    ),
+                });
+            }
+        }
         Ok(())
     }
 
@@ -396,6 +426,11 @@ impl Lab {
         for n in nodes.iter().filter(|n| frr::runs_bgp(&p, &n.node.name)) {
             let c = frr::spawn_router(&p, n, &self.dir)?;
             self.children.extend(c);
+        }
+        // snmpd starts the probe agent on the first request for its subtree: ask now, and wait
+        // until every probe has a first result, so no poll ever sees a probe that never ran.
+        for n in nodes.iter().filter(|n| sla::has_probes(&p, &n.node.name)) {
+            agent::wait_probes(n, &sla::probes(&p, &n.node.name), &self.dir, AGENT_LIMIT)?;
         }
         // Traffic: pings from the downstream end of each cable, and from routers over uplinks.
         for a in p.access.iter().filter(|a| names.contains(&a.node)) {
