@@ -265,21 +265,16 @@ pub fn pids(plan: &Plan, dir: &Path) -> Vec<u32> {
         .collect()
 }
 
-/// Stop the providers' bgpds (in the host) with TERM, KILL after `grace`.
-pub fn stop_providers(plan: &Plan, dir: &Path, grace: Duration) {
-    let pids: Vec<u32> = plan
-        .access
-        .iter()
-        .filter(|a| a.bgp.is_some())
-        .filter_map(|a| std::fs::read_to_string(provider_dir(dir, a).join("bgpd.pid")).ok())
-        .filter_map(|s| s.trim().parse().ok())
-        .filter(|p| is_bgpd(*p))
-        .collect();
-    sys::stop_pids(&pids, grace);
+/// Stop the FRR daemons among `pids` (routers' and providers', from [`pids`]): TERM, KILL
+/// after `grace`. A pid that is no longer zebra or bgpd is left alone.
+pub fn stop(pids: &[u32], grace: Duration) {
+    let live: Vec<u32> = pids.iter().copied().filter(|p| is_frr(*p)).collect();
+    sys::stop_pids(&live, grace);
 }
 
-fn is_bgpd(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "bgpd")
+fn is_frr(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .is_ok_and(|c| matches!(c.trim(), "bgpd" | "zebra"))
 }
 
 /// FRR keeps `/var/tmp/frr/<daemon>.<pid>/` while a daemon runs and removes it on a clean exit;

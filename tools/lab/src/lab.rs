@@ -803,7 +803,19 @@ impl Lab {
             .map(|a| format!("link set {} up", a.port))
             .collect();
         lines.extend(n.cable_ports.iter().map(|p| format!("link set {p} up")));
-        lines.extend(n.routes.iter().map(|r| r.args().join(" ")));
+        // Not the default route over an uplink whose provider is blackholed (see blackhole).
+        let dead: Vec<&str> = self
+            .blackholed
+            .iter()
+            .filter(|(d, _)| d == node)
+            .map(|(_, p)| p.as_str())
+            .collect();
+        lines.extend(
+            n.routes
+                .iter()
+                .filter(|r| !dead.contains(&r.dev.as_str()))
+                .map(|r| r.args().join(" ")),
+        );
         sys::ip_batch(Some(&n.netns), &lines)?;
         let frr_pids = frr::pids(&self.plan, &self.dir);
         sys::stop_all_in(&n.netns, Duration::from_secs(2));
@@ -854,8 +866,9 @@ impl Lab {
         }
         self.torn_down = true;
         let names: Vec<String> = self.plan.nodes.iter().map(|n| n.netns.clone()).collect();
+        // FRR first, with TERM and time to exit (a KILL leaves /var/tmp/frr behind).
         let frr_pids = frr::pids(&self.plan, &self.dir);
-        frr::stop_providers(&self.plan, &self.dir, Duration::from_secs(3));
+        frr::stop(&frr_pids, Duration::from_secs(3));
         // Stop all at once: TERM everywhere, then wait.
         let mut pids = Vec::new();
         for ns in &names {

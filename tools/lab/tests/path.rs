@@ -3,7 +3,8 @@
 //! CISCO-RTTMON-MIB probe rows (the lab's IP SLA agent) through its snmpd. Cutting an uplink
 //! ends its BGP session and restore brings it back; a provider failing behind a live link
 //! (`blackhole`) fails the probe and the session while the port's ifOperStatus stays up(1);
-//! `unblackhole` heals both; teardown leaves no daemon and no /var/tmp/frr directory.
+//! `unblackhole` heals both; teardown stops every FRR daemon with TERM and leaves no daemon and
+//! no /var/tmp/frr directory.
 //!
 //! Runs as root (CI does). Needs the Debian packages iproute2, snmpd, snmp, frr, frr-snmp,
 //! iputils-ping, python3.
@@ -72,9 +73,11 @@ fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
 #[test]
 fn bgp_sessions_and_sla_probes_follow_cuts_and_a_provider_failing_behind_a_live_link() {
     let d = Description::parse("pathtest.yml", BRANCH).expect("valid description");
-    let mut lab = Lab::build(&d).expect("lab builds");
+    // In a directory of the test's own, so the daemons' logs outlive the teardown.
+    let dir = std::env::temp_dir().join(format!("wardflux-pathtest-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut lab = Lab::build_in(&d, &dir).expect("lab builds");
     let plan = lab.plan().clone();
-    let dir = lab.dir().to_path_buf();
     let rtr = lab.address("RTR").unwrap();
     let up = |port: &str| {
         plan.access
@@ -200,4 +203,20 @@ fn bgp_sessions_and_sla_probes_follow_cuts_and_a_provider_failing_behind_a_live_
         }
     }
     assert_eq!(Lab::leftovers(&plan), Vec::<String>::new());
+    // Each stopped on TERM (FRR logs it), not killed.
+    let logs = [
+        wardflux_lab::frr::router_dir(&dir, "RTR").join("zebra.log"),
+        wardflux_lab::frr::router_dir(&dir, "RTR").join("bgpd.log"),
+        wardflux_lab::frr::provider_dir(&dir, &isp0).join("bgpd.log"),
+        wardflux_lab::frr::provider_dir(&dir, &isp1).join("bgpd.log"),
+    ];
+    for log in &logs {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        assert!(
+            text.contains("Terminating on signal"),
+            "{} does not show a TERM exit",
+            log.display()
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
