@@ -967,6 +967,12 @@ impl Checker<'_> {
                 probe,
             });
         }
+        if n.bgp.is_some() && kind != Kind::Router {
+            return Err(err(
+                "bgp",
+                "only a router speaks BGP with its providers (kind: router)".into(),
+            ));
+        }
         if n.bgp.is_some() && !uplinks.iter().any(|u| u.bgp.is_some()) {
             return Err(err(
                 "bgp",
