@@ -8,6 +8,7 @@
 //! - [`classify`]: YAML rules naming each interface's role, ISP and criticality.
 //! - [`inventory`]: the in-memory snapshot of every device, its interfaces and counters.
 //! - [`health`]: device health (CPU, memory) discovery walk and poll GET.
+//! - [`isp_path`]: IP SLA probes and BGP peers tied to the ISP uplink each is about.
 //! - [`poller`]: discovery and counter polling schedules that fill the inventory.
 //! - [`status`]: fast status polls of critical interfaces between counter polls.
 //! - [`notify`]: SNMP notifications (linkDown, linkUp, ...) received as poll triggers.
@@ -26,6 +27,7 @@ pub mod health;
 pub mod http;
 pub mod inventory;
 pub mod invstore;
+pub mod isp_path;
 pub mod metrics;
 pub mod mib;
 pub mod notify;

@@ -55,7 +55,10 @@ pub async fn discover<C: SnmpClient>(
     // -- end topology
     // -- health: CPU and memory tables; a device without them gets an empty plan.
     let health = crate::health::discover(client, &target.name, limits).await;
+    // -- ISP path: probes and peers; a device without them gets empty tables.
+    let isp_path = crate::isp_path::discover(client, &target.name, limits).await;
     let mut inv = DeviceInventory::build(target, system, infos, classifier, unix_now());
+    inv.tie_isp_path(target, isp_path, classifier);
     inv.neighbors = Arc::new(neighbors);
     inv.health = health;
     Ok(inv)
@@ -87,12 +90,15 @@ pub async fn poll<C: SnmpClient>(
     }
     // -- health: its own small GET, none for a device without health rows.
     let health = crate::health::poll(client, &inv.health, limits).await;
+    // -- ISP path: its own small GET, none for a device without probes or peers.
+    let isp_path = crate::isp_path::poll(client, &inv.isp_path, limits).await;
     Ok(PollValues {
         counters,
         narrow,
         mismatches,
         markers,
         health,
+        isp_path,
         at: unix_now(),
         ..PollValues::default()
     })

@@ -10,6 +10,7 @@
 //! prometheus-client registry (see `selfmetrics`), converted to the same text format.
 
 pub mod health;
+pub mod isp_path;
 pub mod selfmetrics;
 
 use std::fmt::Write as _;
@@ -432,6 +433,7 @@ pub fn render_devices_part(
         render_interface_gauges(&mut out, devices);
         render_device_health(&mut out, devices);
         health::render_health(&mut out, devices);
+        isp_path::render(&mut out, devices);
         crate::topology::metrics::render_neighbors(&mut out, devices); // topology
         crate::topology::reach::render(&mut out, devices, reach);
     }
