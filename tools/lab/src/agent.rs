@@ -36,6 +36,11 @@ fn io_err(path: &Path, e: std::io::Error) -> LabError {
     }
 }
 
+/// Start `cmd` in its own process group with stdout and stderr appended to `log`.
+pub fn spawn_logged(cmd: &mut Command, log: &Path) -> Result<Child, LabError> {
+    spawn(cmd, log)
+}
+
 fn spawn(cmd: &mut Command, log: &Path) -> Result<Child, LabError> {
     let out = log_file(log)?;
     let err = out.try_clone().map_err(|e| io_err(log, e))?;
@@ -71,6 +76,12 @@ fn snmpd_conf(plan: &Plan, n: &PlanNode, dir: &Path) -> String {
     );
     for snmp in std::iter::once(&n.node.snmp).chain(&n.node.snmp_also) {
         s.push_str(&snmp_access(snmp));
+    }
+    if crate::frr::runs_bgp(plan, &n.node.name) {
+        s.push_str(crate::frr::snmpd_conf_lines());
+    }
+    if crate::sla::has_probes(plan, &n.node.name) {
+        s.push_str(&crate::sla::snmpd_conf_line(dir));
     }
     s
 }
@@ -124,6 +135,9 @@ pub fn spawn_agent(plan: &Plan, n: &PlanNode, dir: &Path) -> Result<Child, LabEr
             .map_err(|e| io_err(&conf, e))?;
         f.write_all(snmpd_conf(plan, n, &ndir).as_bytes())
             .map_err(|e| io_err(&conf, e))?;
+    }
+    if crate::sla::has_probes(plan, &n.node.name) {
+        crate::sla::write_agent(plan, n, &ndir)?;
     }
     let persist = ndir.join("snmp-state");
     std::fs::create_dir_all(&persist).map_err(|e| io_err(&persist, e))?;
@@ -286,6 +300,79 @@ pub fn finish_agent(
         .arg("-I")
         .arg(n.cable_ports.join(","));
     spawn(&mut cmd, &ndir.join("lldpd.log")).map(Some)
+}
+
+/// Wait until the device's IP SLA agent has a first result for each of `probes`
+/// (rttMonLatestRttOperSense other than other(0)); the first request starts the agent.
+pub fn wait_probes(
+    n: &PlanNode,
+    probes: &[crate::sla::ProbeConfig],
+    dir: &Path,
+    limit: Duration,
+) -> Result<(), LabError> {
+    let mut args: Vec<String> = [
+        "-v2c",
+        "-c",
+        WRITE_COMMUNITY,
+        "-t",
+        "3",
+        "-r",
+        "0",
+        "-Oqv",
+        "127.0.0.1",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(
+        probes
+            .iter()
+            .map(|p| format!("{}.{}", crate::sla::LATEST_SENSE, p.index)),
+    );
+    let ok = sys::wait_until(limit, || {
+        sys::in_ns(&n.netns, "snmpget")
+            .and_then(|mut c| sys::output(c.args(&args)))
+            .is_ok_and(|o| {
+                let text = String::from_utf8_lossy(&o.stdout).to_string();
+                o.status.success()
+                    && text.lines().count() == probes.len()
+                    && text
+                        .lines()
+                        .all(|l| l.trim().parse::<i64>().is_ok_and(|v| v != 0))
+            })
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(LabError::Agent {
+            node: n.node.name.clone(),
+            message: format!(
+                "the IP SLA probe agent gave no first result within {limit:?}; log {}",
+                node_dir(dir, &n.node.name).join("snmpd.log").display()
+            ),
+        })
+    }
+}
+
+/// bgpPeerState of `peer` in the device's snmpd (asked inside its namespace), if it answers.
+pub fn bgp_peer_state(n: &PlanNode, peer: std::net::Ipv4Addr) -> Option<i64> {
+    let out = sys::in_ns(&n.netns, "snmpget")
+        .and_then(|mut c| {
+            sys::output(c.args([
+                "-v2c",
+                "-c",
+                WRITE_COMMUNITY,
+                "-t",
+                "1",
+                "-r",
+                "0",
+                "-Oqv",
+                "127.0.0.1",
+                &format!("1.3.6.1.2.1.15.3.1.2.{peer}"),
+            ]))
+        })
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }
 
 /// ifAlias of every described port, in one snmpset through the local write community.

@@ -118,6 +118,32 @@ struct RawNode {
     aliases: BTreeMap<String, String>,
     #[serde(default)]
     labels: BTreeMap<String, String>,
+    bgp: Option<RawNodeBgp>,
+}
+
+/// Router-level `bgp: {asn: 65101}`: the router's AS for every uplink with `bgp:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNodeBgp {
+    asn: u32,
+}
+
+/// Uplink `bgp: {peer_asn: 65001, asn: 65101}` (`asn` may come from the router's `bgp:`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUplinkBgp {
+    peer_asn: u32,
+    asn: Option<u32>,
+}
+
+/// Uplink `probe: {tag: "Magti", index: 10, frequency: 3}`: an ICMP echo operation from the
+/// uplink to the provider's end, served as CISCO-RTTMON-MIB rows.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProbe {
+    tag: Option<String>,
+    index: Option<u32>,
+    frequency: Option<u32>,
 }
 
 /// `snmp: lab_v2` or `snmp: [core_v3, lab_v2]` (the agent answers each; the exporter uses the
@@ -137,6 +163,8 @@ struct RawUplink {
     alias: Option<String>,
     metric: Option<u32>,
     traffic: Option<Traffic>,
+    bgp: Option<RawUplinkBgp>,
+    probe: Option<RawProbe>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -206,6 +234,31 @@ pub struct Uplink {
     /// Route metric; lower is preferred.
     pub metric: u32,
     pub traffic: Option<Traffic>,
+    /// An eBGP session over this uplink with the provider (FRR on both ends).
+    #[serde(default)]
+    pub bgp: Option<UplinkBgp>,
+    /// An IP SLA echo probe over this uplink to the provider's end.
+    #[serde(default)]
+    pub probe: Option<Probe>,
+}
+
+/// The eBGP session of an uplink: the router's AS and the provider's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UplinkBgp {
+    pub asn: u32,
+    pub peer_asn: u32,
+}
+
+/// An ICMP echo operation (IP SLA `icmp-echo`) from the uplink's address to the provider's
+/// end of the uplink, every `frequency` seconds; its row is `index` in CISCO-RTTMON-MIB.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Probe {
+    /// rttMonCtrlAdminIndex.
+    pub index: u32,
+    /// rttMonCtrlAdminTag (at most 16 characters).
+    pub tag: String,
+    /// Seconds between two runs (rttMonCtrlAdminFrequency).
+    pub frequency: u32,
 }
 
 /// Steady traffic over a cable: pings every `interval` seconds with `size`-byte payloads.
@@ -824,12 +877,101 @@ impl Checker<'_> {
                 .or_else(|| aliases.get(&u.port).cloned())
                 .unwrap_or_else(|| format!("{}_Internet", u.provider));
             aliases.insert(u.port.clone(), alias);
+            let bgp = match &u.bgp {
+                None => None,
+                Some(b) => {
+                    let asn = match (b.asn, n.bgp.as_ref().map(|x| x.asn)) {
+                        (Some(a), Some(r)) if a != r => {
+                            return Err(uerr(
+                                "bgp.asn",
+                                format!(
+                                    "{a} differs from the router's bgp.asn {r}: one bgpd, one AS"
+                                ),
+                            ))
+                        }
+                        (Some(a), _) | (None, Some(a)) => a,
+                        (None, None) => return Err(uerr(
+                            "bgp.asn",
+                            "the router's AS: give `asn:` here or `bgp: {asn: ...}` on the router"
+                                .into(),
+                        )),
+                    };
+                    check_asn(asn).map_err(|m| uerr("bgp.asn", m))?;
+                    check_asn(b.peer_asn).map_err(|m| uerr("bgp.peer_asn", m))?;
+                    if asn == b.peer_asn {
+                        return Err(uerr(
+                            "bgp.peer_asn",
+                            format!("{asn} is the router's own AS: the provider is an eBGP peer"),
+                        ));
+                    }
+                    if let Some(other) = uplinks.iter().find_map(|x: &Uplink| x.bgp) {
+                        if other.asn != asn {
+                            return Err(uerr(
+                                "bgp.asn",
+                                format!(
+                                    "{asn} differs from another uplink's {}: one bgpd, one AS",
+                                    other.asn
+                                ),
+                            ));
+                        }
+                    }
+                    Some(UplinkBgp {
+                        asn,
+                        peer_asn: b.peer_asn,
+                    })
+                }
+            };
+            let probe = match &u.probe {
+                None => None,
+                Some(p) => {
+                    let tag = p.tag.clone().unwrap_or_else(|| u.provider.clone());
+                    let tag_ok = tag.len() <= 16
+                        && tag.chars().all(|c| c.is_ascii_graphic() || c == ' ')
+                        && !tag.contains('"');
+                    if !tag_ok {
+                        return Err(uerr(
+                            "probe.tag",
+                            "at most 16 printable ASCII characters, without `\"`".into(),
+                        ));
+                    }
+                    let index = p.index.unwrap_or(i as u32 + 1);
+                    if !(1..=2_147_483_647).contains(&index) {
+                        return Err(uerr("probe.index", "1 to 2147483647".into()));
+                    }
+                    if uplinks
+                        .iter()
+                        .any(|x: &Uplink| x.probe.as_ref().is_some_and(|q| q.index == index))
+                    {
+                        return Err(uerr(
+                            "probe.index",
+                            format!("{index} is already another uplink's probe"),
+                        ));
+                    }
+                    let frequency = p.frequency.unwrap_or(3);
+                    if !(1..=60).contains(&frequency) {
+                        return Err(uerr("probe.frequency", "1 to 60 seconds".into()));
+                    }
+                    Some(Probe {
+                        index,
+                        tag,
+                        frequency,
+                    })
+                }
+            };
             uplinks.push(Uplink {
                 port: u.port.clone(),
                 provider: u.provider.clone(),
                 metric: u.metric.unwrap_or(10 * (i as u32 + 1)),
                 traffic: u.traffic,
+                bgp,
+                probe,
             });
+        }
+        if n.bgp.is_some() && !uplinks.iter().any(|u| u.bgp.is_some()) {
+            return Err(err(
+                "bgp",
+                "no uplink has `bgp: {peer_asn: ...}`: the router would have no peer".into(),
+            ));
         }
         let mut metrics = BTreeSet::new();
         for u in &uplinks {
@@ -879,6 +1021,13 @@ impl Checker<'_> {
             labels: n.labels.clone(),
         })
     }
+}
+
+fn check_asn(asn: u32) -> Result<(), String> {
+    if asn == 0 || asn == 23456 || asn == u32::MAX {
+        return Err(format!("{asn} is not a usable AS number"));
+    }
+    Ok(())
 }
 
 fn check_traffic(t: &Traffic) -> Result<(), String> {
@@ -1002,6 +1151,55 @@ links:
                 "needs at least one ISP uplink",
             ),
             (
+                "{port: isp0, provider: Magti}",
+                "{port: isp0, provider: Magti, bgp: {peer_asn: 65001}}",
+                15,
+                "sites.tbilisi.nodes.RTR.uplinks[0].bgp.asn",
+                "the router's AS",
+            ),
+            (
+                "{port: isp0, provider: Magti}",
+                "{port: isp0, provider: Magti, bgp: {asn: 65001, peer_asn: 65001}}",
+                15,
+                "sites.tbilisi.nodes.RTR.uplinks[0].bgp.peer_asn",
+                "eBGP peer",
+            ),
+            (
+                "{port: isp1, provider: Silknet, metric: 5}",
+                "{port: isp1, provider: Silknet, metric: 5, bgp: {asn: 0, peer_asn: 65001}}",
+                16,
+                "sites.tbilisi.nodes.RTR.uplinks[1].bgp.asn",
+                "not a usable AS number",
+            ),
+            (
+                "{port: isp0, provider: Magti}",
+                "{port: isp0, provider: Magti, probe: {tag: Magti-primary-uplink}}",
+                15,
+                "sites.tbilisi.nodes.RTR.uplinks[0].probe.tag",
+                "at most 16",
+            ),
+            (
+                "{port: isp1, provider: Silknet, metric: 5}",
+                "{port: isp1, provider: Silknet, metric: 5, probe: {frequency: 0}}",
+                16,
+                "sites.tbilisi.nodes.RTR.uplinks[1].probe.frequency",
+                "1 to 60 seconds",
+            ),
+            (
+                "{port: isp0, provider: Magti}",
+                "{port: isp0, provider: Magti, probe: {target: 169.254.1.1}}",
+                15,
+                "sites.tbilisi.nodes.RTR.uplinks[0].probe",
+                "unknown field `target`",
+            ),
+            (
+                "kind: router\n",
+                "kind: router\n        bgp: {asn: 65101}\n",
+                14,
+                "sites.tbilisi.nodes.RTR.bgp",
+                "no uplink has `bgp:",
+            ),
+            (
                 "name: t\n",
                 "name: Bank Lab\n",
                 1,
@@ -1037,5 +1235,11 @@ links:
         assert_eq!(providers("tbilisi"), ["Magti", "Silknet"]);
         assert_eq!(providers("batumi"), ["Silknet", "Veon"]);
         assert_eq!(providers("kutaisi"), ["Magti", "Veon"]);
+        // Probes on every branch uplink; BGP on kutaisi's.
+        assert!(routers
+            .iter()
+            .all(|r| r.uplinks.iter().all(|u| u.probe.is_some())));
+        let kutaisi = routers.iter().find(|r| r.site == "kutaisi").unwrap();
+        assert!(kutaisi.uplinks.iter().all(|u| u.bgp.is_some()));
     }
 }

@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::agent;
 use crate::description::{Description, Kind};
+use crate::frr;
 use crate::plan::{free_octets, used_prefixes, AccessLink, Plan, PlanNode, UNREACHABLE_METRIC};
+use crate::sla;
 use crate::sys;
 use crate::LabError;
 
@@ -32,6 +34,9 @@ struct State {
     /// Devices powered off.
     #[serde(default)]
     off: Vec<String>,
+    /// Uplinks whose provider fails behind a live link (`DEVICE`, `PORT`).
+    #[serde(default)]
+    blackholed: Vec<(String, String)>,
 }
 
 /// A running lab. Dropping it tears everything down, unless [`Lab::detach`] was called (the
@@ -44,6 +49,7 @@ pub struct Lab {
     /// Tear down on drop.
     owned: bool,
     off: Vec<String>,
+    blackholed: Vec<(String, String)>,
     children: Vec<Child>,
     torn_down: bool,
 }
@@ -116,6 +122,14 @@ impl Lab {
             sys::tool("snmpsimd")?;
             sys::snmpsim_data_dir()?;
         }
+        let uplinks = || d.nodes.iter().flat_map(|n| n.uplinks.iter());
+        if uplinks().any(|u| u.bgp.is_some()) {
+            frr::require()?;
+            sys::tool("chown")?;
+        }
+        if uplinks().any(|u| u.probe.is_some()) {
+            sys::tool("python3")?;
+        }
         if let Ok(old) = std::fs::read_to_string(dir.join(STATE_FILE)) {
             if let Ok(s) = serde_json::from_str::<State>(&old) {
                 let live = sys::netns_list()?;
@@ -150,6 +164,7 @@ impl Lab {
             own_dir: false,
             owned: true,
             off: Vec::new(),
+            blackholed: Vec::new(),
             children: Vec::new(),
             torn_down: false,
         };
@@ -177,6 +192,7 @@ impl Lab {
             own_dir: false,
             owned: false,
             off: s.off,
+            blackholed: s.blackholed,
             children: Vec::new(),
             torn_down: false,
         })
@@ -223,6 +239,7 @@ impl Lab {
         let text = serde_json::to_string_pretty(&State {
             plan: self.plan.clone(),
             off: self.off.clone(),
+            blackholed: self.blackholed.clone(),
         })
         .map_err(|e| LabError::State(e.to_string()))?;
         // The plan holds the agents' secrets: readable by root only.
@@ -331,7 +348,41 @@ impl Lab {
                 .map(|n| n.node.name.clone())
                 .collect::<Vec<_>>(),
         )?;
+        // The providers' BGP speakers, at the host ends of `bgp:` uplinks.
+        for a in p.access.iter().filter(|a| a.bgp.is_some()) {
+            let c = frr::spawn_provider(&p, a, &self.dir)?;
+            self.children.push(c);
+        }
         self.wait_lldp(LLDP_LIMIT)?;
+        self.wait_bgp(AGENT_LIMIT)?;
+        Ok(())
+    }
+
+    /// Wait until every BGP session over an uplink that is neither cut nor blackholed is
+    /// established (bgpPeerState 6 in the router's snmpd, as bgpd reports it over AgentX).
+    pub fn wait_bgp(&self, limit: Duration) -> Result<(), LabError> {
+        let cut = self.cut_uplinks()?;
+        let start = Instant::now();
+        for a in self.plan.access.iter().filter(|a| a.bgp.is_some()) {
+            if cut.contains(&a) || self.is_blackholed(a) || self.off.contains(&a.node) {
+                continue;
+            }
+            let n = self.node(&a.node)?;
+            let ok = sys::wait_until(limit.saturating_sub(start.elapsed()), || {
+                agent::bgp_peer_state(n, a.host_addr) == Some(6)
+            });
+            if !ok {
+                return Err(LabError::Agent {
+                    node: a.node.clone(),
+                    message: format!(
+                        "the BGP session with {} over {} was not established within {limit:?}; logs in {}",
+                        a.provider.as_deref().unwrap_or("the provider"),
+                        a.port,
+                        frr::router_dir(&self.dir, &a.node).display()
+                    ),
+                });
+            }
+        }
         Ok(())
     }
 
@@ -370,6 +421,16 @@ impl Lab {
             if let Some(c) = r? {
                 self.children.push(c);
             }
+        }
+        // zebra + bgpd of routers with `bgp:` uplinks, once their snmpd takes AgentX.
+        for n in nodes.iter().filter(|n| frr::runs_bgp(&p, &n.node.name)) {
+            let c = frr::spawn_router(&p, n, &self.dir)?;
+            self.children.extend(c);
+        }
+        // snmpd starts the probe agent on the first request for its subtree: ask now, and wait
+        // until every probe has a first result, so no poll ever sees a probe that never ran.
+        for n in nodes.iter().filter(|n| sla::has_probes(&p, &n.node.name)) {
+            agent::wait_probes(n, &sla::probes(&p, &n.node.name), &self.dir, AGENT_LIMIT)?;
         }
         // Traffic: pings from the downstream end of each cable, and from routers over uplinks.
         for a in p.access.iter().filter(|a| names.contains(&a.node)) {
@@ -447,12 +508,18 @@ impl Lab {
             })
             .collect();
         let cut_now: Vec<&AccessLink> = self.cut_uplinks()?;
+        // Uplinks that carry nothing now: cut, or their provider blackholed.
+        let gone: Vec<&AccessLink> = p
+            .access
+            .iter()
+            .filter(|a| cut_now.contains(a) || self.is_blackholed(a))
+            .collect();
         for (node, a) in &all {
             let route = route_get(*a)?;
             // Agents must be reached (unless cut off); the addresses on cables between two
             // devices have no host route and hit the lab's `unreachable` route.
             let agent = p.node(node).is_some_and(|n| n.loopback == *a);
-            let isolated = self.off.contains(node) || self.is_cut_off(node, &cut_now);
+            let isolated = self.off.contains(node) || self.is_cut_off(node, &gone);
             let ok = match &route {
                 RouteGet::Dev(d) => lab_devs.iter().any(|l| d.starts_with(l.as_str())),
                 RouteGet::Unreachable => !agent || isolated,
@@ -577,6 +644,10 @@ impl Lab {
 
     fn uplink_up(&self, a: &AccessLink) -> Result<(), LabError> {
         sys::ip(&["link", "set", &a.host_if, "up"])?;
+        if self.is_blackholed(a) {
+            // No provider address on this end: its routes come back with `unblackhole`.
+            return Ok(());
+        }
         // Taking a link down flushed the host's routes over it.
         let lines: Vec<String> = self
             .plan
@@ -586,6 +657,98 @@ impl Lab {
             .map(|r| r.args().join(" "))
             .collect();
         sys::ip_batch(None, &lines)
+    }
+
+    fn is_blackholed(&self, a: &AccessLink) -> bool {
+        self.blackholed
+            .iter()
+            .any(|(n, p)| *n == a.node && *p == a.port)
+    }
+
+    /// Uplinks whose provider fails behind a live link now (`DEVICE`, `PORT`).
+    pub fn blackholed(&self) -> &[(String, String)] {
+        &self.blackholed
+    }
+
+    /// The provider behind the uplink `DEVICE:PORT` fails while the link keeps carrier: the
+    /// provider's address leaves its end of the cable, so nothing beyond the handoff answers
+    /// (the router's IP SLA probe over it times out, its BGP session ends after the hold time,
+    /// 9 s), while the router's port stays up (ifOperStatus 1). Like the bank's WAN when a
+    /// provider's network fails, traffic to and from the branch moves to its other uplinks:
+    /// the host's routes over this uplink go with the address, and the router drops its default
+    /// route over it (what a default route tracked by the IP SLA probe, or learnt over the BGP
+    /// session, does on a real router). Undone by [`Lab::unblackhole`].
+    pub fn blackhole(&mut self, node: &str, port: &str) -> Result<(), LabError> {
+        let a = self.uplink_of(node, port)?;
+        if self.is_blackholed(&a) {
+            return Ok(());
+        }
+        let ns = self.node(node)?.netns.clone();
+        self.blackholed.push((node.to_string(), port.to_string()));
+        self.save()?;
+        let _ = sys::ip_ns(
+            &ns,
+            &[
+                "route",
+                "del",
+                "default",
+                "via",
+                &a.host_addr.to_string(),
+                "dev",
+                port,
+            ],
+        );
+        sys::ip(&[
+            "addr",
+            "del",
+            &format!("{}/30", a.host_addr),
+            "dev",
+            &a.host_if,
+        ])?;
+        Ok(())
+    }
+
+    /// Undo [`Lab::blackhole`]: the provider's address and every route over the uplink return.
+    pub fn unblackhole(&mut self, node: &str, port: &str) -> Result<(), LabError> {
+        let a = self.uplink_of(node, port)?;
+        if !self.is_blackholed(&a) {
+            return Ok(());
+        }
+        let n = self.node(node)?.clone();
+        let out = sys::ip(&["-o", "-4", "addr", "show", "dev", &a.host_if])?;
+        if !out.contains(&format!("{}/30", a.host_addr)) {
+            sys::ip(&[
+                "addr",
+                "add",
+                &format!("{}/30", a.host_addr),
+                "dev",
+                &a.host_if,
+            ])?;
+        }
+        self.blackholed.retain(|(d, p)| !(d == node && p == port));
+        self.save()?;
+        let up = sys::ip(&["-o", "link", "show", "dev", &a.host_if])?;
+        if up.contains(",UP") || up.contains("<UP") {
+            self.uplink_up(&a)?;
+        }
+        if !self.off.contains(&n.node.name) {
+            let lines: Vec<String> = n
+                .routes
+                .iter()
+                .filter(|r| r.dev == port)
+                .map(|r| r.args().join(" "))
+                .collect();
+            sys::ip_batch(Some(&n.netns), &lines)?;
+        }
+        Ok(())
+    }
+
+    fn uplink_of(&self, node: &str, port: &str) -> Result<AccessLink, LabError> {
+        self.node(node)?;
+        self.access(node, port)
+            .filter(|a| a.provider.is_some())
+            .cloned()
+            .ok_or_else(|| LabError::Unknown(format!("{node} has no ISP uplink on port {port:?}")))
     }
 
     /// Every uplink of `provider` (case-insensitive), at `site` or everywhere: `DEVICE:PORT`s.
@@ -609,7 +772,9 @@ impl Lab {
     /// see loss of carrier).
     pub fn power_off(&mut self, node: &str) -> Result<(), LabError> {
         let n = self.node(node)?.clone();
+        let frr_pids = frr::pids(&self.plan, &self.dir);
         sys::stop_all_in(&n.netns, Duration::from_secs(2));
+        frr::clean_var_tmp(&frr_pids);
         self.reap();
         let mut lines: Vec<String> = self
             .plan
@@ -640,7 +805,9 @@ impl Lab {
         lines.extend(n.cable_ports.iter().map(|p| format!("link set {p} up")));
         lines.extend(n.routes.iter().map(|r| r.args().join(" ")));
         sys::ip_batch(Some(&n.netns), &lines)?;
+        let frr_pids = frr::pids(&self.plan, &self.dir);
         sys::stop_all_in(&n.netns, Duration::from_secs(2));
+        frr::clean_var_tmp(&frr_pids);
         self.start_agents(std::slice::from_ref(&n.node.name))?;
         self.off.retain(|o| o != node);
         self.save()
@@ -687,6 +854,8 @@ impl Lab {
         }
         self.torn_down = true;
         let names: Vec<String> = self.plan.nodes.iter().map(|n| n.netns.clone()).collect();
+        let frr_pids = frr::pids(&self.plan, &self.dir);
+        frr::stop_providers(&self.plan, &self.dir, Duration::from_secs(3));
         // Stop all at once: TERM everywhere, then wait.
         let mut pids = Vec::new();
         for ns in &names {
@@ -703,6 +872,7 @@ impl Lab {
             let _ = c.wait();
         }
         self.children.clear();
+        frr::clean_var_tmp(&frr_pids);
         for ns in &names {
             let _ = sys::ip(&["netns", "del", ns]);
         }

@@ -8,6 +8,9 @@
 //!   routes; the address allocator's choice;
 //! - `sys`: the edge to the host (`ip`, commands in namespaces, signals, sysctls);
 //! - `agent`: snmpd, lldpd, snmpsimd and pings inside a device's namespace;
+//! - `frr`: BGP from FRR (zebra + bgpd with AgentX in a router, the provider's bgpd at the
+//!   host end of its uplink);
+//! - `sla`: the lab's IP SLA probe agent (CISCO-RTTMON-MIB through snmpd's pass_persist);
 //! - `lab`: the builder, the "no lab packet leaves the machine" check, real failures,
 //!   exporter targets and teardown.
 //!
@@ -22,11 +25,13 @@
 
 pub mod agent;
 pub mod description;
+pub mod frr;
 pub mod lab;
 pub mod plan;
+pub mod sla;
 pub mod sys;
 
-pub use description::{Description, DescriptionError, Kind, Node, Snmp};
+pub use description::{Description, DescriptionError, Kind, Node, Probe, Snmp, UplinkBgp};
 pub use lab::{route_get, ExporterAuth, Lab, RouteGet, Target, Targets};
 pub use plan::{Plan, PlanError};
 

@@ -61,6 +61,23 @@ enum Cmd {
         #[command(flatten)]
         what: LinkArg,
     },
+    /// Fail the provider behind an uplink while the link stays up: DEVICE:PORT, or every
+    /// uplink of --provider (at --site). The router's port keeps carrier (ifOperStatus up);
+    /// nothing beyond the handoff answers, so its IP SLA probe fails and its BGP session ends
+    /// within the hold time; traffic to the branch moves to its other uplinks.
+    Blackhole {
+        #[command(flatten)]
+        state: StateArg,
+        #[command(flatten)]
+        what: LinkArg,
+    },
+    /// Undo `blackhole`: the provider answers again, routes over the uplink return.
+    Unblackhole {
+        #[command(flatten)]
+        state: StateArg,
+        #[command(flatten)]
+        what: LinkArg,
+    },
     /// Power a device off (its agents stop, its links go down) or on (agents restart, so
     /// sysUpTime starts from zero).
     Power {
@@ -171,6 +188,20 @@ fn main() -> Result<()> {
                 eprintln!("wardflux-lab: restored {d}:{p}");
             }
         }
+        Cmd::Blackhole { state, what } => {
+            let mut lab = Lab::open(&state.state)?;
+            for (d, p) in links(&lab, &what)? {
+                lab.blackhole(&d, &p)?;
+                eprintln!("wardflux-lab: blackholed the provider behind {d}:{p} (link stays up)");
+            }
+        }
+        Cmd::Unblackhole { state, what } => {
+            let mut lab = Lab::open(&state.state)?;
+            for (d, p) in links(&lab, &what)? {
+                lab.unblackhole(&d, &p)?;
+                eprintln!("wardflux-lab: the provider behind {d}:{p} answers again");
+            }
+        }
         Cmd::Power {
             state,
             state_to,
@@ -211,8 +242,22 @@ fn main() -> Result<()> {
                 );
             }
             for a in &p.access {
+                let mut extra = String::new();
+                if let Some(b) = a.bgp {
+                    extra.push_str(&format!(" bgp {}<->{}", b.asn, b.peer_asn));
+                }
+                if let Some(pr) = &a.probe {
+                    extra.push_str(&format!(" probe {} {:?}", pr.index, pr.tag));
+                }
+                if lab
+                    .blackholed()
+                    .iter()
+                    .any(|(d, q)| *d == a.node && *q == a.port)
+                {
+                    extra.push_str(" BLACKHOLED");
+                }
                 println!(
-                    "  {:<28} {:<8} host {:<10} {} <-> {} metric {}",
+                    "  {:<28} {:<8} host {:<10} {} <-> {} metric {}{extra}",
                     format!("{}:{}", a.node, a.port),
                     a.provider.as_deref().unwrap_or("mgmt"),
                     a.host_if,

@@ -11,7 +11,7 @@ use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::description::{Description, Kind, Node, Traffic};
+use crate::description::{Description, Kind, Node, Probe, Traffic, UplinkBgp};
 
 /// Metric of the `unreachable` route covering the lab's /24: above every real route, and the
 /// same in every lab, so claiming a prefix is one atomic `ip route add` (it fails when another
@@ -63,6 +63,12 @@ pub struct AccessLink {
     /// The ISP, for an uplink; None for a management link.
     pub provider: Option<String>,
     pub traffic: Option<Traffic>,
+    /// The uplink's eBGP session: the router's bgpd peers with the provider's at `host_addr`.
+    #[serde(default)]
+    pub bgp: Option<UplinkBgp>,
+    /// The uplink's IP SLA echo probe, to `host_addr` (the provider's end) from `node_addr`.
+    #[serde(default)]
+    pub probe: Option<Probe>,
 }
 
 /// A cable between two namespaces.
@@ -236,6 +242,8 @@ impl Plan {
                     metric: u.metric,
                     provider: Some(u.provider.clone()),
                     traffic: u.traffic,
+                    bgp: u.bgp,
+                    probe: u.probe.clone(),
                 });
             }
             if n.management {
@@ -249,6 +257,8 @@ impl Plan {
                     metric: 10,
                     provider: None,
                     traffic: None,
+                    bgp: None,
+                    probe: None,
                 });
             }
         }

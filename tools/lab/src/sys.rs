@@ -20,6 +20,7 @@ const PACKAGES: &[(&str, &str)] = &[
     ("bzcat", "Debian package bzip2"),
     ("sysctl", "Debian package procps"),
     ("python3", "Debian package python3"),
+    ("chown", "Debian package coreutils"),
 ];
 
 /// Full path of `tool`, or an error naming its package.
@@ -223,6 +224,24 @@ pub fn stop_all_in(ns: &str, grace: Duration) {
         std::thread::sleep(Duration::from_millis(20));
     }
     signal(&netns_pids(ns), "KILL");
+}
+
+/// Stop `pids` (not in a lab namespace): TERM, then KILL what is left after `grace`.
+pub fn stop_pids(pids: &[u32], grace: Duration) {
+    if pids.is_empty() {
+        return;
+    }
+    signal(pids, "TERM");
+    let gone = |p: &u32| !Path::new(&format!("/proc/{p}")).exists() || is_zombie(*p);
+    let start = Instant::now();
+    while start.elapsed() < grace {
+        if pids.iter().all(gone) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let left: Vec<u32> = pids.iter().copied().filter(|p| !gone(p)).collect();
+    signal(&left, "KILL");
 }
 
 fn is_zombie(pid: u32) -> bool {
