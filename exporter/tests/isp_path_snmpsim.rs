@@ -331,6 +331,39 @@ fn probes_and_peers_are_served_as_walked_and_tied_to_their_uplinks() {
         "summaries on a router without the MIBs"
     );
 
+    // promtool parses the page; its style notes may name the MIB objects' names (camelCase,
+    // counters without `_total`, as snmp_exporter names them) and, for our families, only the
+    // camelCase interface labels (`ifIndex`, `ifName`, `ifAlias`) they share with the if_mib
+    // series so that rules join them.
+    let mut child = std::process::Command::new(common::require_tool("promtool"))
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run promtool");
+    std::io::Write::write_all(
+        &mut child.stdin.take().expect("stdin"),
+        ex.get("/metrics").as_bytes(),
+    )
+    .expect("feed promtool");
+    let out = child.wait_with_output().expect("promtool output");
+    let notes = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(3)),
+        "promtool: {notes}"
+    );
+    let ours: Vec<&str> = notes
+        .lines()
+        .filter(|l| l.starts_with("wardflux_isp") || l.starts_with("wardflux_bgp"))
+        .filter(|l| !l.ends_with("label names should be written in 'snake_case' not 'camelCase'"))
+        .collect();
+    assert!(ours.is_empty(), "promtool notes on our families: {ours:?}");
+
     // Cost: SNMP requests per poll, with and without these MIBs (discovery excluded).
     let read = |s: &[Sample], d: &str| {
         (
