@@ -624,6 +624,61 @@ mod tests {
     }
 
     #[test]
+    fn hostile_rows_are_exposed_untied() {
+        let inv = inventory();
+        let mut cols = columns();
+        // A probe out of an interface the router does not have, one whose source is 3 octets;
+        // a BGP4-MIB peer whose index arc is no octet, a cbgpPeer2 row with a lying length.
+        cols[4] = vec![(vec![1], s(b"magti")), (vec![2], s(b""))];
+        cols[5] = vec![];
+        cols[6] = vec![(vec![1], s(&[8, 8, 8, 8])), (vec![2], s(b"\xff\""))];
+        cols[7] = vec![(vec![2], s(&[169, 254, 10]))];
+        cols[8] = vec![(vec![1], Value::Integer(99))];
+        cols[9] = vec![(vec![169, 254, 10, 300], Value::Integer(65001))];
+        cols[10] = vec![(vec![1, 9, 169, 254, 10, 1], Value::Unsigned32(65001))];
+        let plan = IspPath::build(
+            Arc::new(decode(&cols)),
+            "device=\"x\"",
+            &inv.interfaces,
+            &Classifier::embedded_default(),
+        );
+        let untied = ",ifIndex=\"\",ifName=\"\",ifAlias=\"\",interface_type=\"\",isp_provider=\"\"";
+        assert_eq!(plan.probes.len(), 2);
+        assert_eq!(plan.peers.len(), 2);
+        for p in &plan.probes {
+            assert!(p.labels.contains(untied), "{}", p.labels);
+        }
+        for p in &plan.peers {
+            assert!(p.labels.contains(untied), "{}", p.labels);
+        }
+        assert!(plan.probes[0]
+            .labels
+            .ends_with("probe=\"1\",target=\"8.8.8.8\",tag=\"magti\""));
+        assert!(
+            plan.probes[1].labels.contains("target=\"ff:22\""),
+            "{}",
+            plan.probes[1].labels
+        );
+        let peers: Vec<&str> = plan
+            .peers
+            .iter()
+            .map(|p| p.labels.split("peer=").nth(1).unwrap())
+            .collect();
+        assert_eq!(
+            peers,
+            [
+                "\"1.9.169.254.10.1\",remote_as=\"65001\"",
+                "\"169.254.10.300\",remote_as=\"65001\""
+            ]
+        );
+        // Raw rows stay under their index as the agent sent it.
+        assert!(plan
+            .series
+            .iter()
+            .any(|s| s.labels == "cbgpPeer2Type=\"1\",cbgpPeer2RemoteAddr=\"1.9.169.254.10.1\""));
+    }
+
+    #[test]
     fn a_device_without_the_mibs_plans_nothing() {
         let inv = inventory();
         let plan = IspPath::build(

@@ -116,17 +116,14 @@ impl Peer {
         Oid(entry.to_vec()).child(&[column]).child(&self.index)
     }
 
-    /// The address for labels: the address when the index is well formed, else the index
-    /// arcs after the type and length (cbgpPeer2) or all of them (BGP4-MIB), dotted.
+    /// The address for labels: the address when the index is well formed, else all of the
+    /// index arcs as the agent sent them, dotted (never mistaken for a well-formed address).
     pub fn addr_text(&self) -> String {
         if let Some(a) = self.addr {
             return a.to_string();
         }
-        let raw = match self.mib {
-            PeerMib::Bgp4 => &self.index[..],
-            PeerMib::CiscoPeer2 => self.index.get(2..).unwrap_or(&[]),
-        };
-        raw.iter()
+        self.index
+            .iter()
             .map(|a| a.to_string())
             .collect::<Vec<_>>()
             .join(".")
@@ -234,7 +231,7 @@ mod tests {
         assert!(peers.iter().all(|p| p.addr.is_none()));
         assert_eq!(peers[1].addr_text(), "1.2.3.300");
         assert_eq!(peers[1].remote_as, None);
-        assert_eq!(peers[3].addr_text(), "1.2");
+        assert_eq!(peers[3].addr_text(), "1.9.1.2");
         assert_eq!(peers[4].addr_text(), "");
         assert_eq!(peers[5].addr_type, 7);
         assert_eq!(peers[5].remote_as, None);
