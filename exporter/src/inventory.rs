@@ -64,6 +64,8 @@ pub struct DeviceInventory {
     pub health: Arc<crate::mib::health::HealthPlan>,
     /// Environment rows found (temperatures, fans, supplies, sensors) and their poll's OIDs.
     pub env: Arc<crate::mib::envmon::EnvPlan>,
+    /// IP SLA probes and BGP peers, tied to their uplinks, and the OIDs their poll GETs.
+    pub isp_path: Arc<crate::isp_path::IspPath>,
 }
 
 impl DeviceInventory {
@@ -97,13 +99,29 @@ impl DeviceInventory {
             poll_interval: std::time::Duration::ZERO,
             health: Arc::default(),
             env: Arc::default(),
+            isp_path: Arc::default(),
         }
+    }
+
+    /// Tie the ISP path tables found at discovery to these interfaces (as classified).
+    pub fn tie_isp_path(
+        &mut self,
+        target: &TargetMeta,
+        tables: Arc<crate::isp_path::PathTables>,
+        classifier: &Classifier,
+    ) {
+        self.isp_path = Arc::new(crate::isp_path::IspPath::build(
+            tables,
+            &device_labels(target),
+            &self.interfaces,
+            classifier,
+        ));
     }
 
     /// The same inventory classified again (after a rules reload). No SNMP.
     pub fn reclassified(&self, target: &TargetMeta, classifier: &Classifier) -> DeviceInventory {
         let infos = self.interfaces.iter().map(|e| e.info.clone()).collect();
-        DeviceInventory {
+        let mut inv = DeviceInventory {
             neighbors: self.neighbors.clone(),
             poll_interval: self.poll_interval,
             health: self.health.clone(),
@@ -115,7 +133,9 @@ impl DeviceInventory {
                 classifier,
                 self.discovered_at,
             )
-        }
+        };
+        inv.tie_isp_path(target, self.isp_path.tables.clone(), classifier);
+        inv
     }
 }
 
@@ -232,6 +252,8 @@ pub struct PollValues {
     pub health: Vec<Option<i128>>,
     /// Environment values, parallel to the discovery's `env.series`.
     pub env: Vec<Option<i128>>,
+    /// ISP path values, parallel to the discovery's `isp_path.series`.
+    pub isp_path: Vec<Option<i128>>,
     /// Unix seconds.
     pub at: f64,
 }

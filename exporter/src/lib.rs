@@ -10,6 +10,7 @@
 //! - [`health`]: device health (CPU, memory) discovery walk and poll GET.
 //! - [`envmon`]: device environment (temperatures, fans, power supplies, sensors, optics)
 //!   discovery walks and poll GET.
+//! - [`isp_path`]: IP SLA probes and BGP peers tied to the ISP uplink each is about.
 //! - [`poller`]: discovery and counter polling schedules that fill the inventory.
 //! - [`status`]: fast status polls of critical interfaces between counter polls.
 //! - [`notify`]: SNMP notifications (linkDown, linkUp, ...) received as poll triggers.
@@ -29,6 +30,7 @@ pub mod health;
 pub mod http;
 pub mod inventory;
 pub mod invstore;
+pub mod isp_path;
 pub mod metrics;
 pub mod mib;
 pub mod notify;

@@ -57,7 +57,10 @@ pub async fn discover<C: SnmpClient>(
     // -- end topology
     // -- health: CPU and memory tables; a device without them gets an empty plan.
     let health = crate::health::discover(client, &target.name, limits).await;
+    // -- ISP path: probes and peers; a device without them gets empty tables.
+    let isp_path = crate::isp_path::discover(client, &target.name, limits).await;
     let mut inv = DeviceInventory::build(target, system, infos, classifier, unix_now());
+    inv.tie_isp_path(target, isp_path, classifier);
     inv.neighbors = Arc::new(neighbors);
     inv.health = health;
     inv.env = env;
@@ -116,6 +119,8 @@ pub async fn poll<C: SnmpClient>(
     }
     // -- envmon: its own small GET, none for a device without environment rows.
     let env = crate::envmon::poll(client, &inv.env, limits).await;
+    // -- ISP path: its own small GET, none for a device without probes or peers.
+    let isp_path = crate::isp_path::poll(client, &inv.isp_path, limits).await;
     Ok(PollValues {
         counters,
         narrow,
@@ -123,6 +128,7 @@ pub async fn poll<C: SnmpClient>(
         markers,
         health,
         env,
+        isp_path,
         at: unix_now(),
         ..PollValues::default()
     })

@@ -2,13 +2,13 @@
 //!
 //! - [`run`]: a device as `.snmprec` text (`oid|type|value` lines, as snmpsim records them, so
 //!   real recordings seed it) served by the in-memory agent: the full discovery (system group,
-//!   IF-MIB, EtherLike, LLDP, CDP, ifStackTable, 802.3ad), classification, a counter poll, the
+//!   IF-MIB, EtherLike, LLDP, CDP, ifStackTable, 802.3ad, health, ISP path), classification, a counter poll, the
 //!   `/metrics` exposition, neighbour metrics and the topology graph of that device.
 //!   An optional first line `#! v1 max=N reps=N` picks SNMPv1 (no GETBULK), a tooBig limit
 //!   and GETBULK max-repetitions. Extra types 128/129/130 are noSuchObject, noSuchInstance and
 //!   endOfMibView.
 //! - [`run_columns`]: each decoder on arbitrary walked columns and varbinds (device health
-//!   tables and their plan included).
+//!   tables and their plan, ISP path addresses, probes, peers, ties and summaries included).
 //!
 //! Checked besides "no panic": every exposition line that is not a comment ends in a number.
 
@@ -17,10 +17,11 @@ use std::sync::{Arc, OnceLock};
 
 use arbitrary::{Arbitrary, Unstructured};
 use wardflux_exporter::classify::Classifier;
-use wardflux_exporter::inventory::{Inventory, TargetMeta};
+use wardflux_exporter::inventory::{DeviceInventory, Inventory, TargetMeta};
 use wardflux_exporter::metrics;
 use wardflux_exporter::mib::if_mib::{self, InterfaceInfo, POLLED};
-use wardflux_exporter::mib::{cdp, display_bytes, health, lldp, system};
+use wardflux_exporter::isp_path::plan as path;
+use wardflux_exporter::mib::{cdp, display_bytes, health, ipaddr, lldp, rttmon, system};
 use wardflux_exporter::snmp::fake::FakeAgent;
 use wardflux_exporter::snmp::walk::{Column, WalkLimits};
 use wardflux_exporter::snmp::{Oid, Value};
@@ -178,6 +179,8 @@ struct Columns {
     subtype: u8,
     caps: u32,
     health_cols: Vec<Vec<Row>>,
+    path_cols: Vec<Vec<Row>>,
+    index: Vec<FArc>,
 }
 
 pub fn run_columns(data: &[u8]) {
@@ -279,4 +282,35 @@ pub fn run_columns(data: &[u8]) {
         let _ = health::memory_used_ratio(m, &values);
     }
     let _ = display_bytes(&c.raw);
+
+    // ISP path: interface addresses, probes and peers, tied to the interfaces decoded above,
+    // the plan, and poll answers through the summaries.
+    let path_cols: Vec<Column> = c.path_cols.into_iter().take(12).map(column).collect();
+    let tables = Arc::new(path::decode(&path_cols));
+    let target = TargetMeta {
+        name: Arc::from("fuzz"),
+        address: "127.0.0.1:161".into(),
+        auth_name: "v2".into(),
+        labels: Arc::default(),
+    };
+    let mut inv = DeviceInventory::build(
+        &target,
+        system::SystemInfo::default(),
+        infos,
+        classifier(),
+        0.0,
+    );
+    inv.tie_isp_path(&target, tables, classifier());
+    let values = path::decode_values(&markers, inv.isp_path.series.len());
+    for p in &inv.isp_path.probes {
+        let _ = (path::probe_success(p, &values), path::probe_rtt_seconds(p, &values));
+    }
+    for p in &inv.isp_path.peers {
+        let _ = (path::peer_up(p, &values), path::peer_transitions(p, &values));
+    }
+    let arcs: Vec<u32> = c.index.iter().take(40).map(FArc::get).collect();
+    let _ = ipaddr::inet_index(&arcs);
+    let _ = ipaddr::ipv4_index(&arcs);
+    let _ = ipaddr::addr_from_octets(&c.raw);
+    let _ = rttmon::octets_text(&c.raw);
 }

@@ -130,6 +130,22 @@ impl Classifier {
         self.rules.providers.resolve(p)
     }
 
+    /// Every provider free text names (ids or aliases, case-insensitive, as in aliases),
+    /// each once: the providers an IP SLA tag speaks of.
+    pub fn providers_named(&self, text: &str) -> Vec<Arc<str>> {
+        let mut out = self
+            .rules
+            .providers
+            .find_all(&super::rules::normalize(text));
+        let t = text.trim().to_ascii_lowercase();
+        if let Some(id) = self.rules.providers.ids.iter().find(|id| ***id == *t) {
+            if !out.contains(id) {
+                out.push(id.clone());
+            }
+        }
+        out
+    }
+
     pub(crate) fn rules_arc(&self) -> Arc<RuleSet> {
         self.rules.clone()
     }

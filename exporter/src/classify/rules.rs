@@ -210,6 +210,25 @@ impl Providers {
             .find_map(|(id, &g)| caps.get(g).map(|m| (id.clone(), m.as_str())))
     }
 
+    /// Every provider named in normalised text, each once, in order of first mention.
+    pub(crate) fn find_all(&self, normalised: &str) -> Vec<Arc<str>> {
+        let mut out: Vec<Arc<str>> = Vec::new();
+        let Some(finder) = self.finder.as_ref() else {
+            return out;
+        };
+        for caps in finder.captures_iter(normalised) {
+            let id = self
+                .ids
+                .iter()
+                .zip(&self.groups)
+                .find_map(|(id, &g)| caps.get(g).map(|_| id.clone()));
+            if let Some(id) = id.filter(|id| !out.contains(id)) {
+                out.push(id);
+            }
+        }
+        out
+    }
+
     /// Resolves free text (an id or any alias) to a provider id.
     pub(crate) fn resolve(&self, text: &str) -> Option<Arc<str>> {
         let t = text.trim().to_ascii_lowercase();

@@ -11,6 +11,7 @@
 
 pub mod envmon;
 pub mod health;
+pub mod isp_path;
 pub mod selfmetrics;
 
 use std::fmt::Write as _;
@@ -440,6 +441,7 @@ pub fn render_devices_part(
         render_device_health(&mut out, devices);
         health::render_health(&mut out, devices);
         envmon::render_envmon(&mut out, devices);
+        isp_path::render(&mut out, devices);
         crate::topology::metrics::render_neighbors(&mut out, devices); // topology
         crate::topology::reach::render(&mut out, devices, reach);
     }

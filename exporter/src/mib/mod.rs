@@ -2,11 +2,14 @@
 //!
 //! Invariant: nothing here does IO; every decoder accepts any varbinds without panicking.
 
+pub mod bgp;
 pub mod cdp;
 pub mod envmon;
 pub mod health;
 pub mod if_mib;
+pub mod ipaddr;
 pub mod lldp;
+pub mod rttmon;
 pub mod system;
 
 use std::borrow::Cow;
