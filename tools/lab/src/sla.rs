@@ -30,6 +30,8 @@ pub const CTRL_ADMIN_TAG: &str = "1.3.6.1.4.1.9.9.42.1.2.1.1.3";
 pub const CTRL_ADMIN_RTT_TYPE: &str = "1.3.6.1.4.1.9.9.42.1.2.1.1.4";
 pub const ECHO_ADMIN_TARGET_ADDRESS: &str = "1.3.6.1.4.1.9.9.42.1.2.2.1.2";
 pub const ECHO_ADMIN_SOURCE_ADDRESS: &str = "1.3.6.1.4.1.9.9.42.1.2.2.1.6";
+/// rttMonEchoAdminOutputInterface: the ifIndex of the uplink's port.
+pub const ECHO_ADMIN_OUTPUT_INTERFACE: &str = "1.3.6.1.4.1.9.9.42.1.2.2.1.79";
 pub const CTRL_OPER_STATE: &str = "1.3.6.1.4.1.9.9.42.1.2.9.1.10";
 pub const LATEST_COMPLETION_TIME: &str = "1.3.6.1.4.1.9.9.42.1.2.10.1.1";
 pub const LATEST_SENSE: &str = "1.3.6.1.4.1.9.9.42.1.2.10.1.2";

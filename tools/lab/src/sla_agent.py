@@ -10,6 +10,7 @@ waiting for a ping. Written by the lab into the lab's directory; usage: sla_agen
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -95,6 +96,13 @@ class Probe:
             self.run_once()
             time.sleep(max(0.0, self.frequency - (time.monotonic() - t)))
 
+    def if_index(self):
+        """ifIndex of the probe's port in this namespace (0 when it is gone)."""
+        try:
+            return socket.if_nametoindex(self.port)
+        except OSError:
+            return 0
+
     def columns(self):
         """[(oid suffix under BASE, type, value)] of this probe's row."""
         ip = [int(x) for x in self.target.split(".")]
@@ -113,6 +121,7 @@ class Probe:
             ((ECHO_ADMIN, 1, 1, i), "integer", str(PROTOCOL_IP_ICMP_ECHO)),  # ...Protocol
             ((ECHO_ADMIN, 1, 2, i), "octet", hexs(ip)),  # rttMonEchoAdminTargetAddress
             ((ECHO_ADMIN, 1, 6, i), "octet", hexs(src)),  # rttMonEchoAdminSourceAddress
+            ((ECHO_ADMIN, 1, 79, i), "integer", str(self.if_index())),  # ...OutputInterface
             ((CTRL_OPER, 1, 10, i), "integer", str(OPER_ACTIVE)),  # rttMonCtrlOperState
             ((LATEST, 1, 1, i), "gauge", str(rtt)),  # rttMonLatestRttOperCompletionTime
             ((LATEST, 1, 2, i), "integer", str(sense)),  # rttMonLatestRttOperSense

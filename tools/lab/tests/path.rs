@@ -137,6 +137,11 @@ fn bgp_sessions_and_sla_probes_follow_cuts_and_a_provider_failing_behind_a_live_
     assert!(target.contains(&hex(isp0.host_addr)), "{target}");
     let source = get(rtr, &format!("{}.7", sla::ECHO_ADMIN_SOURCE_ADDRESS)).unwrap();
     assert!(source.contains(&hex(isp1.node_addr)), "{source}");
+    assert_eq!(
+        int(rtr, &format!("{}.1", sla::ECHO_ADMIN_OUTPUT_INTERFACE)),
+        Some(i64::from(if_index)),
+        "the probe's output interface is the uplink's port"
+    );
     wait_for("both probes ok", long, || {
         int(rtr, &sense(1)) == Some(sla::SENSE_OK) && int(rtr, &sense(7)) == Some(sla::SENSE_OK)
     });
