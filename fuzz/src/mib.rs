@@ -18,9 +18,9 @@ use std::sync::{Arc, OnceLock};
 use arbitrary::{Arbitrary, Unstructured};
 use wardflux_exporter::classify::Classifier;
 use wardflux_exporter::inventory::{DeviceInventory, Inventory, TargetMeta};
+use wardflux_exporter::isp_path::plan as path;
 use wardflux_exporter::metrics;
 use wardflux_exporter::mib::if_mib::{self, InterfaceInfo, POLLED};
-use wardflux_exporter::isp_path::plan as path;
 use wardflux_exporter::mib::{cdp, display_bytes, health, ipaddr, lldp, rttmon, system};
 use wardflux_exporter::snmp::fake::FakeAgent;
 use wardflux_exporter::snmp::walk::{Column, WalkLimits};
@@ -303,10 +303,16 @@ pub fn run_columns(data: &[u8]) {
     inv.tie_isp_path(&target, tables, classifier());
     let values = path::decode_values(&markers, inv.isp_path.series.len());
     for p in &inv.isp_path.probes {
-        let _ = (path::probe_success(p, &values), path::probe_rtt_seconds(p, &values));
+        let _ = (
+            path::probe_success(p, &values),
+            path::probe_rtt_seconds(p, &values),
+        );
     }
     for p in &inv.isp_path.peers {
-        let _ = (path::peer_up(p, &values), path::peer_transitions(p, &values));
+        let _ = (
+            path::peer_up(p, &values),
+            path::peer_transitions(p, &values),
+        );
     }
     let arcs: Vec<u32> = c.index.iter().take(40).map(FArc::get).collect();
     let _ = ipaddr::inet_index(&arcs);
