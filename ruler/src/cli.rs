@@ -150,7 +150,9 @@ pub struct OutageFileArgs {
     #[arg(
         id = "outages.file",
         long = "outages.file",
-        default_value = "rules/outages.yml"
+        default_value = "rules/outages.yml",
+        // clap's PathBuf parser refuses an empty value, which is how the group is turned off.
+        value_parser = clap::builder::TypedValueParser::map(clap::builder::OsStringValueParser::new(), PathBuf::from)
     )]
     pub file: PathBuf,
 }
@@ -1462,5 +1464,13 @@ mod tests {
         ])
         .unwrap();
         assert!(matches!(cli.command, Some(Command::Replay(_))));
+    }
+
+    #[test]
+    fn an_empty_outages_file_turns_the_outage_group_off() {
+        let cli = Cli::try_parse_from(["wardflux-ruler", "--outages.file="]).unwrap();
+        assert!(cli.run.outages.load().unwrap().is_none());
+        let cli = Cli::try_parse_from(["wardflux-ruler"]).unwrap();
+        assert!(cli.run.outages.load().unwrap().is_some());
     }
 }
