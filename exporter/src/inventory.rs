@@ -197,7 +197,8 @@ pub fn escape_label(out: &mut String, v: &str) {
     }
 }
 
-fn push_label(out: &mut String, name: &str, value: &str) {
+/// Append `name="value"` (escaped) to a label block, with a comma when it is not empty.
+pub fn push_label(out: &mut String, name: &str, value: &str) {
     if !out.is_empty() {
         out.push(',');
     }

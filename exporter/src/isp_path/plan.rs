@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use crate::classify::{Classifier, InterfaceType};
-use crate::inventory::{escape_label, IfEntry};
+use crate::inventory::{push_label as label, IfEntry};
 use crate::isp_path::tie::{Net, Port, Tie};
 use crate::mib::bgp::{self, Peer, PeerMib, Role};
 use crate::mib::ipaddr::{self, IfAddr};
@@ -138,16 +138,6 @@ pub struct IspPath {
     pub statics: Vec<StaticSeries>,
     pub probes: Vec<ProbeSeries>,
     pub peers: Vec<PeerSeries>,
-}
-
-fn label(out: &mut String, name: &str, value: &str) {
-    if !out.is_empty() {
-        out.push(',');
-    }
-    out.push_str(name);
-    out.push_str("=\"");
-    escape_label(out, value);
-    out.push('"');
 }
 
 /// The uplink's interface label block (ifIndex, ifName, ifAlias, interface_type,

@@ -18,9 +18,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use crate::inventory::escape_label;
-use crate::mib::display_bytes;
+use crate::inventory::push_label as label;
 use crate::mib::health::number;
+use crate::mib::{column_oid, display_bytes, Polled};
 use crate::snmp::walk::Column;
 use crate::snmp::{EncodedOids, Oid, Value};
 
@@ -61,10 +61,6 @@ const DISCOVERY: [(&[u32], u32); 21] = [
     (&PHY_SENSOR, 5),    // 20 entPhySensorOperStatus
 ];
 
-fn column_oid(base: &[u32], col: u32) -> Oid {
-    Oid(base.to_vec()).child(&[col])
-}
-
 /// The environment columns walked at discovery, all in one multi-column walk: a device
 /// without any of these MIBs costs one request.
 pub fn discovery_columns() -> Vec<Oid> {
@@ -79,26 +75,6 @@ pub fn entity_columns() -> Vec<Oid> {
         column_oid(&ENT_PHYSICAL, 4),
         column_oid(&ENT_ALIAS, 2),
     ]
-}
-
-/// One polled environment value: the series name, its help text, and where it is read.
-#[derive(Debug)]
-pub struct Polled {
-    pub metric: &'static str,
-    pub help: &'static str,
-    base: &'static [u32],
-    column: u32,
-}
-
-macro_rules! polled {
-    ($m:literal, $base:expr, $col:literal, $help:literal) => {
-        Polled {
-            metric: $m,
-            help: $help,
-            base: &$base,
-            column: $col,
-        }
-    };
 }
 
 /// Every value a poll may read, in the order families are rendered.
@@ -577,16 +553,6 @@ pub struct EnvPlan {
     pub temps: Vec<EnvTemp>,
     /// `component="fan"` or `"power_supply"` rows.
     pub components: Vec<Component>,
-}
-
-fn label(out: &mut String, name: &str, value: &str) {
-    if !out.is_empty() {
-        out.push(',');
-    }
-    out.push_str(name);
-    out.push_str("=\"");
-    escape_label(out, value);
-    out.push('"');
 }
 
 fn severity_name(s: Option<i64>) -> String {

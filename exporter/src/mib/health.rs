@@ -11,8 +11,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::inventory::escape_label;
-use crate::mib::display_bytes;
+use crate::inventory::push_label as label;
+use crate::mib::{column_oid, display_bytes, Polled};
 use crate::snmp::walk::Column;
 use crate::snmp::{EncodedOids, Oid, Value};
 
@@ -49,38 +49,10 @@ const DISCOVERY: [(&[u32], u32); 19] = [
     (&HRS, 6),          // 18 hrStorageUsed
 ];
 
-fn column_oid(base: &[u32], col: u32) -> Oid {
-    if col == 0 {
-        Oid(base.to_vec())
-    } else {
-        Oid(base.to_vec()).child(&[col])
-    }
-}
-
 /// The columns walked at discovery, all in one multi-column walk: a device without any of
 /// these MIBs costs one request.
 pub fn discovery_columns() -> Vec<Oid> {
     DISCOVERY.iter().map(|(b, c)| column_oid(b, *c)).collect()
-}
-
-/// One polled health value: the series name, its help text, and where it is read.
-#[derive(Debug)]
-pub struct Polled {
-    pub metric: &'static str,
-    pub help: &'static str,
-    base: &'static [u32],
-    column: u32,
-}
-
-macro_rules! polled {
-    ($m:literal, $base:expr, $col:literal, $help:literal) => {
-        Polled {
-            metric: $m,
-            help: $help,
-            base: &$base,
-            column: $col,
-        }
-    };
 }
 
 /// Every value a poll may read, in the order families are rendered.
@@ -362,16 +334,6 @@ pub struct HealthPlan {
     pub statics: Vec<StaticSeries>,
     pub cpus: Vec<CpuSummary>,
     pub memory: Vec<MemorySummary>,
-}
-
-fn label(out: &mut String, name: &str, value: &str) {
-    if !out.is_empty() {
-        out.push(',');
-    }
-    out.push_str(name);
-    out.push_str("=\"");
-    escape_label(out, value);
-    out.push('"');
 }
 
 impl HealthPlan {

@@ -2,6 +2,42 @@
 //!
 //! Invariant: nothing here does IO; every decoder accepts any varbinds without panicking.
 
+use std::borrow::Cow;
+
+use crate::snmp::Oid;
+
+/// A column's OID: `base.col`, or `base` itself for column 0 (a table whose base already is
+/// the column, such as hrProcessorLoad).
+pub(crate) fn column_oid(base: &[u32], col: u32) -> Oid {
+    if col == 0 {
+        Oid(base.to_vec())
+    } else {
+        Oid(base.to_vec()).child(&[col])
+    }
+}
+
+/// One value a device poll may read (the health and environment MIBs' tables of them): the
+/// series name, its help text, and the column it is read from.
+#[derive(Debug)]
+pub struct Polled {
+    pub metric: &'static str,
+    pub help: &'static str,
+    pub(crate) base: &'static [u32],
+    pub(crate) column: u32,
+}
+
+/// `polled!("name", TABLE, column, "help")`: one `Polled` entry of a table of them.
+macro_rules! polled {
+    ($m:literal, $base:expr, $col:literal, $help:literal) => {
+        $crate::mib::Polled {
+            metric: $m,
+            help: $help,
+            base: &$base,
+            column: $col,
+        }
+    };
+}
+
 pub mod bgp;
 pub mod cdp;
 pub mod envmon;
@@ -11,8 +47,6 @@ pub mod ipaddr;
 pub mod lldp;
 pub mod rttmon;
 pub mod system;
-
-use std::borrow::Cow;
 
 /// Text of an OCTET STRING for humans and label values: UTF-8 as is; otherwise each byte
 /// that is not part of valid UTF-8 becomes `\xNN` (and `\` becomes `\\`), so nothing is lost
