@@ -8,24 +8,11 @@
 
 use std::fmt::Write as _;
 
-use super::family;
+use super::{family, sample_in as sample};
 use crate::inventory::{DeviceEntry, DeviceInventory, IfEntry, PollValues};
 use crate::mib::envmon::{
     component_ok, optical_dbm, scaled, Direction, Optical, ScaledSensor, POLLED, STATICS,
 };
-
-fn sample(out: &mut String, name: &str, device: &str, labels: &str, value: impl std::fmt::Display) {
-    out.push_str(name);
-    out.push('{');
-    out.push_str(device);
-    if !device.is_empty() && !labels.is_empty() {
-        out.push(',');
-    }
-    out.push_str(labels);
-    out.push_str("} ");
-    let _ = write!(out, "{value}");
-    out.push('\n');
-}
 
 /// Each device with a discovery and a poll.
 fn polled(

@@ -5,22 +5,9 @@
 //!
 //! Invariant: reads prepared label blocks and numbers only, like the rest of `metrics`.
 
-use std::fmt::Write as _;
-
-use super::family;
+use super::{family, sample_in as sample};
 use crate::inventory::DeviceEntry;
 use crate::mib::health::{cpu_ratio, memory_used_ratio, POLLED};
-
-fn sample(out: &mut String, name: &str, device: &str, labels: &str, value: impl std::fmt::Display) {
-    out.push_str(name);
-    out.push('{');
-    out.push_str(device);
-    out.push(',');
-    out.push_str(labels);
-    out.push_str("} ");
-    let _ = write!(out, "{value}");
-    out.push('\n');
-}
 
 /// Health families of these devices; a family no device has is left out.
 pub fn render_health(out: &mut String, devices: &[DeviceEntry]) {

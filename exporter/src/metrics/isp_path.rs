@@ -6,26 +6,11 @@
 //!
 //! Invariant: reads prepared label blocks and numbers only, like the rest of `metrics`.
 
-use std::fmt::Write as _;
-
-use super::family;
+use super::{family, sample_in as sample};
 use crate::inventory::DeviceEntry;
 use crate::isp_path::plan::{
     families, peer_transitions, peer_up, probe_rtt_seconds, probe_success, STATIC_FAMILIES,
 };
-
-fn sample(out: &mut String, name: &str, device: &str, labels: &str, value: impl std::fmt::Display) {
-    out.push_str(name);
-    out.push('{');
-    if !device.is_empty() {
-        out.push_str(device);
-        out.push(',');
-    }
-    out.push_str(labels);
-    out.push_str("} ");
-    let _ = write!(out, "{value}");
-    out.push('\n');
-}
 
 /// ISP path families of these devices; a family no device has is left out.
 pub fn render(out: &mut String, devices: &[DeviceEntry]) {

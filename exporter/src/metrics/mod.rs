@@ -42,6 +42,27 @@ fn sample(out: &mut String, name: &str, labels: &str, value: impl std::fmt::Disp
     out.push('\n');
 }
 
+/// One sample whose labels are two prepared blocks (a device's and a row's), either may be
+/// empty.
+pub(crate) fn sample_in(
+    out: &mut String,
+    name: &str,
+    device: &str,
+    labels: &str,
+    value: impl std::fmt::Display,
+) {
+    out.push_str(name);
+    out.push('{');
+    out.push_str(device);
+    if !device.is_empty() && !labels.is_empty() {
+        out.push(',');
+    }
+    out.push_str(labels);
+    out.push_str("} ");
+    let _ = write!(out, "{value}");
+    out.push('\n');
+}
+
 /// Which of a device's series one `/probe` answer carries, so two scrape jobs with different
 /// intervals never scrape the same series.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
