@@ -742,7 +742,8 @@ pub fn write_rules(dir: &Path, self_monitoring: bool, speedup: u64) {
             if is_self {
                 text = text
                     .replace("[5m]", &format!("[{}s]", 300 / speedup))
-                    .replace("[15m]", &format!("[{}s]", 900 / speedup));
+                    .replace("[15m]", &format!("[{}s]", 900 / speedup))
+                    .replace("[30m]", &format!("[{}s]", 1800 / speedup));
                 assert!(!text.contains("m])"), "a range left unscaled:\n{text}");
             }
             std::fs::write(rules.join(p.file_name().unwrap()), text).unwrap();
