@@ -155,9 +155,11 @@ fn link_down_shows_ifoperstatus_2_within_one_poll() {
     ex.wait_next_full_poll("CORE-SW-01", Duration::from_secs(30));
     // a1 is an ISP uplink: the flap guard serves its change once a second reading,
     // status_confirm_delay (5 s) after the poll that saw it, still sees it.
-    wait_for("the exporter to serve a1 down", Duration::from_secs(30), || {
-        (served(&ex, "ifOperStatus", "BRANCH-RTR-01", a1) == Some(2)).then_some(())
-    });
+    wait_for(
+        "the exporter to serve a1 down",
+        Duration::from_secs(30),
+        || (served(&ex, "ifOperStatus", "BRANCH-RTR-01", a1) == Some(2)).then_some(()),
+    );
     assert_eq!(served(&ex, "ifAdminStatus", "BRANCH-RTR-01", a1), Some(2));
     assert_eq!(
         served(&ex, "ifOperStatus", "CORE-SW-01", b1),
