@@ -385,15 +385,7 @@ fn collect_interfaces(
         }
         let Some(inv) = &d.inventory else { continue };
         for (pos, e) in inv.interfaces.iter().enumerate() {
-            let c = d.values.as_ref().and_then(|v| v.counters.get(pos));
-            let oper = c
-                .and_then(|c| c[0])
-                .map(|v| v as i64)
-                .unwrap_or(e.info.oper_status);
-            let admin = c
-                .and_then(|c| c[1])
-                .map(|v| v as i64)
-                .unwrap_or(e.info.admin_status);
+            let (admin, oper) = e.statuses(d.values.as_deref(), pos);
             if f.kind
                 .as_deref()
                 .is_some_and(|k| k != e.class.interface_type.as_str())
@@ -406,7 +398,7 @@ fn collect_interfaces(
                 continue;
             }
             let mut counters = BTreeMap::new();
-            if let Some(c) = c {
+            if let Some(c) = d.values.as_ref().and_then(|v| v.counters.get(pos)) {
                 for (slot, col) in POLLED.iter().enumerate().skip(2) {
                     if let Some(v) = c[slot] {
                         counters.insert(col.metric, v);

@@ -36,6 +36,19 @@ impl IfEntry {
     pub fn name_text(&self) -> String {
         display_bytes(&self.info.name).into_owned()
     }
+
+    /// (ifAdminStatus, ifOperStatus) now: the last poll's reading of this interface (at `pos`
+    /// in the device's interfaces) where it has one, else discovery's.
+    pub fn statuses(&self, values: Option<&PollValues>, pos: usize) -> (i64, i64) {
+        let c = values.and_then(|v| v.counters.get(pos));
+        let slot = |i: usize, discovered: i64| {
+            c.and_then(|c| c[i]).map(|v| v as i64).unwrap_or(discovered)
+        };
+        (
+            slot(1, self.info.admin_status),
+            slot(0, self.info.oper_status),
+        )
+    }
 }
 
 /// The OIDs a counter poll asks for, and where each answer goes. The OIDs are BER-encoded

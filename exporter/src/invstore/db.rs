@@ -162,6 +162,18 @@ pub fn check_url(url: &Secret) -> Result<(), String> {
     })
 }
 
+/// A failed statement of `what` as a `StoreError`: the database's explanation, the URL's
+/// secrets masked.
+fn db_error<'u>(
+    url: &'u Secret,
+    what: &'static str,
+) -> impl Fn(sqlx::Error) -> StoreError + Copy + 'u {
+    move |e| StoreError::Db {
+        what,
+        detail: redact(&wardflux_web::pg::explain(&e.to_string()), url),
+    }
+}
+
 pub struct PgSink {
     pool: PgPool,
     url: Secret,
@@ -329,12 +341,7 @@ macro_rules! sink_impl {
                 batch: &'a [(Arc<str>, DeviceWrite)],
             ) -> BoxFuture<'a, Result<(), StoreError>> {
                 Box::pin(async move {
-                    let err = |what: &'static str| {
-                        move |e: sqlx::Error| StoreError::Db {
-                            what,
-                            detail: redact(&wardflux_web::pg::explain(&e.to_string()), &self.url),
-                        }
-                    };
+                    let err = |what| db_error(&self.url, what);
                     let rows: Vec<&super::track::Row> =
                         batch.iter().flat_map(|(_, w)| w.rows.values()).collect();
                     let mut tx = self.pool.begin().await.map_err(err("connecting"))?;
@@ -403,10 +410,7 @@ macro_rules! sink_impl {
                         .execute(&self.pool)
                         .await
                         .map(|r| r.rows_affected())
-                        .map_err(|e| StoreError::Db {
-                            what: "deleting old disabled interfaces",
-                            detail: redact(&wardflux_web::pg::explain(&e.to_string()), &self.url),
-                        })
+                        .map_err(db_error(&self.url, "deleting old disabled interfaces"))
                 })
             }
 
@@ -422,10 +426,7 @@ macro_rules! sink_impl {
                          FROM interface_edits ORDER BY device_name, if_name",
                         $epoch
                     );
-                    let err = |e: sqlx::Error| StoreError::Db {
-                        what: "reading interface_edits",
-                        detail: redact(&wardflux_web::pg::explain(&e.to_string()), &self.url),
-                    };
+                    let err = db_error(&self.url, "reading interface_edits");
                     let rows = sqlx::query(sql.as_str())
                         .fetch_all(&self.pool)
                         .await
@@ -454,12 +455,7 @@ macro_rules! sink_impl {
 
             fn save_edit<'a>(&'a self, r: &'a EditRecord) -> BoxFuture<'a, Result<(), StoreError>> {
                 Box::pin(async move {
-                    let err = |what: &'static str| {
-                        move |e: sqlx::Error| StoreError::Db {
-                            what,
-                            detail: redact(&wardflux_web::pg::explain(&e.to_string()), &self.url),
-                        }
-                    };
+                    let err = |what| db_error(&self.url, what);
                     let mut tx = self.pool.begin().await.map_err(err("connecting"))?;
                     match &r.after {
                         Some(e) => {
@@ -520,12 +516,7 @@ macro_rules! sink_impl {
                 entries: &'a [EditEntry],
             ) -> BoxFuture<'a, Result<usize, StoreError>> {
                 Box::pin(async move {
-                    let err = |what: &'static str| {
-                        move |e: sqlx::Error| StoreError::Db {
-                            what,
-                            detail: redact(&wardflux_web::pg::explain(&e.to_string()), &self.url),
-                        }
-                    };
+                    let err = |what| db_error(&self.url, what);
                     let mut tx = self.pool.begin().await.map_err(err("connecting"))?;
                     let audit = audit_sql($ts, $json);
                     let mut taken = 0;

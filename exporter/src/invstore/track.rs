@@ -295,18 +295,7 @@ fn statuses(inv: &DeviceInventory, values: Option<&Arc<PollValues>>) -> Vec<(i64
     inv.interfaces
         .iter()
         .enumerate()
-        .map(|(pos, e)| {
-            let c = values.and_then(|v| v.counters.get(pos));
-            let oper = c
-                .and_then(|c| c[0])
-                .map(|v| v as i64)
-                .unwrap_or(e.info.oper_status);
-            let admin = c
-                .and_then(|c| c[1])
-                .map(|v| v as i64)
-                .unwrap_or(e.info.admin_status);
-            (admin, oper)
-        })
+        .map(|(pos, e)| e.statuses(values.map(|v| &**v), pos))
         .collect()
 }
 
